@@ -1,0 +1,3 @@
+module nlconform
+
+go 1.19
