@@ -1,1 +1,28 @@
+//! The part of gvnet that runs inside the SIGSYS handler.
+//!
+//! Everything in this crate may be called from a signal handler that interrupted arbitrary code,
+//! including a Go thread running on its small signal stack. So it is `no_std` without `alloc`
+//! (allocation is a compile error), takes no locks, touches no thread-local storage and formats
+//! nothing with `core::fmt`: state lives in fixed tables of atomics, text is written with the
+//! [`trace::Line`] writer and one raw `write(2)`.
+//!
+//! The crate is also where the decisions live, as plain functions over a [`kernel::Kernel`], so
+//! the same emulation serves the SIGSYS handler (raw syscalls) and the libc hooks, and the
+//! tests drive it with a recording fake kernel.
 #![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+#![deny(
+    clippy::std_instead_of_core,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+pub mod abi;
+pub mod emulate;
+pub mod filter;
+pub mod kernel;
+pub mod membership;
+pub mod sigsys;
+pub mod sites;
+pub mod sockaddr;
+pub mod trace;

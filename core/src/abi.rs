@@ -1,0 +1,162 @@
+//! Linux x86_64 ABI numbers gvnet needs, in one place.
+//!
+//! Values are the kernel's uapi values; tests compare them with the `libc` crate's.
+
+/// `AF_NETLINK`.
+pub const AF_NETLINK: u16 = 16;
+/// `AF_PACKET`.
+pub const AF_PACKET: u16 = 17;
+/// `NETLINK_ROUTE`, the rtnetlink protocol.
+pub const NETLINK_ROUTE: i32 = 0;
+/// `SOL_SOCKET`.
+pub const SOL_SOCKET: i32 = 1;
+/// `SO_PROTOCOL`.
+pub const SO_PROTOCOL: i32 = 38;
+/// `SO_DOMAIN`.
+pub const SO_DOMAIN: i32 = 39;
+/// `SOL_NETLINK`.
+pub const SOL_NETLINK: i32 = 270;
+/// `NETLINK_ADD_MEMBERSHIP`.
+pub const NETLINK_ADD_MEMBERSHIP: i32 = 1;
+/// `NETLINK_DROP_MEMBERSHIP`.
+pub const NETLINK_DROP_MEMBERSHIP: i32 = 2;
+/// `NETLINK_LIST_MEMBERSHIPS`.
+pub const NETLINK_LIST_MEMBERSHIPS: i32 = 9;
+/// `sizeof(struct sockaddr_nl)`.
+pub const SOCKADDR_NL_LEN: usize = 12;
+/// `sizeof(struct sockaddr_ll)`.
+pub const SOCKADDR_LL_LEN: usize = 20;
+/// `sizeof(struct msghdr)` on x86_64.
+pub const MSGHDR_LEN: usize = 56;
+/// `sizeof(struct iovec)` on x86_64.
+pub const IOVEC_LEN: usize = 16;
+/// `UIO_MAXIOV`: the kernel refuses more iovecs than this.
+pub const UIO_MAXIOV: usize = 1024;
+/// Number of rtnetlink multicast groups (`RTNLGRP_MAX`, Linux 6.14 and later: the last is
+/// `RTNLGRP_IPV6_ACADDR` = 39). Linux sizes a NETLINK_ROUTE socket's group bitmap with it:
+/// `NETLINK_ADD_MEMBERSHIP` accepts 1..=39, and `NETLINK_LIST_MEMBERSHIPS` reports 8 bytes.
+pub const RTNL_NGROUPS: u32 = 39;
+/// `SYS_SECCOMP`, the `si_code` of a SIGSYS raised by a seccomp `RET_TRAP`.
+pub const SYS_SECCOMP: i32 = 1;
+/// `AUDIT_ARCH_X86_64`.
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// x86_64 syscall numbers gvnet traps or issues.
+pub mod nr {
+    use syscalls::Sysno;
+    /// `close`.
+    pub const CLOSE: usize = Sysno::close as usize;
+    /// `fstat`.
+    pub const FSTAT: usize = Sysno::fstat as usize;
+    /// `getpid`.
+    pub const GETPID: usize = Sysno::getpid as usize;
+    /// `gettid`.
+    pub const GETTID: usize = Sysno::gettid as usize;
+    /// `write`.
+    pub const WRITE: usize = Sysno::write as usize;
+    /// `socket`.
+    pub const SOCKET: usize = Sysno::socket as usize;
+    /// `connect`.
+    pub const CONNECT: usize = Sysno::connect as usize;
+    /// `sendto`.
+    pub const SENDTO: usize = Sysno::sendto as usize;
+    /// `sendmsg`.
+    pub const SENDMSG: usize = Sysno::sendmsg as usize;
+    /// `bind`.
+    pub const BIND: usize = Sysno::bind as usize;
+    /// `getsockname`.
+    pub const GETSOCKNAME: usize = Sysno::getsockname as usize;
+    /// `setsockopt`.
+    pub const SETSOCKOPT: usize = Sysno::setsockopt as usize;
+    /// `getsockopt`.
+    pub const GETSOCKOPT: usize = Sysno::getsockopt as usize;
+    /// `rt_sigaction`.
+    pub const RT_SIGACTION: usize = Sysno::rt_sigaction as usize;
+    /// `rt_sigprocmask`.
+    pub const RT_SIGPROCMASK: usize = Sysno::rt_sigprocmask as usize;
+    /// `tgkill`.
+    pub const TGKILL: usize = Sysno::tgkill as usize;
+    /// `process_vm_readv`.
+    pub const PROCESS_VM_READV: usize = Sysno::process_vm_readv as usize;
+    /// `process_vm_writev`.
+    pub const PROCESS_VM_WRITEV: usize = Sysno::process_vm_writev as usize;
+}
+
+/// errno values used by the emulation.
+pub mod errno {
+    /// `EBADF`.
+    pub const EBADF: i32 = 9;
+    /// `ENOMEM`.
+    pub const ENOMEM: i32 = 12;
+    /// `EFAULT`.
+    pub const EFAULT: i32 = 14;
+    /// `EINVAL`.
+    pub const EINVAL: i32 = 22;
+    /// `ENOSYS`.
+    pub const ENOSYS: i32 = 38;
+    /// `ENOTSOCK`.
+    pub const ENOTSOCK: i32 = 88;
+    /// `ENOPROTOOPT`.
+    pub const ENOPROTOOPT: i32 = 92;
+    /// `EOPNOTSUPP`.
+    pub const EOPNOTSUPP: i32 = 95;
+    /// `EACCES`.
+    pub const EACCES: i32 = 13;
+
+    /// The symbolic name of an errno, for trace lines.
+    pub fn name(e: i32) -> &'static str {
+        match e {
+            1 => "EPERM",
+            2 => "ENOENT",
+            4 => "EINTR",
+            9 => "EBADF",
+            11 => "EAGAIN",
+            12 => "ENOMEM",
+            13 => "EACCES",
+            14 => "EFAULT",
+            22 => "EINVAL",
+            38 => "ENOSYS",
+            88 => "ENOTSOCK",
+            90 => "EMSGSIZE",
+            92 => "ENOPROTOOPT",
+            93 => "EPROTONOSUPPORT",
+            95 => "EOPNOTSUPP",
+            97 => "EAFNOSUPPORT",
+            98 => "EADDRINUSE",
+            99 => "EADDRNOTAVAIL",
+            105 => "ENOBUFS",
+            111 => "ECONNREFUSED",
+            _ => "E?",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_agree_with_libc() {
+        assert_eq!(AF_NETLINK as i32, libc::AF_NETLINK);
+        assert_eq!(AF_PACKET as i32, libc::AF_PACKET);
+        assert_eq!(NETLINK_ROUTE, libc::NETLINK_ROUTE);
+        assert_eq!(SOL_SOCKET, libc::SOL_SOCKET);
+        assert_eq!(SO_PROTOCOL, libc::SO_PROTOCOL);
+        assert_eq!(SO_DOMAIN, libc::SO_DOMAIN);
+        assert_eq!(SOL_NETLINK, libc::SOL_NETLINK);
+        assert_eq!(NETLINK_ADD_MEMBERSHIP, libc::NETLINK_ADD_MEMBERSHIP);
+        assert_eq!(NETLINK_DROP_MEMBERSHIP, libc::NETLINK_DROP_MEMBERSHIP);
+        assert_eq!(NETLINK_LIST_MEMBERSHIPS, libc::NETLINK_LIST_MEMBERSHIPS);
+        assert_eq!(SOCKADDR_NL_LEN, core::mem::size_of::<libc::sockaddr_nl>());
+        assert_eq!(SOCKADDR_LL_LEN, core::mem::size_of::<libc::sockaddr_ll>());
+        assert_eq!(MSGHDR_LEN, core::mem::size_of::<libc::msghdr>());
+        assert_eq!(IOVEC_LEN, core::mem::size_of::<libc::iovec>());
+        assert_eq!(nr::BIND as i64, libc::SYS_bind);
+        assert_eq!(nr::SENDTO as i64, libc::SYS_sendto);
+        assert_eq!(nr::GETSOCKOPT as i64, libc::SYS_getsockopt);
+        assert_eq!(errno::EOPNOTSUPP, libc::EOPNOTSUPP);
+        assert_eq!(errno::ENOPROTOOPT, libc::ENOPROTOOPT);
+        assert_eq!(errno::EACCES, libc::EACCES);
+        assert_eq!(errno::name(libc::EFAULT), "EFAULT");
+    }
+}

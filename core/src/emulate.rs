@@ -1,0 +1,835 @@
+//! What gvnet does with each intercepted call: the decisions and the emulation.
+//!
+//! One function, [`handle`], serves the SIGSYS handler (Go's raw syscalls) and the libc hooks (C
+//! programs). It follows Linux's `net/netlink/af_netlink.c` where gVisor refuses:
+//!
+//! * `bind`/`connect` of a NETLINK_ROUTE socket with `nl_groups`: issued without groups; `bind`
+//!   remembers them (groups 1..=32 replaced, as Linux does).
+//! * `sendto`/`sendmsg` to a netlink address with `nl_groups`: sent to `nl_pid` alone (Linux sends
+//!   the unicast too; the copy to other group members is what gVisor lacks).
+//! * `setsockopt(SOL_NETLINK, NETLINK_ADD/DROP_MEMBERSHIP)`: emulated with Linux's checks (EFAULT
+//!   for an unreadable value, EINVAL for group 0 or beyond `RTNLGRP_MAX`).
+//! * `getsockopt(SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS)`, `getsockname`: report what was joined.
+//! * `sendto`/`sendmsg` on AF_PACKET refused with EOPNOTSUPP: reported as sent, and said so.
+//!
+//! Everything else is passed to the kernel unchanged. Sockets that are not NETLINK_ROUTE (asked
+//! with `SO_DOMAIN`/`SO_PROTOCOL`) are never emulated.
+
+use crate::abi::{self, errno, nr};
+use crate::kernel::{inode, read_user, sockopt_int, write_user, Kernel};
+use crate::membership::{Slot, Table};
+use crate::sockaddr::{family, SockaddrNl};
+use crate::trace::{self, Level, Line};
+
+/// An intercepted system call: number and the six argument registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// Syscall number.
+    pub nr: usize,
+    /// Arguments in register order (rdi, rsi, rdx, r10, r8, r9).
+    pub args: [usize; 6],
+}
+
+/// What was done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Handed to the kernel unchanged.
+    PassedThrough,
+    /// `bind` issued without groups; groups 1..=32 recorded as these.
+    BoundWithoutGroups(u32),
+    /// `bind` without groups on a socket that had some: recorded groups 1..=32 cleared.
+    ClearedGroups,
+    /// `connect` issued without groups.
+    ConnectedWithoutGroups(u32),
+    /// Sent to `nl_pid` alone; the copy to these groups was not delivered.
+    SentWithoutGroups(u32),
+    /// AF_PACKET send refused by the kernel with EOPNOTSUPP; reported as sent.
+    PacketDropped,
+    /// NETLINK_ADD_MEMBERSHIP emulated for this group (or refused with Linux's errno).
+    Joined(u32),
+    /// NETLINK_DROP_MEMBERSHIP emulated for this group.
+    Left(u32),
+    /// NETLINK_LIST_MEMBERSHIPS answered with these groups (1..=64).
+    Listed(u64),
+    /// getsockname's `nl_groups` filled in with these groups.
+    ReportedGroups(u32),
+    /// The emulation could not record the membership (table full).
+    NotRemembered(u32),
+}
+
+/// The result register and what happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// What the call returns: a count or `-errno`.
+    pub ret: isize,
+    /// What gvnet did.
+    pub action: Action,
+    /// The netlink address involved, when one was decoded.
+    pub addr: Option<SockaddrNl>,
+}
+
+impl Outcome {
+    fn new(ret: isize, action: Action) -> Self {
+        Outcome {
+            ret,
+            action,
+            addr: None,
+        }
+    }
+
+    fn with_addr(self, a: SockaddrNl) -> Self {
+        Outcome {
+            addr: Some(a),
+            ..self
+        }
+    }
+}
+
+fn pass<K: Kernel>(k: &K, c: &Call) -> Outcome {
+    // SAFETY: the arguments are the program's own, handed to the kernel unchanged; the kernel
+    // validates them as it would have without gvnet.
+    Outcome::new(unsafe { k.syscall(c.nr, c.args) }, Action::PassedThrough)
+}
+
+fn neg(e: i32) -> isize {
+    -(e as isize)
+}
+
+/// Whether `fd` is a NETLINK_ROUTE socket, the only kind gvnet emulates memberships for.
+fn is_route_socket<K: Kernel>(k: &K, fd: usize) -> bool {
+    sockopt_int(k, fd, abi::SOL_SOCKET, abi::SO_DOMAIN) == Ok(abi::AF_NETLINK as i32)
+        && sockopt_int(k, fd, abi::SOL_SOCKET, abi::SO_PROTOCOL) == Ok(abi::NETLINK_ROUTE)
+}
+
+/// The record for (`fd`, its inode), creating it; stale records are swept if the table is full.
+fn claim<'t, K: Kernel>(k: &K, t: &'t Table, fd: usize) -> Result<&'t Slot, i32> {
+    let ino = inode(k, fd)?;
+    if let Some(s) = t.claim(fd as i32, ino) {
+        return Ok(s);
+    }
+    t.sweep(|fd, ino| inode(k, fd as usize) != Ok(ino));
+    t.claim(fd as i32, ino).ok_or(errno::ENOMEM)
+}
+
+/// The record for `fd` if it has one and it still names the same socket.
+fn lookup<'t, K: Kernel>(k: &K, t: &'t Table, fd: usize) -> Option<&'t Slot> {
+    t.by_fd(fd as i32)?;
+    t.get(fd as i32, inode(k, fd).ok()?)
+}
+
+fn read_nl<K: Kernel>(k: &K, addr: usize) -> Option<SockaddrNl> {
+    let mut raw = [0u8; abi::SOCKADDR_NL_LEN];
+    read_user(k, addr, &mut raw).ok()?;
+    Some(SockaddrNl::from_bytes(&raw))
+}
+
+fn read_family<K: Kernel>(k: &K, addr: usize) -> Option<u16> {
+    let mut raw = [0u8; 2];
+    read_user(k, addr, &mut raw).ok()?;
+    Some(family(raw))
+}
+
+fn read_u32<K: Kernel>(k: &K, addr: usize) -> Result<u32, i32> {
+    let mut raw = [0u8; 4];
+    read_user(k, addr, &mut raw)?;
+    Ok(u32::from_ne_bytes(raw))
+}
+
+fn read_u64<K: Kernel>(k: &K, addr: usize) -> Result<u64, i32> {
+    let mut raw = [0u8; 8];
+    read_user(k, addr, &mut raw)?;
+    Ok(u64::from_ne_bytes(raw))
+}
+
+/// Decides and carries out one intercepted call.
+pub fn handle<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    match c.nr {
+        nr::BIND => bind(k, t, c),
+        nr::CONNECT => connect(k, c),
+        nr::SENDTO => sendto(k, c),
+        nr::SENDMSG => sendmsg(k, c),
+        nr::SETSOCKOPT => setsockopt(k, t, c),
+        nr::GETSOCKOPT => getsockopt(k, t, c),
+        nr::GETSOCKNAME => getsockname(k, t, c),
+        _ => pass(k, c),
+    }
+}
+
+/// A netlink address with groups on a NETLINK_ROUTE socket: the case gVisor refuses.
+fn route_addr_with_groups<K: Kernel>(
+    k: &K,
+    fd: usize,
+    addr: usize,
+    len: usize,
+) -> Option<SockaddrNl> {
+    if len < abi::SOCKADDR_NL_LEN {
+        return None;
+    }
+    let sa = read_nl(k, addr)?;
+    (sa.family == abi::AF_NETLINK && sa.groups != 0 && is_route_socket(k, fd)).then_some(sa)
+}
+
+fn bind<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    let [fd, addr, len, ..] = c.args;
+    let Some(sa) = route_addr_with_groups(k, fd, addr, len) else {
+        let out = pass(k, c);
+        // bind without groups replaces groups 1..=32 with none, as Linux does.
+        if out.ret == 0 && !t.is_empty() {
+            if let Some(s) = lookup(k, t, fd) {
+                if s.groups() as u32 != 0 {
+                    s.set_low32(0);
+                    return Outcome::new(0, Action::ClearedGroups);
+                }
+            }
+        }
+        return out;
+    };
+    let bare = sa.without_groups().to_bytes();
+    // SAFETY: `bare` is a live sockaddr_nl of the length given.
+    let r = unsafe { k.syscall(nr::BIND, [fd, bare.as_ptr() as usize, bare.len(), 0, 0, 0]) };
+    if r != 0 {
+        return Outcome::new(r, Action::BoundWithoutGroups(sa.groups)).with_addr(sa);
+    }
+    match claim(k, t, fd) {
+        Ok(s) => {
+            s.set_low32(sa.groups);
+            Outcome::new(0, Action::BoundWithoutGroups(sa.groups)).with_addr(sa)
+        }
+        Err(_) => Outcome::new(0, Action::NotRemembered(sa.groups)).with_addr(sa),
+    }
+}
+
+fn connect<K: Kernel>(k: &K, c: &Call) -> Outcome {
+    let [fd, addr, len, ..] = c.args;
+    let Some(sa) = route_addr_with_groups(k, fd, addr, len) else {
+        return pass(k, c);
+    };
+    let bare = sa.without_groups().to_bytes();
+    // SAFETY: `bare` is a live sockaddr_nl of the length given.
+    let r = unsafe {
+        k.syscall(
+            nr::CONNECT,
+            [fd, bare.as_ptr() as usize, bare.len(), 0, 0, 0],
+        )
+    };
+    Outcome::new(r, Action::ConnectedWithoutGroups(sa.groups)).with_addr(sa)
+}
+
+fn sendto<K: Kernel>(k: &K, c: &Call) -> Outcome {
+    let [fd, buf, len, flags, addr, alen] = c.args;
+    if addr == 0 || alen < 2 {
+        return pass(k, c);
+    }
+    match read_family(k, addr) {
+        Some(abi::AF_NETLINK) => {
+            let Some(sa) = route_addr_with_groups(k, fd, addr, alen) else {
+                return pass(k, c);
+            };
+            let bare = sa.without_groups().to_bytes();
+            // SAFETY: the payload arguments are the program's; `bare` is a live sockaddr_nl.
+            let r = unsafe {
+                k.syscall(
+                    nr::SENDTO,
+                    [fd, buf, len, flags, bare.as_ptr() as usize, bare.len()],
+                )
+            };
+            Outcome::new(r, Action::SentWithoutGroups(sa.groups)).with_addr(sa)
+        }
+        Some(abi::AF_PACKET) => {
+            let out = pass(k, c);
+            if out.ret == neg(errno::EOPNOTSUPP) {
+                return Outcome::new(len as isize, Action::PacketDropped);
+            }
+            out
+        }
+        _ => pass(k, c),
+    }
+}
+
+fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
+    let [fd, msg, flags, ..] = c.args;
+    let mut hdr = [0u8; abi::MSGHDR_LEN];
+    if read_user(k, msg, &mut hdr).is_err() {
+        return pass(k, c);
+    }
+    let word = |i: usize| u64::from_ne_bytes(hdr[i..i + 8].try_into().unwrap_or([0; 8])) as usize;
+    let (name, namelen, iov, iovlen) = (word(0), word(8) & 0xffff_ffff, word(16), word(24));
+    if name == 0 || namelen < 2 {
+        return pass(k, c);
+    }
+    match read_family(k, name) {
+        Some(abi::AF_NETLINK) => {
+            let Some(sa) = route_addr_with_groups(k, fd, name, namelen) else {
+                return pass(k, c);
+            };
+            let bare = sa.without_groups().to_bytes();
+            let mut copy = hdr;
+            copy[0..8].copy_from_slice(&(bare.as_ptr() as u64).to_ne_bytes());
+            copy[8..12].copy_from_slice(&(abi::SOCKADDR_NL_LEN as u32).to_ne_bytes());
+            // SAFETY: `copy` is the program's msghdr with only the name replaced by `bare`, both
+            // live for the call.
+            let r = unsafe { k.syscall(nr::SENDMSG, [fd, copy.as_ptr() as usize, flags, 0, 0, 0]) };
+            Outcome::new(r, Action::SentWithoutGroups(sa.groups)).with_addr(sa)
+        }
+        Some(abi::AF_PACKET) => {
+            let out = pass(k, c);
+            if out.ret != neg(errno::EOPNOTSUPP) || iovlen > abi::UIO_MAXIOV {
+                return out;
+            }
+            let mut total: usize = 0;
+            for i in 0..iovlen {
+                match read_u64(k, iov + i * abi::IOVEC_LEN + 8) {
+                    Ok(n) => total = total.saturating_add(n as usize),
+                    Err(_) => return out,
+                }
+            }
+            Outcome::new(total as isize, Action::PacketDropped)
+        }
+        _ => pass(k, c),
+    }
+}
+
+fn setsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    let [fd, level, opt, val, optlen, _] = c.args;
+    let join = opt as i32 == abi::NETLINK_ADD_MEMBERSHIP;
+    if level as i32 != abi::SOL_NETLINK
+        || !(join || opt as i32 == abi::NETLINK_DROP_MEMBERSHIP)
+        || !is_route_socket(k, fd)
+    {
+        return pass(k, c);
+    }
+    // Linux reads the value only when optlen >= sizeof(int); a shorter one leaves it 0.
+    let mut g = 0u32;
+    if optlen as u32 >= 4 {
+        match read_u32(k, val) {
+            Ok(v) => g = v,
+            Err(e) => return Outcome::new(neg(e), Action::Joined(0)),
+        }
+    }
+    let action = if join {
+        Action::Joined(g)
+    } else {
+        Action::Left(g)
+    };
+    let s = match claim(k, t, fd) {
+        Ok(s) => s,
+        Err(e) => return Outcome::new(neg(e), action),
+    };
+    // Linux allocates the group bitmap before it checks the value.
+    s.allocate();
+    if g == 0 || g > abi::RTNL_NGROUPS {
+        return Outcome::new(neg(errno::EINVAL), action);
+    }
+    if join {
+        s.join(g);
+    } else {
+        s.leave(g);
+    }
+    Outcome::new(0, action)
+}
+
+fn getsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    let [fd, level, opt, val, lenp, _] = c.args;
+    if level as i32 != abi::SOL_NETLINK
+        || opt as i32 != abi::NETLINK_LIST_MEMBERSHIPS
+        || !is_route_socket(k, fd)
+    {
+        return pass(k, c);
+    }
+    let len = match read_u32(k, lenp) {
+        Ok(l) => l as i32,
+        Err(e) => return Outcome::new(neg(e), Action::Listed(0)),
+    };
+    if len < 0 {
+        return Outcome::new(neg(errno::EINVAL), Action::Listed(0));
+    }
+    let (ngroups, groups) = match lookup(k, t, fd) {
+        Some(s) if s.allocated() => (abi::RTNL_NGROUPS, s.groups()),
+        _ => (0, 0),
+    };
+    let mut ret = 0;
+    let mut pos: i32 = 0;
+    while (pos as u32) * 8 < ngroups {
+        if len - pos < 4 {
+            break;
+        }
+        let word = (groups >> (pos * 8)) as u32;
+        if write_user(k, val + pos as usize, &word.to_ne_bytes()).is_err() {
+            ret = neg(errno::EFAULT);
+            break;
+        }
+        pos += 4;
+    }
+    let needed = ngroups.div_ceil(8).next_multiple_of(4);
+    if write_user(k, lenp, &needed.to_ne_bytes()).is_err() {
+        ret = neg(errno::EFAULT);
+    }
+    Outcome::new(ret, Action::Listed(groups))
+}
+
+fn getsockname<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    let [fd, addr, lenp, ..] = c.args;
+    if t.by_fd(fd as i32).is_none() {
+        return pass(k, c);
+    }
+    let Ok(room) = read_u32(k, lenp) else {
+        return pass(k, c);
+    };
+    let out = pass(k, c);
+    if out.ret != 0
+        || (room as usize) < abi::SOCKADDR_NL_LEN
+        || read_family(k, addr) != Some(abi::AF_NETLINK)
+    {
+        return out;
+    }
+    let Some(s) = lookup(k, t, fd) else {
+        return out;
+    };
+    let low = s.groups() as u32;
+    if write_user(k, addr + 8, &low.to_ne_bytes()).is_err() {
+        return out;
+    }
+    Outcome::new(0, Action::ReportedGroups(low))
+}
+
+/// The name of a syscall gvnet intercepts, for trace lines.
+pub fn name(nr_: usize) -> &'static str {
+    match nr_ {
+        nr::BIND => "bind",
+        nr::CONNECT => "connect",
+        nr::SENDTO => "sendto",
+        nr::SENDMSG => "sendmsg",
+        nr::SETSOCKOPT => "setsockopt",
+        nr::GETSOCKOPT => "getsockopt",
+        nr::GETSOCKNAME => "getsockname",
+        nr::SOCKET => "socket",
+        nr::CLOSE => "close",
+        _ => "syscall",
+    }
+}
+
+/// The level a trace line for this outcome is written at.
+pub fn level(o: &Outcome) -> Level {
+    match o.action {
+        Action::PassedThrough => Level::Trace,
+        Action::PacketDropped | Action::NotRemembered(_) => Level::Info,
+        _ => Level::Debug,
+    }
+}
+
+/// Writes the trace line for one intercepted call: `via` is `raw` (SIGSYS) or `libc`.
+pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
+    let lvl = level(o);
+    if !trace::enabled(lvl) {
+        return;
+    }
+    let mut l = Line::new(lvl);
+    l.str(via).str(" ").str(name(c.nr)).str("(");
+    let n = match c.nr {
+        nr::BIND | nr::CONNECT | nr::GETSOCKNAME | nr::SENDMSG => 3,
+        nr::SETSOCKOPT | nr::GETSOCKOPT => 5,
+        _ => 6,
+    };
+    for (i, a) in c.args.iter().take(n).enumerate() {
+        if i == 0 {
+            l.dec(*a as i64);
+        } else {
+            l.str(", ").hex(*a as u64);
+        }
+    }
+    l.str(") ").result(o.ret);
+    if let Some(a) = o.addr {
+        l.str(" nl{pid=")
+            .dec(a.pid as i64)
+            .str(" groups=")
+            .hex(a.groups as u64)
+            .str("}");
+    }
+    l.str(" ");
+    match o.action {
+        Action::PassedThrough => l.str("passed through"),
+        Action::BoundWithoutGroups(g) => l.str("emulated: bound without groups, remembered groups ").hex(g as u64),
+        Action::ClearedGroups => l.str("emulated: bind without groups cleared groups 1-32"),
+        Action::ConnectedWithoutGroups(g) => l.str("emulated: connected without groups ").hex(g as u64),
+        Action::SentWithoutGroups(g) => {
+            l.str("emulated: sent to nl_pid only; copy to groups ").hex(g as u64).str(" not delivered")
+        }
+        Action::PacketDropped => {
+            l.str("emulated: AF_PACKET write refused by the kernel (EOPNOTSUPP); reported as sent, frame dropped")
+        }
+        Action::Joined(g) => l.str("emulated: NETLINK_ADD_MEMBERSHIP group ").dec(g as i64),
+        Action::Left(g) => l.str("emulated: NETLINK_DROP_MEMBERSHIP group ").dec(g as i64),
+        Action::Listed(g) => l.str("emulated: NETLINK_LIST_MEMBERSHIPS groups ").hex(g),
+        Action::ReportedGroups(g) => l.str("emulated: getsockname nl_groups ").hex(g as u64),
+        Action::NotRemembered(g) => {
+            l.str("emulated: bound without groups, but the membership table is full: groups ").hex(g as u64).str(" forgotten")
+        }
+    };
+    l.emit();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::fake::FakeKernel;
+
+    const FD: usize = 7;
+    const INO: u64 = 4242;
+
+    fn nl(pid: u32, groups: u32) -> [u8; 12] {
+        SockaddrNl {
+            family: abi::AF_NETLINK,
+            pad: 0,
+            pid,
+            groups,
+        }
+        .to_bytes()
+    }
+
+    fn call(nr_: usize, a: &[usize]) -> Call {
+        let mut args = [0; 6];
+        args[..a.len()].copy_from_slice(a);
+        Call { nr: nr_, args }
+    }
+
+    fn bind_groups(k: &FakeKernel, t: &Table, groups: u32) -> Outcome {
+        let sa = nl(0, groups);
+        handle(k, t, &call(nr::BIND, &[FD, sa.as_ptr() as usize, 12]))
+    }
+
+    fn list(k: &FakeKernel, t: &Table, room: u32) -> (Outcome, u32, [u32; 4]) {
+        let mut words = [0xdead_beefu32; 4];
+        let mut len = room;
+        let o = handle(
+            k,
+            t,
+            &call(
+                nr::GETSOCKOPT,
+                &[
+                    FD,
+                    abi::SOL_NETLINK as usize,
+                    abi::NETLINK_LIST_MEMBERSHIPS as usize,
+                    words.as_mut_ptr() as usize,
+                    &mut len as *mut u32 as usize,
+                ],
+            ),
+        );
+        (o, len, words)
+    }
+
+    fn setopt(k: &FakeKernel, t: &Table, opt: i32, g: u32, optlen: usize) -> Outcome {
+        let v = g;
+        handle(
+            k,
+            t,
+            &call(
+                nr::SETSOCKOPT,
+                &[
+                    FD,
+                    abi::SOL_NETLINK as usize,
+                    opt as usize,
+                    &v as *const u32 as usize,
+                    optlen,
+                ],
+            ),
+        )
+    }
+
+    #[test]
+    fn bind_with_groups_binds_without_and_remembers() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let o = bind_groups(&k, &t, 0x1);
+        assert_eq!(o.ret, 0);
+        assert_eq!(o.action, Action::BoundWithoutGroups(1));
+        let binds = k.calls_of(nr::BIND);
+        assert_eq!(binds.len(), 1);
+        assert_eq!(
+            binds[0].data,
+            nl(0, 0).to_vec(),
+            "the kernel must see no groups"
+        );
+        assert_eq!(t.get(FD as i32, INO).unwrap().groups(), 1);
+    }
+
+    #[test]
+    fn bind_failure_is_returned_and_nothing_remembered() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        k.script(nr::BIND, &[-98]);
+        let t = Table::new();
+        assert_eq!(bind_groups(&k, &t, 0x1).ret, -98);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn other_sockets_and_plain_binds_pass_through() {
+        // An AF_INET socket given a netlink address: the kernel decides (EINVAL), not gvnet.
+        let k = FakeKernel::default();
+        k.sockets.borrow_mut().insert(FD, (2, 17, INO));
+        k.script(nr::BIND, &[-22]);
+        let t = Table::new();
+        let o = bind_groups(&k, &t, 0x1);
+        assert_eq!(o, Outcome::new(-22, Action::PassedThrough));
+        assert_eq!(
+            k.calls_of(nr::BIND)[0].data,
+            nl(0, 1).to_vec(),
+            "passed unchanged"
+        );
+        // NETLINK_KOBJECT_UEVENT: not ours either.
+        let k = FakeKernel::default();
+        k.sockets.borrow_mut().insert(FD, (16, 15, INO));
+        assert_eq!(bind_groups(&k, &t, 0x1).action, Action::PassedThrough);
+        // A route socket bound without groups: one real call, nothing else.
+        let k = FakeKernel::with_route_socket(FD, INO);
+        assert_eq!(bind_groups(&k, &t, 0).action, Action::PassedThrough);
+        assert_eq!(k.calls.borrow().len(), 1);
+    }
+
+    #[test]
+    fn bad_address_pointer_gets_the_kernels_efault() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        k.script(nr::BIND, &[-14]);
+        let t = Table::new();
+        let o = handle(&k, &t, &call(nr::BIND, &[FD, 8, 12]));
+        assert_eq!(o, Outcome::new(-14, Action::PassedThrough));
+    }
+
+    #[test]
+    fn rebind_without_groups_clears_groups_1_to_32_only() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        bind_groups(&k, &t, 0x5);
+        assert_eq!(setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 39, 4).ret, 0);
+        assert_eq!(bind_groups(&k, &t, 0).action, Action::ClearedGroups);
+        assert_eq!(t.get(FD as i32, INO).unwrap().groups(), 1 << 38);
+    }
+
+    #[test]
+    fn add_membership_follows_linux_checks() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        assert_eq!(setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 5, 4).ret, 0);
+        assert_eq!(setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 39, 4).ret, 0);
+        assert_eq!(setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 40, 4).ret, -22);
+        assert_eq!(setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 0, 4).ret, -22);
+        // optlen < 4: the value is never read, so it counts as 0.
+        assert_eq!(setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 5, 2).ret, -22);
+        assert_eq!(setopt(&k, &t, abi::NETLINK_DROP_MEMBERSHIP, 5, 4).ret, 0);
+        assert_eq!(
+            setopt(&k, &t, abi::NETLINK_DROP_MEMBERSHIP, 6, 4).ret,
+            0,
+            "dropping a group never joined is fine"
+        );
+        assert_eq!(t.get(FD as i32, INO).unwrap().groups(), 1 << 38);
+        assert!(
+            k.calls_of(nr::SETSOCKOPT).is_empty(),
+            "the kernel is never asked"
+        );
+        // Unreadable value: EFAULT.
+        let o = handle(
+            &k,
+            &t,
+            &call(
+                nr::SETSOCKOPT,
+                &[
+                    FD,
+                    abi::SOL_NETLINK as usize,
+                    abi::NETLINK_ADD_MEMBERSHIP as usize,
+                    16,
+                    4,
+                ],
+            ),
+        );
+        assert_eq!(o.ret, -14);
+        // Other SOL_NETLINK options go to the kernel.
+        let o = handle(
+            &k,
+            &t,
+            &call(nr::SETSOCKOPT, &[FD, abi::SOL_NETLINK as usize, 11, 0, 4]),
+        );
+        assert_eq!(o.action, Action::PassedThrough);
+    }
+
+    #[test]
+    fn list_memberships_matches_linux_layout() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        // Never subscribed: Linux has no bitmap yet, reports length 0 and writes nothing.
+        let (o, len, words) = list(&k, &t, 16);
+        assert_eq!((o.ret, len, words[0]), (0, 0, 0xdead_beef));
+        bind_groups(&k, &t, 0x1);
+        setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 35, 4);
+        let (o, len, words) = list(&k, &t, 16);
+        assert_eq!((o.ret, len), (0, 8));
+        assert_eq!(&words[..3], &[1, 1 << 2, 0xdead_beef]);
+        // A 4-byte buffer gets the first word and the full length.
+        let (_, len, words) = list(&k, &t, 4);
+        assert_eq!((len, words[0], words[1]), (8, 1, 0xdead_beef));
+        // No room: nothing written, length still reported.
+        let (o, len, words) = list(&k, &t, 0);
+        assert_eq!((o.ret, len, words[0]), (0, 8, 0xdead_beef));
+        // Negative length: EINVAL.
+        let (o, _, _) = list(&k, &t, u32::MAX);
+        assert_eq!(o.ret, -22);
+    }
+
+    #[test]
+    fn invalid_add_still_allocates_the_bitmap_as_linux_does() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        assert_eq!(setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 0, 4).ret, -22);
+        let (_, len, words) = list(&k, &t, 16);
+        assert_eq!((len, words[0], words[1]), (8, 0, 0));
+    }
+
+    #[test]
+    fn getsockname_reports_remembered_groups() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        bind_groups(&k, &t, 0x3);
+        setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 5, 4);
+        let mut sa = nl(1234, 0);
+        let mut len = 12u32;
+        let o = handle(
+            &k,
+            &t,
+            &call(
+                nr::GETSOCKNAME,
+                &[FD, sa.as_mut_ptr() as usize, &mut len as *mut u32 as usize],
+            ),
+        );
+        assert_eq!(o.action, Action::ReportedGroups(0x13));
+        let back = SockaddrNl::from_bytes(&sa);
+        assert_eq!((back.pid, back.groups), (1234, 0x13));
+    }
+
+    #[test]
+    fn getsockname_of_an_untracked_socket_costs_one_call() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let mut sa = nl(1, 0);
+        let mut len = 12u32;
+        handle(
+            &k,
+            &t,
+            &call(
+                nr::GETSOCKNAME,
+                &[FD, sa.as_mut_ptr() as usize, &mut len as *mut u32 as usize],
+            ),
+        );
+        assert_eq!(k.calls.borrow().len(), 1);
+    }
+
+    #[test]
+    fn stale_record_of_a_reused_fd_is_not_reported() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        bind_groups(&k, &t, 0x1);
+        // The Go program closed the socket with a raw close and got a new one at the same fd.
+        k.sockets.borrow_mut().insert(FD, (16, 0, INO + 1));
+        let (_, len, _) = list(&k, &t, 16);
+        assert_eq!(len, 0);
+    }
+
+    #[test]
+    fn sendto_group_address_goes_to_the_pid_alone() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let sa = nl(0, 0x1);
+        let payload = [0u8; 32];
+        let o = handle(
+            &k,
+            &t,
+            &call(
+                nr::SENDTO,
+                &[
+                    FD,
+                    payload.as_ptr() as usize,
+                    32,
+                    0,
+                    sa.as_ptr() as usize,
+                    12,
+                ],
+            ),
+        );
+        assert_eq!(o.ret, 32);
+        assert_eq!(o.action, Action::SentWithoutGroups(1));
+        assert_eq!(k.calls_of(nr::SENDTO)[0].data, nl(0, 0).to_vec());
+        // No groups: unchanged.
+        let sa = nl(0, 0);
+        let o = handle(
+            &k,
+            &t,
+            &call(
+                nr::SENDTO,
+                &[
+                    FD,
+                    payload.as_ptr() as usize,
+                    32,
+                    0,
+                    sa.as_ptr() as usize,
+                    12,
+                ],
+            ),
+        );
+        assert_eq!(o.action, Action::PassedThrough);
+    }
+
+    #[test]
+    fn refused_packet_write_is_reported_as_sent() {
+        let k = FakeKernel::default();
+        k.sockets.borrow_mut().insert(FD, (17, 0x0300, INO));
+        k.script(nr::SENDTO, &[-95, -1]);
+        let t = Table::new();
+        let mut ll = [0u8; 20];
+        ll[0..2].copy_from_slice(&abi::AF_PACKET.to_ne_bytes());
+        let frame = [0u8; 42];
+        let c = call(
+            nr::SENDTO,
+            &[FD, frame.as_ptr() as usize, 42, 0, ll.as_ptr() as usize, 20],
+        );
+        assert_eq!(handle(&k, &t, &c), Outcome::new(42, Action::PacketDropped));
+        // Any other error is the kernel's.
+        assert_eq!(handle(&k, &t, &c), Outcome::new(-1, Action::PassedThrough));
+    }
+
+    #[test]
+    fn sendmsg_rewrites_only_the_name() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let sa = nl(0, 0x4);
+        let payload = [0u8; 16];
+        let iov = [payload.as_ptr() as u64, 16u64];
+        let mut hdr = [0u64; 7];
+        hdr[0] = sa.as_ptr() as u64;
+        hdr[1] = 12;
+        hdr[2] = iov.as_ptr() as u64;
+        hdr[3] = 1;
+        let o = handle(&k, &t, &call(nr::SENDMSG, &[FD, hdr.as_ptr() as usize, 0]));
+        assert_eq!(o.action, Action::SentWithoutGroups(4));
+        let sent = k.calls_of(nr::SENDMSG);
+        // SAFETY: the emulation's copy of the msghdr is gone by now; only compare the pointer.
+        assert_ne!(
+            sent[0].args[1],
+            hdr.as_ptr() as usize,
+            "a copy was sent, the program's msghdr untouched"
+        );
+        assert_eq!(hdr[0], sa.as_ptr() as u64);
+    }
+
+    #[test]
+    fn packet_sendmsg_refused_reports_the_iov_total() {
+        let k = FakeKernel::default();
+        k.sockets.borrow_mut().insert(FD, (17, 0x0300, INO));
+        k.script(nr::SENDMSG, &[-95]);
+        let t = Table::new();
+        let mut ll = [0u8; 20];
+        ll[0..2].copy_from_slice(&abi::AF_PACKET.to_ne_bytes());
+        let a = [0u8; 10];
+        let b = [0u8; 32];
+        let iov = [a.as_ptr() as u64, 10, b.as_ptr() as u64, 32];
+        let hdr = [ll.as_ptr() as u64, 20, iov.as_ptr() as u64, 2, 0, 0, 0];
+        let o = handle(&k, &t, &call(nr::SENDMSG, &[FD, hdr.as_ptr() as usize, 0]));
+        assert_eq!(o, Outcome::new(42, Action::PacketDropped));
+    }
+}

@@ -1,0 +1,302 @@
+//! The boundary to the kernel: one trait, a real implementation and (in tests) a recording fake.
+//!
+//! Every effect of the emulation goes through [`Kernel::syscall`], including reads and writes of
+//! the caller's memory ([`read_user`], [`write_user`] use `process_vm_readv`/`process_vm_writev`
+//! on the own process), so a bad pointer from the program yields `EFAULT` as the kernel would give,
+//! never a fault inside the signal handler.
+
+use crate::abi::{errno, nr};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// A raw system call interface: returns the kernel's raw result, `-errno` on failure.
+pub trait Kernel {
+    /// Issues system call `nr` with six arguments.
+    ///
+    /// # Safety
+    /// The arguments must be valid for the call as the kernel defines it; pointers in them are
+    /// handed to the kernel, which checks them.
+    unsafe fn syscall(&self, nr: usize, args: [usize; 6]) -> isize;
+}
+
+/// The real kernel, reached through the `syscall` instruction in this library's own text.
+///
+/// gvnet's seccomp filter traps only calls made from the target program's own syscall site, so
+/// calls issued here pass the filter without trapping again.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawKernel;
+
+impl Kernel for RawKernel {
+    unsafe fn syscall(&self, nr: usize, a: [usize; 6]) -> isize {
+        // SAFETY: the caller guarantees the arguments are valid for `nr`; the asm in `syscalls`
+        // clobbers only rcx and r11 as the syscall instruction does.
+        unsafe { syscalls::raw::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]) as isize }
+    }
+}
+
+/// Set once `process_vm_readv` turns out to be missing (ENOSYS): memory is then copied directly.
+static DIRECT_MEMORY: AtomicBool = AtomicBool::new(false);
+
+#[repr(C)]
+struct Iovec {
+    base: usize,
+    len: usize,
+}
+
+fn vm_copy<K: Kernel>(k: &K, nr_call: usize, local: usize, remote: usize, len: usize) -> isize {
+    if len == 0 {
+        return 0;
+    }
+    // SAFETY: getpid has no arguments and cannot fail.
+    let pid = unsafe { k.syscall(nr::GETPID, [0; 6]) } as usize;
+    let l = Iovec { base: local, len };
+    let r = Iovec { base: remote, len };
+    // SAFETY: both iovecs live on this stack frame for the duration of the call; the kernel
+    // checks `remote` and reports EFAULT for an unmapped range instead of faulting.
+    unsafe {
+        k.syscall(
+            nr_call,
+            [
+                pid,
+                &l as *const Iovec as usize,
+                1,
+                &r as *const Iovec as usize,
+                1,
+                0,
+            ],
+        )
+    }
+}
+
+/// Copies `buf.len()` bytes from the caller's address `addr` into `buf`.
+///
+/// Returns `Err(errno)`; `EFAULT` for an address the kernel would refuse.
+pub fn read_user<K: Kernel>(k: &K, addr: usize, buf: &mut [u8]) -> Result<(), i32> {
+    if addr == 0 {
+        return Err(errno::EFAULT);
+    }
+    if DIRECT_MEMORY.load(Ordering::Relaxed) {
+        // SAFETY: only reached where the kernel lacks process_vm_readv; `addr` is non-null and
+        // was handed to a system call by the program, which promised it points at `buf.len()`
+        // readable bytes. A lying program faults here as it would have in its own code.
+        unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len()) };
+        return Ok(());
+    }
+    let r = vm_copy(
+        k,
+        nr::PROCESS_VM_READV,
+        buf.as_mut_ptr() as usize,
+        addr,
+        buf.len(),
+    );
+    match r {
+        n if n == buf.len() as isize => Ok(()),
+        n if n == -(errno::ENOSYS as isize) => {
+            DIRECT_MEMORY.store(true, Ordering::Relaxed);
+            read_user(k, addr, buf)
+        }
+        _ => Err(errno::EFAULT),
+    }
+}
+
+/// Copies `data` to the caller's address `addr`.
+pub fn write_user<K: Kernel>(k: &K, addr: usize, data: &[u8]) -> Result<(), i32> {
+    if addr == 0 {
+        return Err(errno::EFAULT);
+    }
+    if DIRECT_MEMORY.load(Ordering::Relaxed) {
+        // SAFETY: as in `read_user`: the program handed `addr` to the kernel as writable output.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
+        return Ok(());
+    }
+    let r = vm_copy(
+        k,
+        nr::PROCESS_VM_WRITEV,
+        data.as_ptr() as usize,
+        addr,
+        data.len(),
+    );
+    match r {
+        n if n == data.len() as isize => Ok(()),
+        n if n == -(errno::ENOSYS as isize) => {
+            DIRECT_MEMORY.store(true, Ordering::Relaxed);
+            write_user(k, addr, data)
+        }
+        _ => Err(errno::EFAULT),
+    }
+}
+
+/// Reads an `int` socket option (`SOL_SOCKET`/`SO_DOMAIN` and the like) of `fd`.
+pub fn sockopt_int<K: Kernel>(k: &K, fd: usize, level: i32, opt: i32) -> Result<i32, i32> {
+    let mut val: i32 = 0;
+    let mut len: u32 = 4;
+    // SAFETY: `val` and `len` are live locals of the sizes the kernel expects.
+    let r = unsafe {
+        k.syscall(
+            nr::GETSOCKOPT,
+            [
+                fd,
+                level as usize,
+                opt as usize,
+                &mut val as *mut i32 as usize,
+                &mut len as *mut u32 as usize,
+                0,
+            ],
+        )
+    };
+    if r < 0 {
+        Err(-r as i32)
+    } else {
+        Ok(val)
+    }
+}
+
+/// The inode number of the file `fd` refers to: a socket's identity while it is open.
+pub fn inode<K: Kernel>(k: &K, fd: usize) -> Result<u64, i32> {
+    // struct stat on x86_64 is 144 bytes; st_ino is the second u64.
+    let mut st = [0u64; 18];
+    // SAFETY: `st` is large enough for the kernel's struct stat.
+    let r = unsafe { k.syscall(nr::FSTAT, [fd, st.as_mut_ptr() as usize, 0, 0, 0, 0]) };
+    if r < 0 {
+        Err(-r as i32)
+    } else {
+        Ok(st[1])
+    }
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! A scripted kernel for unit tests: records every call, answers from a script, and serves
+    //! `process_vm_readv`/`writev` by copying this process's memory.
+    use super::*;
+    use core::cell::RefCell;
+    use std::collections::HashMap;
+
+    /// One recorded call.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Call {
+        /// Syscall number.
+        pub nr: usize,
+        /// Arguments.
+        pub args: [usize; 6],
+        /// For calls that pass a socket address or an option value: the bytes it pointed at.
+        pub data: Vec<u8>,
+    }
+
+    /// The fake: sockets are described by (domain, protocol, inode) per fd.
+    #[derive(Default)]
+    pub struct FakeKernel {
+        /// Calls seen, in order (memory copies and getpid excluded).
+        pub calls: RefCell<Vec<Call>>,
+        /// fd -> (domain, protocol, inode).
+        pub sockets: RefCell<HashMap<usize, (i32, i32, u64)>>,
+        /// Scripted results per syscall number; default 0 (or the length for sendto).
+        pub results: RefCell<HashMap<usize, Vec<isize>>>,
+    }
+
+    impl FakeKernel {
+        /// A kernel with one NETLINK_ROUTE socket at `fd` with inode `ino`.
+        pub fn with_route_socket(fd: usize, ino: u64) -> Self {
+            let k = FakeKernel::default();
+            k.sockets.borrow_mut().insert(fd, (16, 0, ino));
+            k
+        }
+
+        /// Makes the next calls of `nr` return `r`, in order.
+        pub fn script(&self, nr: usize, r: &[isize]) {
+            self.results
+                .borrow_mut()
+                .entry(nr)
+                .or_default()
+                .extend_from_slice(r);
+        }
+
+        /// The calls of one number.
+        pub fn calls_of(&self, nr: usize) -> Vec<Call> {
+            self.calls
+                .borrow()
+                .iter()
+                .filter(|c| c.nr == nr)
+                .cloned()
+                .collect()
+        }
+
+        fn next_result(&self, nr: usize, default: isize) -> isize {
+            let mut r = self.results.borrow_mut();
+            match r.get_mut(&nr) {
+                Some(v) if !v.is_empty() => v.remove(0),
+                _ => default,
+            }
+        }
+    }
+
+    impl Kernel for FakeKernel {
+        unsafe fn syscall(&self, n: usize, a: [usize; 6]) -> isize {
+            match n {
+                nr::GETPID => return 1,
+                nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV => {
+                    // SAFETY: tests pass pointers to their own live buffers.
+                    unsafe {
+                        let l = &*(a[1] as *const Iovec);
+                        let r = &*(a[3] as *const Iovec);
+                        if r.base < 4096 {
+                            return -(errno::EFAULT as isize);
+                        }
+                        if n == nr::PROCESS_VM_READV {
+                            core::ptr::copy_nonoverlapping(
+                                r.base as *const u8,
+                                l.base as *mut u8,
+                                l.len,
+                            );
+                        } else {
+                            core::ptr::copy_nonoverlapping(
+                                l.base as *const u8,
+                                r.base as *mut u8,
+                                l.len,
+                            );
+                        }
+                        return l.len as isize;
+                    }
+                }
+                _ => {}
+            }
+            let data = match n {
+                // SAFETY: the emulation passes its own stack copies here.
+                nr::BIND | nr::CONNECT if a[1] >= 4096 => unsafe {
+                    core::slice::from_raw_parts(a[1] as *const u8, a[2]).to_vec()
+                },
+                // SAFETY: as above.
+                nr::SENDTO if a[4] >= 4096 => unsafe {
+                    core::slice::from_raw_parts(a[4] as *const u8, a[5]).to_vec()
+                },
+                _ => Vec::new(),
+            };
+            self.calls.borrow_mut().push(Call {
+                nr: n,
+                args: a,
+                data,
+            });
+            let sock = self.sockets.borrow().get(&a[0]).copied();
+            match n {
+                nr::GETSOCKOPT if a[1] == 1 => {
+                    let Some((dom, proto, _)) = sock else {
+                        return -(errno::ENOTSOCK as isize);
+                    };
+                    let v = if a[2] == 39 { dom } else { proto };
+                    // SAFETY: sockopt_int passes pointers to its locals.
+                    unsafe { *(a[3] as *mut i32) = v };
+                    0
+                }
+                nr::FSTAT => {
+                    let Some((_, _, ino)) = sock else {
+                        return -(errno::EBADF as isize);
+                    };
+                    // SAFETY: inode() passes a 144-byte buffer.
+                    unsafe { *((a[1] as *mut u64).add(1)) = ino };
+                    0
+                }
+                nr::SENDTO => self.next_result(n, a[2] as isize),
+                _ => self.next_result(n, 0),
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The SIGSYS handler: emulates trapped calls, forwards every other SIGSYS to the program.
+//!
+//! A trap of gvnet's filter (`si_code == SYS_SECCOMP`, `si_errno == TRAP_DATA`) is served by
+//! [`crate::emulate::handle`] with the arguments from the saved registers; the result goes into the
+//! saved `rax`, and the program resumes after its `syscall` instruction as if the kernel had
+//! answered. Any other SIGSYS belongs to the program: it goes to the handler the program installed
+//! (recorded by the `sigaction` guard in [`PROGRAM`]), with its flags and mask honoured, or, when the
+//! program has none, kills the process as the default action would.
+
+use crate::abi::{self, nr};
+use crate::emulate::{handle, trace_call, Call};
+use crate::filter::TRAP_DATA;
+use crate::kernel::{Kernel, RawKernel};
+use crate::membership::Table;
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Emulated memberships of this process, shared by the SIGSYS handler and the libc hooks.
+pub static TABLE: Table = Table::new();
+
+/// Traps served since the filter was installed.
+pub static TRAPS: AtomicU64 = AtomicU64::new(0);
+
+/// `SIG_DFL`.
+pub const SIG_DFL: usize = 0;
+/// `SIG_IGN`.
+pub const SIG_IGN: usize = 1;
+const SIGSYS: usize = 31;
+
+/// The SIGSYS disposition the program believes it has installed.
+pub struct ProgramAction {
+    handler: AtomicUsize,
+    flags: AtomicU64,
+    mask: AtomicU64,
+}
+
+/// What the program asked for with `sigaction(SIGSYS, ...)`.
+pub static PROGRAM: ProgramAction = ProgramAction {
+    handler: AtomicUsize::new(SIG_DFL),
+    flags: AtomicU64::new(0),
+    mask: AtomicU64::new(0),
+};
+
+impl ProgramAction {
+    /// Records a new disposition: handler (or SIG_DFL/SIG_IGN), `sa_flags`, and the first 64
+    /// signals of `sa_mask` (all the kernel has).
+    pub fn set(&self, handler: usize, flags: u64, mask: u64) {
+        self.mask.store(mask, Ordering::Release);
+        self.flags.store(flags, Ordering::Release);
+        self.handler.store(handler, Ordering::Release);
+    }
+
+    /// The recorded disposition: (handler, flags, mask).
+    pub fn get(&self) -> (usize, u64, u64) {
+        (
+            self.handler.load(Ordering::Acquire),
+            self.flags.load(Ordering::Acquire),
+            self.mask.load(Ordering::Acquire),
+        )
+    }
+}
+
+/// `siginfo_t` fields for SIGSYS, by offset (x86_64): `si_errno` at 4, `si_code` at 8,
+/// `_sigsys._syscall` at 24.
+struct SigsysInfo {
+    errno: i32,
+    code: i32,
+    syscall: i32,
+}
+
+/// # Safety
+/// `info` must point at the kernel's `siginfo_t` for this signal.
+unsafe fn read_info(info: *const libc::siginfo_t) -> SigsysInfo {
+    let base = info as *const u8;
+    // SAFETY: siginfo_t is 128 bytes; these offsets lie within it and are aligned for i32.
+    unsafe {
+        SigsysInfo {
+            errno: *(base.add(4) as *const i32),
+            code: *(base.add(8) as *const i32),
+            syscall: *(base.add(24) as *const i32),
+        }
+    }
+}
+
+/// The SIGSYS handler gvnet installs (with `SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTART`).
+///
+/// # Safety
+/// Only the kernel calls it, with a valid `siginfo_t` and `ucontext_t`.
+pub unsafe extern "C" fn handle_sigsys(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t.
+    let si = unsafe { read_info(info) };
+    if si.code == abi::SYS_SECCOMP && si.errno == TRAP_DATA as i32 && !ctx.is_null() {
+        // SAFETY: with SA_SIGINFO the third argument is the interrupted context, which stays
+        // valid and exclusively ours until the handler returns.
+        let uc = unsafe { &mut *(ctx as *mut libc::ucontext_t) };
+        let g = &mut uc.uc_mcontext.gregs;
+        let reg = |r: c_int| g[r as usize] as usize;
+        let call = Call {
+            nr: si.syscall as usize,
+            args: [
+                reg(libc::REG_RDI),
+                reg(libc::REG_RSI),
+                reg(libc::REG_RDX),
+                reg(libc::REG_R10),
+                reg(libc::REG_R8),
+                reg(libc::REG_R9),
+            ],
+        };
+        let out = handle(&RawKernel, &TABLE, &call);
+        g[libc::REG_RAX as usize] = out.ret as i64;
+        TRAPS.fetch_add(1, Ordering::Relaxed);
+        trace_call("raw", &call, &out);
+        return;
+    }
+    // SAFETY: forwarding the kernel's own arguments.
+    unsafe { forward(sig, info, ctx, si.code == abi::SYS_SECCOMP) }
+}
+
+/// The kernel's `struct sigaction` for `rt_sigaction`.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Hands a SIGSYS that gvnet did not cause to the program's own disposition.
+///
+/// # Safety
+/// Arguments as the kernel gave them to [`handle_sigsys`].
+unsafe fn forward(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void, from_seccomp: bool) {
+    let (h, flags, mask) = PROGRAM.get();
+    let k = RawKernel;
+    // A seccomp SIGSYS cannot be ignored: the kernel forces the default action.
+    if h == SIG_DFL || (h == SIG_IGN && from_seccomp) {
+        let dfl = KernelSigaction {
+            handler: SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        // SAFETY: a valid kernel sigaction for SIG_DFL; then re-raise to this thread so the
+        // default action (terminate with a core dump) happens as it would have without gvnet.
+        unsafe {
+            k.syscall(
+                nr::RT_SIGACTION,
+                [SIGSYS, &dfl as *const _ as usize, 0, 8, 0, 0],
+            );
+            let pid = k.syscall(nr::GETPID, [0; 6]) as usize;
+            let tid = k.syscall(nr::GETTID, [0; 6]) as usize;
+            k.syscall(nr::TGKILL, [pid, tid, SIGSYS, 0, 0, 0]);
+        }
+        return;
+    }
+    if h == SIG_IGN {
+        return;
+    }
+    let mut old: u64 = 0;
+    // SAFETY: block the program's sa_mask while its handler runs, as the kernel would.
+    unsafe {
+        k.syscall(
+            nr::RT_SIGPROCMASK,
+            [
+                libc::SIG_BLOCK as usize,
+                &mask as *const u64 as usize,
+                &mut old as *mut u64 as usize,
+                8,
+                0,
+                0,
+            ],
+        );
+    }
+    if flags & libc::SA_SIGINFO as u64 != 0 {
+        // SAFETY: the program installed a three-argument handler (SA_SIGINFO) at this address.
+        let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
+            unsafe { core::mem::transmute(h) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: the program installed a one-argument handler at this address.
+        let f: extern "C" fn(c_int) = unsafe { core::mem::transmute(h) };
+        f(sig);
+    }
+    // SAFETY: restore the mask saved above.
+    unsafe {
+        k.syscall(
+            nr::RT_SIGPROCMASK,
+            [
+                libc::SIG_SETMASK as usize,
+                &old as *const u64 as usize,
+                0,
+                8,
+                0,
+                0,
+            ],
+        );
+    }
+    if flags & libc::SA_RESETHAND as u64 != 0 {
+        PROGRAM.set(SIG_DFL, 0, 0);
+    }
+}
