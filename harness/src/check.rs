@@ -1,0 +1,714 @@
+//! `gvnet-harness check`: the regression suite, in a fresh sandbox per run.
+
+use crate::bail;
+use crate::sandbox::{self, Mode, Sandbox};
+use crate::testbed::{self, Testbed};
+use crate::util::{self, Context, Output, Result};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// What dockerd says on every bridge container without gvnet (docker.io 28.x in gVisor).
+pub const EXPECTED_NO_PRELOAD: &str = "failed to subscribe to link updates: permission denied";
+
+const VICTIM_SRC: &str = include_str!("../../tests/victims/sockets.c");
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+const SHORT: Duration = Duration::from_secs(30);
+
+/// bb.tar for a run: the testbed's, or (inside gVisor, no testbed) one made from this system's
+/// busybox.
+pub fn bb_tar_for(tb: Option<&Testbed>, run_dir: &Path) -> Result<PathBuf> {
+    if let Some(tb) = tb {
+        return Ok(tb.bb_tar());
+    }
+    let busybox = util::which("busybox")
+        .ok_or("no busybox here to build the bb image from (package busybox-static)")?;
+    let tar = run_dir.join("bb.tar");
+    testbed::make_bb_tar(
+        &busybox,
+        &run_dir.join("bbroot"),
+        &tar,
+        &run_dir.join("build.log"),
+    )?;
+    let _ = fs::remove_dir_all(run_dir.join("bbroot"));
+    Ok(tar)
+}
+
+/// Compiles the socket victim into run_dir/opt/sockets (or copies `$GVNET_VICTIM`).
+fn build_victim(run_dir: &Path) -> Result<PathBuf> {
+    let bin = run_dir.join("opt/sockets");
+    if let Some(pre) = std::env::var_os("GVNET_VICTIM") {
+        fs::copy(&pre, &bin)
+            .with_ctx(|| format!("GVNET_VICTIM {}", PathBuf::from(&pre).display()))?;
+        return Ok(bin);
+    }
+    let src = run_dir.join("sockets.c");
+    util::write_file(&src, VICTIM_SRC)?;
+    if util::which("gcc").is_none() {
+        bail!("gcc not found: install the host packages gcc and libc6-dev (or set GVNET_VICTIM to a static build of tests/victims/sockets.c)");
+    }
+    let out = util::capture(
+        Command::new("gcc")
+            .args(["-static", "-O2", "-Wall", "-Wextra", "-o"])
+            .arg(&bin)
+            .arg(&src),
+        Duration::from_secs(120),
+    )?;
+    if !out.ok() {
+        bail!(
+            "gcc -static sockets.c failed (is libc6-dev installed?): {}",
+            out.combined()
+        );
+    }
+    Ok(bin)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    ExpectedFailure,
+    Failed,
+}
+
+struct Row {
+    name: &'static str,
+    outcome: Outcome,
+    reason: String,
+    secs: f64,
+}
+
+/// Per-run context: the sandbox and the check log.
+struct Ctx<'a> {
+    sb: &'a Sandbox,
+    log: fs::File,
+}
+
+type Verdict = std::result::Result<String, String>;
+
+impl Ctx<'_> {
+    fn note(&mut self, text: &str) {
+        let _ = writeln!(self.log, "{text}");
+    }
+
+    /// Runs argv in the sandbox, logging the command and its output. Errors of the harness
+    /// itself (cannot spawn runsc) become a failed Output-like string.
+    fn run(&mut self, argv: &[&str], timeout: Duration) -> std::result::Result<Output, String> {
+        self.note(&format!("$ {}", argv.join(" ")));
+        let out = self.sb.exec(argv, timeout).map_err(|e| e.to_string())?;
+        let text = out.combined();
+        if !text.is_empty() {
+            self.note(&text);
+        }
+        self.note(&format!(
+            "[{} in {:.1}s]",
+            out.describe(),
+            out.elapsed.as_secs_f64()
+        ));
+        Ok(out)
+    }
+
+    fn docker(&mut self, args: &[&str], timeout: Duration) -> std::result::Result<Output, String> {
+        let mut argv = vec!["docker"];
+        argv.extend_from_slice(args);
+        self.run(&argv, timeout)
+    }
+
+    /// Like `docker` but a non-zero exit is an Err with the most telling line.
+    fn docker_ok(
+        &mut self,
+        args: &[&str],
+        timeout: Duration,
+    ) -> std::result::Result<String, String> {
+        let out = self.docker(args, timeout)?;
+        if out.ok() {
+            return Ok(out.stdout.trim().to_string());
+        }
+        Err(failure_reason(
+            &format!("docker {}", args.first().unwrap_or(&"")),
+            &out,
+        ))
+    }
+}
+
+/// The most useful line of a failed command's output, prefixed with what ran.
+fn failure_reason(what: &str, out: &Output) -> String {
+    let text = out.combined();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.contains("Error response from daemon") || l.contains("error") || l.contains("Error")
+        })
+        .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+        .trim();
+    format!("{what}: {} {line}", out.describe())
+}
+
+fn expect_ok(got: &str) -> Verdict {
+    if got.trim() == "ok" {
+        Ok("printed ok".into())
+    } else {
+        Err(format!("expected 'ok', got {got:?}"))
+    }
+}
+
+fn host_network(c: &mut Ctx) -> Verdict {
+    expect_ok(&c.docker_ok(
+        &["run", "--rm", "--network", "host", "bb", "echo", "ok"],
+        RUN_TIMEOUT,
+    )?)
+}
+
+fn none_network(c: &mut Ctx) -> Verdict {
+    expect_ok(&c.docker_ok(
+        &["run", "--rm", "--network", "none", "bb", "echo", "ok"],
+        RUN_TIMEOUT,
+    )?)
+}
+
+fn default_bridge(c: &mut Ctx) -> Verdict {
+    expect_ok(&c.docker_ok(&["run", "--rm", "bb", "echo", "ok"], RUN_TIMEOUT)?)
+}
+
+fn bridge_address(c: &mut Ctx) -> Verdict {
+    let out = c.docker_ok(
+        &["run", "--rm", "bb", "ip", "-4", "addr", "show", "eth0"],
+        RUN_TIMEOUT,
+    )?;
+    let addr = out
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .ok_or_else(|| format!("no 'inet' address in: {}", out.replace('\n', " | ")))?;
+    Ok(format!("eth0 has {addr}"))
+}
+
+fn user_network(c: &mut Ctx) -> Verdict {
+    let net = "gvnet-usernet";
+    let _ = c.docker(&["rm", "-f", "gvnet-srv"], SHORT);
+    let _ = c.docker(&["network", "rm", net], SHORT);
+    let r = (|| -> Verdict {
+        c.docker_ok(&["network", "create", net], SHORT)?;
+        c.docker_ok(
+            &[
+                "run",
+                "-d",
+                "--name",
+                "gvnet-srv",
+                "--network",
+                net,
+                "bb",
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/var/www",
+            ],
+            RUN_TIMEOUT,
+        )?;
+        let ip = c.docker_ok(
+            &[
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                "gvnet-srv",
+            ],
+            SHORT,
+        )?;
+        if ip.is_empty() {
+            return Err("server container has no IP address".into());
+        }
+        let script = format!(
+            "ping -c1 -W2 {ip} >/dev/null 2>&1 && echo ping-ip=ok || echo ping-ip=FAIL; \
+             ping -c1 -W2 gvnet-srv >/dev/null 2>&1 && echo ping-name=ok || echo ping-name=FAIL; \
+             wget -q -T 5 -O- http://{ip}/ 2>&1 | grep -q gvnet && echo wget-ip=ok || echo wget-ip=FAIL; \
+             wget -q -T 5 -O- http://gvnet-srv/ 2>&1 | grep -q gvnet && echo wget-name=ok || echo wget-name=FAIL"
+        );
+        let out = c.docker_ok(
+            &["run", "--rm", "--network", net, "bb", "sh", "-c", &script],
+            RUN_TIMEOUT,
+        )?;
+        let results: Vec<&str> = out.split_whitespace().filter(|w| w.contains('=')).collect();
+        if results.len() == 4 && results.iter().all(|r| r.ends_with("=ok")) {
+            Ok(format!("server {ip}: ping and wget by IP and by name"))
+        } else {
+            Err(format!("server {ip}: {}", results.join(" ")))
+        }
+    })();
+    let _ = c.docker(&["rm", "-f", "gvnet-srv"], SHORT);
+    let _ = c.docker(&["network", "rm", net], SHORT);
+    r
+}
+
+fn publish(c: &mut Ctx) -> Verdict {
+    let _ = c.docker(&["rm", "-f", "gvnet-pub"], SHORT);
+    let r = (|| -> Verdict {
+        c.docker_ok(
+            &[
+                "run",
+                "-d",
+                "--name",
+                "gvnet-pub",
+                "-p",
+                "8080:80",
+                "bb",
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/var/www",
+            ],
+            RUN_TIMEOUT,
+        )?;
+        let start = Instant::now();
+        loop {
+            let out = c.run(
+                &[
+                    "busybox",
+                    "wget",
+                    "-q",
+                    "-T",
+                    "3",
+                    "-O-",
+                    "http://127.0.0.1:8080/",
+                ],
+                SHORT,
+            )?;
+            if out.ok() && out.stdout.contains("hello from gvnet") {
+                return Ok(format!(
+                    "127.0.0.1:8080 answered after {:.1}s",
+                    start.elapsed().as_secs_f64()
+                ));
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err(failure_reason("wget 127.0.0.1:8080", &out));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    })();
+    let _ = c.docker(&["rm", "-f", "gvnet-pub"], SHORT);
+    r
+}
+
+fn no_stale_veth(c: &mut Ctx) -> Verdict {
+    let left = c.docker_ok(&["ps", "-aq"], SHORT)?;
+    if !left.is_empty() {
+        return Err(format!("containers left: {}", left.replace('\n', " ")));
+    }
+    let start = Instant::now();
+    loop {
+        let out = c.run(&["ip", "-o", "link", "show", "type", "veth"], SHORT)?;
+        if !out.ok() {
+            return Err(failure_reason("ip link", &out));
+        }
+        let veths: Vec<String> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split(':').nth(1))
+            .map(|n| n.trim().to_string())
+            .collect();
+        if veths.is_empty() {
+            return Ok("no veth left".into());
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            return Err(format!("{} veth left: {}", veths.len(), veths.join(" ")));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn socket_victim(c: &mut Ctx) -> Verdict {
+    let bin = format!("{}/sockets", c.sb.opt);
+    let vol = format!("{bin}:/sockets:ro");
+    let out = c.docker(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &vol,
+            "bb",
+            "/sockets",
+        ],
+        RUN_TIMEOUT,
+    )?;
+    let run_dir = c.sb.run_dir.clone();
+    let _ = fs::write(run_dir.join("victim-sandbox.txt"), &out.stdout);
+    // Side by side with the host kernel: informative (gVisor refuses some calls Linux allows).
+    let host = fs::read_to_string(run_dir.join("victim-host.txt")).unwrap_or_default();
+    c.note("victim: sandbox (container) vs host kernel:");
+    let mut differ = 0;
+    for line in out.stdout.lines() {
+        let key = line.split(": ").next().unwrap_or(line);
+        let h = host
+            .lines()
+            .find(|l| l.split(": ").next() == Some(key))
+            .unwrap_or("(no line)");
+        if h != line {
+            differ += 1;
+            c.note(&format!("  differs: sandbox `{line}` | host `{h}`"));
+        }
+    }
+    c.note(&format!("victim: {differ} lines differ from the host"));
+    if out.timed_out {
+        return Err(format!("timed out: {}", util::tail_str(&out.stdout, 1)));
+    }
+    match out.code() {
+        Some(0) => {}
+        Some(159) => {
+            return Err(format!(
+                "killed by SIGSYS (status 159) after `{}`",
+                util::tail_str(&out.stdout, 1)
+            ))
+        }
+        Some(n) => {
+            return Err(failure_reason(
+                &format!("exit {n} after `{}`", util::tail_str(&out.stdout, 1)),
+                &out,
+            ))
+        }
+        None => return Err("no exit status".into()),
+    }
+    if out.stdout.lines().last() != Some("alive") {
+        return Err(format!(
+            "did not print 'alive': {}",
+            util::tail_str(&out.stdout, 1)
+        ));
+    }
+    let calls = out.stdout.lines().count() - 1;
+    let failed = out
+        .stdout
+        .lines()
+        .filter(|l| !l.contains(": ok") && *l != "alive")
+        .count();
+    Ok(format!(
+        "{calls} calls, {failed} refused, exit 0, 'alive'; {differ} differ from host"
+    ))
+}
+
+struct Scenario {
+    name: &'static str,
+    bridge: bool,
+    run: fn(&mut Ctx) -> Verdict,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "host-network",
+        bridge: false,
+        run: host_network,
+    },
+    Scenario {
+        name: "none-network",
+        bridge: false,
+        run: none_network,
+    },
+    Scenario {
+        name: "default-bridge",
+        bridge: true,
+        run: default_bridge,
+    },
+    Scenario {
+        name: "bridge-address",
+        bridge: true,
+        run: bridge_address,
+    },
+    Scenario {
+        name: "user-network",
+        bridge: true,
+        run: user_network,
+    },
+    Scenario {
+        name: "publish",
+        bridge: true,
+        run: publish,
+    },
+    Scenario {
+        name: "no-stale-veth",
+        bridge: false,
+        run: no_stale_veth,
+    },
+    Scenario {
+        name: "socket-victim",
+        bridge: false,
+        run: socket_victim,
+    },
+];
+
+fn judge(mode: Mode, bridge: bool, v: Verdict) -> (Outcome, String) {
+    match (mode, bridge, v) {
+        (Mode::NoPreload, true, Ok(detail)) => (
+            Outcome::Failed,
+            format!("passed without the preload (expected `{EXPECTED_NO_PRELOAD}`): {detail}"),
+        ),
+        (Mode::NoPreload, true, Err(e)) if e.contains(EXPECTED_NO_PRELOAD) => {
+            (Outcome::ExpectedFailure, EXPECTED_NO_PRELOAD.to_string())
+        }
+        (_, _, Ok(detail)) => (Outcome::Passed, detail),
+        (_, _, Err(e)) => (Outcome::Failed, e),
+    }
+}
+
+fn in_ci() -> bool {
+    matches!(
+        std::env::var("CI").as_deref(),
+        Ok("true") | Ok("1") | Ok("yes")
+    )
+}
+
+/// The environment could not be set up: a failure under CI, an explicit skip (77) otherwise.
+fn environment_failure(e: util::Error, run_dir: Option<&Path>) -> Result<i32> {
+    if let Some(d) = run_dir {
+        eprintln!("run dir: {}", d.display());
+    }
+    if in_ci() {
+        eprintln!("error: the sandbox could not be built or started (CI=true: this is a failure, not a skip):\n{e}");
+        Ok(1)
+    } else {
+        eprintln!("SKIPPED: the sandbox could not be built or started (set CI=true to make this a failure):\n{e}");
+        Ok(77)
+    }
+}
+
+pub fn run(args: Vec<String>) -> Result<i32> {
+    let mut mode = Mode::Preload;
+    let mut lib = None;
+    let mut keep = false;
+    let mut only: Option<Vec<String>> = None;
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--no-preload" => mode = Mode::NoPreload,
+            "--keep" => keep = true,
+            "--lib" => lib = Some(PathBuf::from(it.next().ok_or("--lib needs a path")?)),
+            "--only" => {
+                only = Some(
+                    it.next()
+                        .ok_or("--only needs names")?
+                        .split(',')
+                        .map(str::to_string)
+                        .collect(),
+                )
+            }
+            other => bail!("check: unexpected argument '{other}' (see --help)"),
+        }
+    }
+    if let Some(names) = &only {
+        for n in names {
+            if !SCENARIOS.iter().any(|s| s.name == n) {
+                bail!(
+                    "--only: no scenario '{n}' (have: {})",
+                    SCENARIOS
+                        .iter()
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    let lib = lib.unwrap_or_else(sandbox::default_lib);
+    let started = Instant::now();
+
+    // Environment: testbed, run dir, victim, sandbox.
+    let tb = match sandbox::testbed_for_run(true) {
+        Ok(tb) => tb,
+        Err(e) => return environment_failure(e, None),
+    };
+    let run_dir = sandbox::new_run_dir(mode.name())?;
+    println!("check ({}), run dir {}", mode.name(), run_dir.display());
+    if mode == Mode::Preload {
+        let len = fs::metadata(&lib).map(|m| m.len()).unwrap_or(0);
+        println!("library: {} ({len} bytes)", lib.display());
+    }
+    let bb = match bb_tar_for(tb.as_ref(), &run_dir) {
+        Ok(b) => b,
+        Err(e) => return environment_failure(e, Some(&run_dir)),
+    };
+    sandbox::prepare_run_dir(&run_dir, mode, &lib, &bb)?;
+    let victim_err = match build_victim(&run_dir) {
+        Ok(bin) => {
+            // The same program on the host kernel, for comparison in the log.
+            if let Ok(out) = util::capture(&mut Command::new(&bin), SHORT) {
+                let _ = fs::write(run_dir.join("victim-host.txt"), &out.stdout);
+            }
+            None
+        }
+        Err(e) => Some(e.to_string()),
+    };
+    let id = format!("gvnet-check-{}", std::process::id());
+    let sb = match sandbox::start(&run_dir, mode, tb.as_ref(), &id) {
+        Ok(sb) => Some(sb),
+        Err(e) if e.0.contains("step 'runsc run'") => {
+            return environment_failure(e, Some(&run_dir))
+        }
+        Err(e) => {
+            // The sandbox ran but dockerd did not come up: that is the suite failing.
+            eprintln!("error: {e}");
+            None
+        }
+    };
+
+    let check_log = run_dir.join("check.log");
+    let mut rows = Vec::new();
+    for s in SCENARIOS {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|n| n == s.name))
+        {
+            continue;
+        }
+        let t = Instant::now();
+        let verdict = match (&sb, &victim_err) {
+            (None, _) => Err("dockerd did not start (see its log)".to_string()),
+            (Some(_), Some(e)) if s.name == "socket-victim" => Err(e.clone()),
+            (Some(sb), _) => {
+                let log = fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&check_log)
+                    .ctx("check.log")?;
+                let mut c = Ctx { sb, log };
+                c.note(&format!("\n=== {}", s.name));
+                eprint!("  {:<16} ... ", s.name);
+                let v = (s.run)(&mut c);
+                c.note(&format!("=== {}: {v:?}", s.name));
+                v
+            }
+        };
+        let (outcome, reason) = judge(mode, s.bridge, verdict);
+        if sb.is_some() {
+            eprintln!("{}", label(&outcome));
+        }
+        rows.push(Row {
+            name: s.name,
+            outcome,
+            reason,
+            secs: t.elapsed().as_secs_f64(),
+        });
+    }
+
+    // dockerd's own view of the end state, then the sandbox goes away (unless --keep).
+    if let Some(sb) = &sb {
+        if let Ok(o) = sb.sh(
+            "ip -o link; echo; docker ps -a; echo; tail -n 5 /proc/net/dev",
+            SHORT,
+        ) {
+            let _ = util::write_file(&run_dir.join("sandbox-end.txt"), o.combined());
+        }
+    }
+    let passed = rows.iter().filter(|r| r.outcome != Outcome::Failed).count();
+    let failed = rows.len() - passed;
+
+    println!();
+    println!("{:<16} {:<26} {:>6}  reason", "scenario", "outcome", "time");
+    println!("{}", "-".repeat(100));
+    for r in &rows {
+        println!(
+            "{:<16} {:<26} {:>5.1}s  {}",
+            r.name,
+            label(&r.outcome),
+            r.secs,
+            r.reason
+        );
+    }
+    println!("{}", "-".repeat(100));
+    println!(
+        "mode {}; {:.0}s in all",
+        mode.name(),
+        started.elapsed().as_secs_f64()
+    );
+
+    if failed > 0 || sb.is_none() {
+        for (name, path) in [
+            ("dockerd log", run_dir.join("log/dockerd.log")),
+            ("gvnet log", run_dir.join("log/gvnet.log")),
+            ("check log", check_log.clone()),
+        ] {
+            if path.exists() {
+                println!("\n--- last lines of the {name} ({}) ---", path.display());
+                println!("{}", util::tail_file(&path, 30));
+            }
+        }
+    }
+    println!("\nrun dir: {}", run_dir.display());
+    println!(
+        "  dockerd log: {}",
+        run_dir.join("log/dockerd.log").display()
+    );
+    if mode == Mode::Preload {
+        println!("  gvnet log:   {}", run_dir.join("log/gvnet.log").display());
+    }
+    println!("  check log:   {}", check_log.display());
+    if let Some(sb) = &sb {
+        if keep {
+            println!("sandbox kept running: {}", sb.exec_hint());
+            if let sandbox::Kind::Runsc { runsc, root, id } = &sb.kind {
+                println!(
+                    "stop it with: {} --root={} delete --force {id}",
+                    runsc.display(),
+                    root.display()
+                );
+            }
+        } else if let Err(e) = sb.stop() {
+            eprintln!("warning: could not stop the sandbox: {e}");
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed > 0 || sb.is_none() { 1 } else { 0 })
+}
+
+fn label(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Passed => "passed",
+        Outcome::ExpectedFailure => "passed (expected failure)",
+        Outcome::Failed => "FAILED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_preload_bridge_failure_with_the_message_is_expected() {
+        let e = format!("docker run: exit 125 docker: Error response from daemon: failed to set up container networking: failed to add interface veth1 to sandbox: {EXPECTED_NO_PRELOAD}");
+        assert_eq!(
+            judge(Mode::NoPreload, true, Err(e)).0,
+            Outcome::ExpectedFailure
+        );
+    }
+
+    #[test]
+    fn no_preload_other_failures_and_passes_fail() {
+        assert_eq!(
+            judge(Mode::NoPreload, true, Err("timed out".into())).0,
+            Outcome::Failed
+        );
+        assert_eq!(
+            judge(Mode::NoPreload, true, Ok("ok".into())).0,
+            Outcome::Failed
+        );
+        assert_eq!(
+            judge(Mode::NoPreload, false, Err(EXPECTED_NO_PRELOAD.into())).0,
+            Outcome::Failed
+        );
+    }
+
+    #[test]
+    fn preload_needs_a_pass() {
+        assert_eq!(
+            judge(Mode::Preload, true, Err(EXPECTED_NO_PRELOAD.into())).0,
+            Outcome::Failed
+        );
+        assert_eq!(
+            judge(Mode::Preload, false, Ok("x".into())).0,
+            Outcome::Passed
+        );
+    }
+}

@@ -1,0 +1,671 @@
+//! A running dockerd to test against: inside a fresh gVisor sandbox (`runsc run` of an OCI
+//! bundle generated here), or, when the harness itself already runs inside gVisor, started
+//! directly as a child process ("direct" mode; no nesting).
+
+use crate::bail;
+use crate::testbed::{self, Testbed, RUNC_IN_ROOTFS};
+use crate::util::{self, Context, Output, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Where the run directory's `opt/` (library, image, victim) appears inside the sandbox.
+const OPT_INSIDE: &str = "/opt/gvnet";
+/// Where the run directory's `log/` appears inside the sandbox.
+const LOG_INSIDE: &str = "/var/log/gvnet";
+const PATH_INSIDE: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Preload,
+    NoPreload,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Preload => "preload",
+            Mode::NoPreload => "no-preload",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    Runsc {
+        runsc: PathBuf,
+        root: PathBuf,
+        id: String,
+    },
+    Direct {
+        pid: u32,
+    },
+}
+
+/// A started dockerd and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub kind: Kind,
+    pub mode: Mode,
+    /// Host path of this run's directory (logs, bundle, copies of what was bind-mounted).
+    pub run_dir: PathBuf,
+    /// Path of run_dir/opt as seen by processes in the sandbox.
+    pub opt: String,
+    /// Path of run_dir/log as seen by processes in the sandbox.
+    pub log: String,
+}
+
+/// Is this process running inside gVisor? `GVNET_IN_GVISOR=1|0` overrides. Otherwise: gVisor's
+/// kernel log (syslog(2), what `dmesg` prints) always begins with "Starting gVisor...", and its
+/// /proc/version is a fixed fake "Linux version 4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016".
+/// Either sign is enough; neither exists on a real kernel. (A /proc/version check alone would
+/// break when gVisor changes the string; dmesg alone needs CAP_SYSLOG on Linux.)
+pub fn in_gvisor() -> bool {
+    match std::env::var("GVNET_IN_GVISOR").as_deref() {
+        Ok("1") | Ok("true") => return true,
+        Ok("0") | Ok("false") => return false,
+        _ => {}
+    }
+    let version = fs::read_to_string("/proc/version").unwrap_or_default();
+    if version.contains("gVisor") || version.contains("4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016") {
+        return true;
+    }
+    util::capture(&mut Command::new("dmesg"), Duration::from_secs(5))
+        .map(|o| o.stdout.contains("Starting gVisor"))
+        .unwrap_or(false)
+}
+
+/// The default library: target/release/libgvnet.so next to this binary, else in the workspace
+/// this harness was built from.
+pub fn default_lib() -> PathBuf {
+    if let Some(p) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("libgvnet.so")))
+        .filter(|p| p.is_file())
+    {
+        return p;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/libgvnet.so")
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn json_list<S: AsRef<str>>(v: &[S]) -> String {
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|s| json_str(s.as_ref()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The dockerd command line and environment (same in both kinds of sandbox).
+fn dockerd_argv() -> Vec<String> {
+    [
+        "dockerd",
+        "--storage-driver=vfs",
+        "--iptables=false",
+        "--ip6tables=false",
+        // Explicit: trixie's runc (sid's 1.3.6 fails every container in gVisor).
+        &format!("--add-runtime=trixie-runc={RUNC_IN_ROOTFS}"),
+        "--default-runtime=trixie-runc",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn dockerd_env(mode: Mode, opt: &str, log: &str) -> Vec<(String, String)> {
+    let mut env = vec![("PATH".to_string(), PATH_INSIDE.to_string())];
+    if mode == Mode::Preload {
+        env.push(("LD_PRELOAD".into(), format!("{opt}/libgvnet.so")));
+        env.push((
+            "GVNET_LOG".into(),
+            std::env::var("GVNET_LOG").unwrap_or_else(|_| "trace".into()),
+        ));
+        env.push(("GVNET_LOG_FILE".into(), format!("{log}/gvnet.log")));
+        for k in ["GVNET_MODE", "GVNET_TARGETS"] {
+            if let Ok(v) = std::env::var(k) {
+                env.push((k.into(), v));
+            }
+        }
+    }
+    env
+}
+
+/// The sandbox's init: starts dockerd in the background with its output in the log dir, and
+/// stays alive after dockerd exits so its state can still be inspected with `runsc exec`.
+fn init_script(mode: Mode) -> String {
+    let env = dockerd_env(mode, OPT_INSIDE, LOG_INSIDE)
+        .iter()
+        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let argv = dockerd_argv()
+        .iter()
+        .map(|a| sh_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "L={LOG_INSIDE}/dockerd.log\n\
+         echo \"gvnet-harness: mode {mode}; runc for dockerd: {RUNC_IN_ROOTFS} ($({RUNC_IN_ROOTFS} --version | head -n1))\" >>$L\n\
+         echo \"gvnet-harness: env {env_q}\" >>$L\n\
+         echo \"gvnet-harness: $ {argv_q}\" >>$L\n\
+         env {env} {argv} >>$L 2>&1 &\n\
+         echo $! >/run/gvnet-dockerd.pid\n\
+         wait $!\n\
+         echo \"gvnet-harness: dockerd exited with status $?\" >>$L\n\
+         exec sleep 2147483647\n",
+        mode = mode.name(),
+        env_q = env.replace('\'', ""),
+        argv_q = argv.replace('\'', ""),
+    )
+}
+
+fn oci_config(rootfs: &Path, run_dir: &Path, mode: Mode) -> String {
+    let tmpfs = |dest: &str, opts: &[&str]| {
+        format!(
+            "{{\"destination\": {}, \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": {}}}",
+            json_str(dest),
+            json_list(opts)
+        )
+    };
+    let bind = |src: &Path, dest: &str, ro: bool| {
+        let mut o = vec!["rbind", "nosuid", "nodev"];
+        o.push(if ro { "ro" } else { "rw" });
+        format!(
+            "{{\"destination\": {}, \"type\": \"bind\", \"source\": {}, \"options\": {}}}",
+            json_str(dest),
+            json_str(&src.display().to_string()),
+            json_list(&o)
+        )
+    };
+    let mounts = [
+        "{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}".to_string(),
+        tmpfs("/dev", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        "{\"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\", \"options\": [\"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\"]}".to_string(),
+        tmpfs("/dev/shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+        "{\"destination\": \"/sys\", \"type\": \"sysfs\", \"source\": \"sysfs\", \"options\": [\"nosuid\", \"noexec\", \"nodev\"]}".to_string(),
+        "{\"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\", \"options\": [\"nosuid\", \"noexec\", \"nodev\", \"relatime\"]}".to_string(),
+        tmpfs("/var/lib/docker", &["mode=711"]),
+        tmpfs("/var/lib/containerd", &["mode=711"]),
+        tmpfs("/run", &["mode=755"]),
+        tmpfs("/tmp", &["mode=1777"]),
+        bind(&run_dir.join("opt"), OPT_INSIDE, true),
+        bind(&run_dir.join("log"), LOG_INSIDE, false),
+    ];
+    let caps = json_list(ALL_CAPS);
+    format!(
+        r#"{{
+  "ociVersion": "1.0.2",
+  "process": {{
+    "terminal": false,
+    "user": {{"uid": 0, "gid": 0}},
+    "args": {args},
+    "env": {env},
+    "cwd": "/",
+    "capabilities": {{"bounding": {caps}, "effective": {caps}, "inheritable": {caps}, "permitted": {caps}, "ambient": {caps}}},
+    "rlimits": [{{"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576}}],
+    "noNewPrivileges": false
+  }},
+  "root": {{"path": {root}, "readonly": false}},
+  "hostname": "gvnet-sandbox",
+  "mounts": [
+    {mounts}
+  ],
+  "linux": {{
+    "namespaces": [{{"type": "pid"}}, {{"type": "ipc"}}, {{"type": "uts"}}, {{"type": "mount"}}, {{"type": "network"}}]
+  }}
+}}
+"#,
+        args = json_list(&["/bin/sh", "-c", &init_script(mode)]),
+        env = json_list(&[format!("PATH={PATH_INSIDE}"), "HOME=/root".into()]),
+        root = json_str(&rootfs.display().to_string()),
+        mounts = mounts.join(",\n    "),
+    )
+}
+
+/// Global runsc flags, shared by run, exec, state and delete.
+fn runsc_flags(root: &Path, run_dir: &Path) -> Vec<String> {
+    vec![
+        format!("--root={}", root.display()),
+        "--network=none".into(),
+        "--net-raw".into(),
+        // The cached rootfs is never written: changes live in memory (default root:self would
+        // put a filestore file into the rootfs directory).
+        "--overlay2=root:memory".into(),
+        format!("--debug-log={}/runsc/", run_dir.display()),
+    ]
+}
+
+/// Prepares `run_dir` (opt/ with the library and image, log/) for a new sandbox.
+pub fn prepare_run_dir(run_dir: &Path, mode: Mode, lib: &Path, bb_tar: &Path) -> Result<()> {
+    for d in ["opt", "log", "runsc"] {
+        fs::create_dir_all(run_dir.join(d))
+            .with_ctx(|| format!("cannot create {}", run_dir.join(d).display()))?;
+    }
+    if mode == Mode::Preload {
+        if !lib.is_file() {
+            bail!(
+                "library {} not found: build it with `cargo build --release` or pass --lib PATH",
+                lib.display()
+            );
+        }
+        fs::copy(lib, run_dir.join("opt/libgvnet.so"))
+            .with_ctx(|| format!("cannot copy {}", lib.display()))?;
+        let meta = fs::metadata(lib)?;
+        util::write_file(
+            &run_dir.join("opt/libgvnet.so.source"),
+            format!("{} ({} bytes)\n", lib.display(), meta.len()),
+        )?;
+    }
+    fs::copy(bb_tar, run_dir.join("opt/bb.tar"))
+        .with_ctx(|| format!("cannot copy {}", bb_tar.display()))?;
+    Ok(())
+}
+
+/// A fresh run directory under the cache: runs/<timestamp>-<label>.
+pub fn new_run_dir(label: &str) -> Result<PathBuf> {
+    let base = util::cache_root().join("runs");
+    fs::create_dir_all(&base).with_ctx(|| format!("cannot create {}", base.display()))?;
+    let ts = util::timestamp();
+    for n in 0.. {
+        let name = if n == 0 {
+            format!("{ts}-{label}")
+        } else {
+            format!("{ts}-{label}-{n}")
+        };
+        let p = base.join(name);
+        if fs::create_dir(&p).is_ok() {
+            return Ok(p);
+        }
+    }
+    unreachable!()
+}
+
+/// Starts a sandbox (or, inside gVisor, dockerd directly) for an already prepared `run_dir`,
+/// waits for the docker API and imports bb:latest.
+pub fn start(run_dir: &Path, mode: Mode, testbed: Option<&Testbed>, id: &str) -> Result<Sandbox> {
+    let sb = if let Some(tb) = testbed {
+        start_runsc(run_dir, mode, tb, id)?
+    } else {
+        start_direct(run_dir, mode)?
+    };
+    if let Err(e) = sb.wait_ready() {
+        let _ = sb.stop();
+        return Err(e);
+    }
+    Ok(sb)
+}
+
+fn start_runsc(run_dir: &Path, mode: Mode, tb: &Testbed, id: &str) -> Result<Sandbox> {
+    let bundle = run_dir.join("bundle");
+    let root = run_dir.join("runsc-state");
+    fs::create_dir_all(&bundle)?;
+    fs::create_dir_all(&root)?;
+    util::write_file(
+        &bundle.join("config.json"),
+        oci_config(&tb.rootfs(), run_dir, mode),
+    )?;
+    let sb = Sandbox {
+        kind: Kind::Runsc {
+            runsc: tb.runsc(),
+            root: root.clone(),
+            id: id.to_string(),
+        },
+        mode,
+        run_dir: run_dir.to_path_buf(),
+        opt: OPT_INSIDE.into(),
+        log: LOG_INSIDE.into(),
+    };
+    let mut cmd = Command::new(tb.runsc());
+    cmd.args(runsc_flags(&root, run_dir))
+        .arg("run")
+        .arg("--detach")
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg(id);
+    let console = run_dir.join("console.log");
+    eprintln!("sandbox: {}", util::cmdline(&cmd));
+    let st = util::run_to_log(&mut cmd, &console, Duration::from_secs(60), |_| {})
+        .ctx("step 'runsc run'")?;
+    match st {
+        Some(s) if s.success() => Ok(sb),
+        other => {
+            let _ = sb.stop();
+            bail!(
+                "step 'runsc run' failed ({}); {}:\n{}",
+                other
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "timed out".into()),
+                console.display(),
+                util::tail_file(&console, 20)
+            )
+        }
+    }
+}
+
+fn start_direct(run_dir: &Path, mode: Mode) -> Result<Sandbox> {
+    let opt = run_dir.join("opt").display().to_string();
+    let log = run_dir.join("log").display().to_string();
+    let argv = dockerd_argv();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).envs(dockerd_env(mode, &opt, &log));
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run_dir.join("log/dockerd.log"))?;
+    eprintln!(
+        "direct: {} (already inside gVisor: no nested sandbox)",
+        util::cmdline(&cmd)
+    );
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .ctx("step 'start dockerd'")?;
+    Ok(Sandbox {
+        kind: Kind::Direct { pid: child.id() },
+        mode,
+        run_dir: run_dir.to_path_buf(),
+        opt,
+        log,
+    })
+}
+
+impl Sandbox {
+    /// A command that runs `argv` inside the sandbox.
+    pub fn command(&self, argv: &[&str]) -> Command {
+        match &self.kind {
+            Kind::Runsc { runsc, root, id } => {
+                let mut c = Command::new(runsc);
+                // --net-raw again, or the exec'd process loses CAP_NET_RAW.
+                c.args(runsc_flags(root, &self.run_dir))
+                    .arg("exec")
+                    .arg(id)
+                    .args(argv);
+                c
+            }
+            Kind::Direct { .. } => {
+                let mut c = Command::new(argv[0]);
+                c.args(&argv[1..]);
+                c
+            }
+        }
+    }
+
+    /// The command line a human can paste to run something in this sandbox.
+    pub fn exec_hint(&self) -> String {
+        util::cmdline(&self.command(&["docker", "ps"]))
+    }
+
+    pub fn exec(&self, argv: &[&str], timeout: Duration) -> Result<Output> {
+        util::capture(&mut self.command(argv), timeout)
+    }
+
+    /// `sh -c script` inside the sandbox.
+    pub fn sh(&self, script: &str, timeout: Duration) -> Result<Output> {
+        self.exec(&["sh", "-c", script], timeout)
+    }
+
+    pub fn dockerd_log(&self) -> PathBuf {
+        self.run_dir.join("log/dockerd.log")
+    }
+
+    pub fn gvnet_log(&self) -> PathBuf {
+        self.run_dir.join("log/gvnet.log")
+    }
+
+    fn is_running(&self) -> bool {
+        match &self.kind {
+            Kind::Runsc { runsc, root, id } => util::capture(
+                Command::new(runsc)
+                    .arg(format!("--root={}", root.display()))
+                    .args(["state", id]),
+                Duration::from_secs(10),
+            )
+            .map(|o| o.stdout.contains("\"running\""))
+            .unwrap_or(false),
+            Kind::Direct { pid } => Path::new(&format!("/proc/{pid}")).exists(),
+        }
+    }
+
+    fn wait_ready(&self) -> Result<()> {
+        let start = Instant::now();
+        let mut last = String::new();
+        loop {
+            let out = self.exec(
+                &[
+                    "docker",
+                    "info",
+                    "--format",
+                    "{{.ServerVersion}} {{.DefaultRuntime}}",
+                ],
+                Duration::from_secs(15),
+            )?;
+            if out.ok() {
+                eprintln!(
+                    "sandbox: dockerd {} up after {:.1}s",
+                    out.stdout.trim(),
+                    start.elapsed().as_secs_f64()
+                );
+                break;
+            }
+            last = out.combined();
+            let exited = fs::read_to_string(self.dockerd_log())
+                .unwrap_or_default()
+                .contains("gvnet-harness: dockerd exited");
+            if exited || !self.is_running() || start.elapsed() > Duration::from_secs(90) {
+                bail!(
+                    "step 'wait for dockerd': {} (docker info: {}); dockerd log {}:\n{}",
+                    if exited {
+                        "dockerd exited"
+                    } else if start.elapsed() > Duration::from_secs(90) {
+                        "no API after 90 s"
+                    } else {
+                        "sandbox is not running"
+                    },
+                    last.trim(),
+                    self.dockerd_log().display(),
+                    util::tail_file(&self.dockerd_log(), 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let _ = last;
+        let tar = format!("{}/bb.tar", self.opt);
+        let out = self.exec(
+            &[
+                "docker",
+                "import",
+                "-c",
+                "CMD [\"/bin/sh\"]",
+                &tar,
+                "bb:latest",
+            ],
+            Duration::from_secs(120),
+        )?;
+        if !out.ok() {
+            bail!(
+                "step 'docker import bb:latest' ({}): {}",
+                out.describe(),
+                out.combined()
+            );
+        }
+        // Record what ran, for the run directory.
+        let info = self.sh(
+            "docker version; echo; docker info; echo; echo runc:; /usr/local/sbin/runc --version; echo; cat /proc/version; echo; ip -o link",
+            Duration::from_secs(30),
+        )?;
+        util::write_file(&self.run_dir.join("sandbox-info.txt"), info.combined())?;
+        Ok(())
+    }
+
+    /// Stops dockerd and the sandbox; the run directory stays.
+    pub fn stop(&self) -> Result<()> {
+        match &self.kind {
+            Kind::Runsc { runsc, root, id } => {
+                let out = util::capture(
+                    Command::new(runsc)
+                        .arg(format!("--root={}", root.display()))
+                        .args(["delete", "--force", id]),
+                    Duration::from_secs(60),
+                )?;
+                if !out.ok() && !out.combined().contains("does not exist") {
+                    bail!("runsc delete --force {id}: {}", out.combined());
+                }
+            }
+            Kind::Direct { pid } => {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status();
+                let start = Instant::now();
+                // A zombie (our own child, in `check`) still has /proc/<pid>: treat it as gone.
+                let alive = || {
+                    fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .map(|s| !s.contains(") Z "))
+                        .unwrap_or(false)
+                };
+                while alive() && start.elapsed() < Duration::from_secs(20) {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves what `down` needs into `file`.
+    pub fn save(&self, file: &Path) -> Result<()> {
+        let mut s = format!(
+            "mode={}\nrun_dir={}\nopt={}\nlog={}\n",
+            self.mode.name(),
+            self.run_dir.display(),
+            self.opt,
+            self.log
+        );
+        match &self.kind {
+            Kind::Runsc { runsc, root, id } => {
+                s += &format!(
+                    "kind=runsc\nrunsc={}\nroot={}\nid={id}\n",
+                    runsc.display(),
+                    root.display()
+                )
+            }
+            Kind::Direct { pid } => s += &format!("kind=direct\npid={pid}\n"),
+        }
+        util::write_file(file, s)
+    }
+
+    pub fn load(file: &Path) -> Result<Sandbox> {
+        let text = fs::read_to_string(file)
+            .with_ctx(|| format!("no sandbox state in {} (is one up?)", file.display()))?;
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .map(str::to_string)
+                .ok_or_else(|| util::Error(format!("{}: no {k}=", file.display())))
+        };
+        let kind = match get("kind")?.as_str() {
+            "runsc" => Kind::Runsc {
+                runsc: get("runsc")?.into(),
+                root: get("root")?.into(),
+                id: get("id")?,
+            },
+            _ => Kind::Direct {
+                pid: get("pid")?.parse().ctx("pid")?,
+            },
+        };
+        Ok(Sandbox {
+            kind,
+            mode: if get("mode")? == "preload" {
+                Mode::Preload
+            } else {
+                Mode::NoPreload
+            },
+            run_dir: get("run_dir")?.into(),
+            opt: get("opt")?,
+            log: get("log")?,
+        })
+    }
+}
+
+/// The testbed for a sandbox, or None inside gVisor (direct mode). `refresh` re-resolves
+/// package versions against the mirror; otherwise an existing `current` testbed is used as is.
+pub fn testbed_for_run(refresh: bool) -> Result<Option<Testbed>> {
+    if in_gvisor() {
+        eprintln!("inside gVisor: dockerd will be started directly, without a nested sandbox");
+        return Ok(None);
+    }
+    if !refresh {
+        if let Some(tb) = testbed::current(&util::cache_root()) {
+            return Ok(Some(tb));
+        }
+    }
+    testbed::ensure(false).map(Some)
+}
