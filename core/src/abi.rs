@@ -66,6 +66,8 @@ pub mod nr {
     pub const BIND: usize = Sysno::bind as usize;
     /// `getsockname`.
     pub const GETSOCKNAME: usize = Sysno::getsockname as usize;
+    /// `getpeername`.
+    pub const GETPEERNAME: usize = Sysno::getpeername as usize;
     /// `setsockopt`.
     pub const SETSOCKOPT: usize = Sysno::setsockopt as usize;
     /// `getsockopt`.

@@ -51,7 +51,7 @@ pub enum Action {
     Left(u32),
     /// NETLINK_LIST_MEMBERSHIPS answered with these groups (1..=64).
     Listed(u64),
-    /// getsockname's `nl_groups` filled in with these groups.
+    /// getsockname's or getpeername's `nl_groups` filled in with these groups.
     ReportedGroups(u32),
     /// The emulation could not record the membership (table full).
     NotRemembered(u32),
@@ -107,14 +107,26 @@ fn claim<'t, K: Kernel>(k: &K, t: &'t Table, fd: usize) -> Result<&'t Slot, i32>
     if let Some(s) = t.claim(fd as i32, ino) {
         return Ok(s);
     }
-    t.sweep(|fd, ino| inode(k, fd as usize) != Ok(ino));
+    t.sweep(|fd, ino| fd < 0 || inode(k, fd as usize) != Ok(ino));
     t.claim(fd as i32, ino).ok_or(errno::ENOMEM)
 }
 
-/// The record for `fd` if it has one and it still names the same socket.
+/// The record of the socket `fd` refers to, if it has one. Costs nothing while the table is
+/// empty, one `fstat` otherwise.
 fn lookup<'t, K: Kernel>(k: &K, t: &'t Table, fd: usize) -> Option<&'t Slot> {
-    t.by_fd(fd as i32)?;
+    if t.is_empty() {
+        return None;
+    }
     t.get(fd as i32, inode(k, fd).ok()?)
+}
+
+/// `ffs(3)`: the lowest group in a bitmap, 0 for none.
+fn ffs(groups: u32) -> u32 {
+    if groups == 0 {
+        0
+    } else {
+        groups.trailing_zeros() + 1
+    }
 }
 
 fn read_nl<K: Kernel>(k: &K, addr: usize) -> Option<SockaddrNl> {
@@ -145,12 +157,13 @@ fn read_u64<K: Kernel>(k: &K, addr: usize) -> Result<u64, i32> {
 pub fn handle<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     match c.nr {
         nr::BIND => bind(k, t, c),
-        nr::CONNECT => connect(k, c),
+        nr::CONNECT => connect(k, t, c),
         nr::SENDTO => sendto(k, c),
         nr::SENDMSG => sendmsg(k, c),
         nr::SETSOCKOPT => setsockopt(k, t, c),
         nr::GETSOCKOPT => getsockopt(k, t, c),
         nr::GETSOCKNAME => getsockname(k, t, c),
+        nr::GETPEERNAME => getpeername(k, t, c),
         _ => pass(k, c),
     }
 }
@@ -199,10 +212,18 @@ fn bind<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     }
 }
 
-fn connect<K: Kernel>(k: &K, c: &Call) -> Outcome {
+fn connect<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     let [fd, addr, len, ..] = c.args;
     let Some(sa) = route_addr_with_groups(k, fd, addr, len) else {
-        return pass(k, c);
+        let out = pass(k, c);
+        // Any other successful connect (to a port id, or AF_UNSPEC to disconnect) leaves no
+        // default destination group.
+        if out.ret == 0 {
+            if let Some(s) = lookup(k, t, fd) {
+                s.set_dst_group(0);
+            }
+        }
+        return out;
     };
     let bare = sa.without_groups().to_bytes();
     // SAFETY: `bare` is a live sockaddr_nl of the length given.
@@ -212,6 +233,12 @@ fn connect<K: Kernel>(k: &K, c: &Call) -> Outcome {
             [fd, bare.as_ptr() as usize, bare.len(), 0, 0, 0],
         )
     };
+    if r == 0 {
+        match claim(k, t, fd) {
+            Ok(s) => s.set_dst_group(ffs(sa.groups)),
+            Err(_) => return Outcome::new(0, Action::NotRemembered(sa.groups)).with_addr(sa),
+        }
+    }
     Outcome::new(r, Action::ConnectedWithoutGroups(sa.groups)).with_addr(sa)
 }
 
@@ -368,8 +395,22 @@ fn getsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
 }
 
 fn getsockname<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    // Linux: nl_groups = groups 1..=32 of the socket.
+    socket_name(k, t, c, |s| s.groups() as u32)
+}
+
+fn getpeername<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    // Linux: nl_groups = the default destination group as a bitmap.
+    socket_name(k, t, c, |s| match s.dst_group() {
+        g @ 1..=32 => 1u32 << (g - 1),
+        _ => 0,
+    })
+}
+
+/// getsockname/getpeername: the kernel's answer with `nl_groups` filled in from the record.
+fn socket_name<K: Kernel>(k: &K, t: &Table, c: &Call, groups: impl Fn(&Slot) -> u32) -> Outcome {
     let [fd, addr, lenp, ..] = c.args;
-    if t.by_fd(fd as i32).is_none() {
+    if t.is_empty() {
         return pass(k, c);
     }
     let Ok(room) = read_u32(k, lenp) else {
@@ -385,11 +426,11 @@ fn getsockname<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     let Some(s) = lookup(k, t, fd) else {
         return out;
     };
-    let low = s.groups() as u32;
-    if write_user(k, addr + 8, &low.to_ne_bytes()).is_err() {
+    let g = groups(s);
+    if write_user(k, addr + 8, &g.to_ne_bytes()).is_err() {
         return out;
     }
-    Outcome::new(0, Action::ReportedGroups(low))
+    Outcome::new(0, Action::ReportedGroups(g))
 }
 
 /// The name of a syscall gvnet intercepts, for trace lines.
@@ -402,6 +443,7 @@ pub fn name(nr_: usize) -> &'static str {
         nr::SETSOCKOPT => "setsockopt",
         nr::GETSOCKOPT => "getsockopt",
         nr::GETSOCKNAME => "getsockname",
+        nr::GETPEERNAME => "getpeername",
         nr::SOCKET => "socket",
         nr::CLOSE => "close",
         _ => "syscall",
@@ -426,7 +468,7 @@ pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
     let mut l = Line::new(lvl);
     l.str(via).str(" ").str(name(c.nr)).str("(");
     let n = match c.nr {
-        nr::BIND | nr::CONNECT | nr::GETSOCKNAME | nr::SENDMSG => 3,
+        nr::BIND | nr::CONNECT | nr::GETSOCKNAME | nr::GETPEERNAME | nr::SENDMSG => 3,
         nr::SETSOCKOPT | nr::GETSOCKOPT => 5,
         _ => 6,
     };
@@ -460,7 +502,7 @@ pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
         Action::Joined(g) => l.str("emulated: NETLINK_ADD_MEMBERSHIP group ").dec(g as i64),
         Action::Left(g) => l.str("emulated: NETLINK_DROP_MEMBERSHIP group ").dec(g as i64),
         Action::Listed(g) => l.str("emulated: NETLINK_LIST_MEMBERSHIPS groups ").hex(g),
-        Action::ReportedGroups(g) => l.str("emulated: getsockname nl_groups ").hex(g as u64),
+        Action::ReportedGroups(g) => l.str("emulated: nl_groups ").hex(g as u64),
         Action::NotRemembered(g) => {
             l.str("emulated: bound without groups, but the membership table is full: groups ").hex(g as u64).str(" forgotten")
         }
@@ -718,6 +760,40 @@ mod tests {
             ),
         );
         assert_eq!(k.calls.borrow().len(), 1);
+    }
+
+    #[test]
+    fn connect_with_groups_sets_the_peer_group() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let sa = nl(0, 0x14);
+        let o = handle(&k, &t, &call(nr::CONNECT, &[FD, sa.as_ptr() as usize, 12]));
+        assert_eq!(o.action, Action::ConnectedWithoutGroups(0x14));
+        assert_eq!(k.calls_of(nr::CONNECT)[0].data, nl(0, 0).to_vec());
+        let mut peer = nl(0, 0);
+        let mut len = 12u32;
+        let pc = call(
+            nr::GETPEERNAME,
+            &[
+                FD,
+                peer.as_mut_ptr() as usize,
+                &mut len as *mut u32 as usize,
+            ],
+        );
+        assert_eq!(
+            handle(&k, &t, &pc).action,
+            Action::ReportedGroups(0x4),
+            "ffs(0x14) = 3"
+        );
+        // Disconnect with AF_UNSPEC: no peer group any more.
+        let mut unspec = [0u8; 12];
+        unspec[0] = 0;
+        handle(
+            &k,
+            &t,
+            &call(nr::CONNECT, &[FD, unspec.as_ptr() as usize, 12]),
+        );
+        assert_eq!(handle(&k, &t, &pc).action, Action::ReportedGroups(0));
     }
 
     #[test]

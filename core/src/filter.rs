@@ -10,7 +10,7 @@
 //! | bind, connect | addrlen == 12 (`sockaddr_nl`) |
 //! | sendto | addrlen == 12 or 20 (`sockaddr_nl`, `sockaddr_ll`) |
 //! | setsockopt, getsockopt | level == SOL_NETLINK |
-//! | getsockname | always (the family is only known after the call) |
+//! | getsockname, getpeername | always (the family is only known after the call) |
 //!
 //! A trap returns `SECCOMP_RET_TRAP | TRAP_DATA`; the handler recognises its own traps by that
 //! value in `si_errno`. A descendant that does not run gvnet's handler never traps: its syscall
@@ -143,7 +143,8 @@ pub fn build(sites: &[u64], out: &mut [SockFilter; MAX_INSNS]) -> Result<usize, 
     p.push(Op::Jeq(nr::SENDTO as u32, To::Sendto, To::Next));
     p.push(Op::Jeq(nr::SETSOCKOPT as u32, To::Sockopt, To::Next));
     p.push(Op::Jeq(nr::GETSOCKOPT as u32, To::Sockopt, To::Next));
-    p.push(Op::Jeq(nr::GETSOCKNAME as u32, To::CheckIp, To::Allow));
+    p.push(Op::Jeq(nr::GETSOCKNAME as u32, To::CheckIp, To::Next));
+    p.push(Op::Jeq(nr::GETPEERNAME as u32, To::CheckIp, To::Allow));
     p.label(To::Bind);
     p.push(Op::Ld(data::arg_lo(2)));
     p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Allow));
@@ -202,6 +203,20 @@ pub fn build(sites: &[u64], out: &mut [SockFilter; MAX_INSNS]) -> Result<usize, 
         };
     }
     Ok(p.len)
+}
+
+/// The filter's rules without the instruction pointer: whether a call with these arguments is one
+/// gvnet must see. The libc hooks use it to send every other call straight to libc, and a test
+/// checks it against the BPF program itself.
+pub fn wants(nr_: usize, args: &[usize; 6]) -> bool {
+    let lo = |i: usize| args[i] as u32;
+    match nr_ {
+        nr::BIND | nr::CONNECT => lo(2) == abi::SOCKADDR_NL_LEN as u32,
+        nr::SENDTO => lo(5) == abi::SOCKADDR_NL_LEN as u32 || lo(5) == abi::SOCKADDR_LL_LEN as u32,
+        nr::SETSOCKOPT | nr::GETSOCKOPT => lo(1) == abi::SOL_NETLINK as u32,
+        nr::GETSOCKNAME | nr::GETPEERNAME => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -300,6 +315,7 @@ mod tests {
                 nr::SETSOCKOPT,
                 nr::GETSOCKOPT,
                 nr::GETSOCKNAME,
+                nr::GETPEERNAME,
             ];
             if named.contains(&(n as usize)) {
                 continue;
@@ -315,6 +331,21 @@ mod tests {
             run(&p, nr::BIND as u32, 0x4000_0003, SITE, [3, 0, 12, 0, 0, 0]),
             RET_ALLOW
         );
+    }
+
+    #[test]
+    fn wants_agrees_with_the_program() {
+        let p = prog(&[SITE]);
+        let vals = [0usize, 1, 12, 16, 20, 270, 0x1_0000_000c];
+        for n in 0..340usize {
+            for &a in &vals {
+                for &b in &vals {
+                    let args = [3, a, b, 0, 0, b];
+                    let bpf = run(&p, n as u32, X86, SITE, args.map(|x| x as u64)) == TRAP;
+                    assert_eq!(wants(n, &args), bpf, "syscall {n} args {args:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,35 +1,47 @@
 //! Which multicast groups each emulated netlink socket has joined.
 //!
 //! A fixed table of atomics, safe to use from a signal handler on any thread: no locks, no
-//! allocation. A socket is identified by its fd *and* its inode, because raw `close(2)` calls of Go
-//! programs are not trapped: an entry whose fd now names another file is stale and is reclaimed.
+//! allocation. A socket is identified by its inode, as the kernel identifies it: every fd that
+//! refers to it (after `dup`, or inherited) sees the same memberships, and closing one fd of
+//! several changes nothing. Raw `close(2)` calls of Go programs are not trapped, so a record
+//! outlives its socket; a new socket never has a dead socket's inode, and when the table is full
+//! records whose last-seen fd no longer names their inode are reclaimed.
 
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// How many sockets can hold emulated memberships at once, per process.
 pub const SLOTS: usize = 512;
 
-const FREE: i32 = -1;
+const FREE: u64 = 0;
 /// The socket's group bitmap exists: Linux allocates it on the first bind with groups or the
 /// first ADD/DROP_MEMBERSHIP, and only from then on does LIST_MEMBERSHIPS report words.
 const ALLOCATED: u32 = 1;
 
 /// One socket's record.
 pub struct Slot {
-    fd: AtomicI32,
     ino: AtomicU64,
+    fd: AtomicI32,
     groups: AtomicU64,
     flags: AtomicU32,
+    dst_group: AtomicU32,
 }
 
 impl Slot {
     const fn new() -> Self {
         Slot {
-            fd: AtomicI32::new(FREE),
-            ino: AtomicU64::new(0),
+            ino: AtomicU64::new(FREE),
+            fd: AtomicI32::new(-1),
             groups: AtomicU64::new(0),
             flags: AtomicU32::new(0),
+            dst_group: AtomicU32::new(0),
         }
+    }
+
+    fn reset(&self, fd: i32) {
+        self.fd.store(fd, Ordering::Release);
+        self.groups.store(0, Ordering::Release);
+        self.flags.store(0, Ordering::Release);
+        self.dst_group.store(0, Ordering::Release);
     }
 
     /// Group bitmap: bit `g - 1` is group `g` (groups 1..=64).
@@ -76,6 +88,17 @@ impl Slot {
             }
         }
     }
+
+    /// The group a `connect(2)` with `nl_groups` made the default destination (`ffs` of them),
+    /// 0 for none; `getpeername` reports it.
+    pub fn dst_group(&self) -> u32 {
+        self.dst_group.load(Ordering::Acquire)
+    }
+
+    /// Records the default destination group.
+    pub fn set_dst_group(&self, g: u32) {
+        self.dst_group.store(g, Ordering::Release);
+    }
 }
 
 /// The table.
@@ -99,73 +122,54 @@ impl Table {
         }
     }
 
-    /// True when no socket holds an emulated membership: the hot paths return at once.
+    /// True when no socket holds an emulated state: the hot paths return at once.
     pub fn is_empty(&self) -> bool {
         self.live.load(Ordering::Acquire) == 0
     }
 
-    /// The record of `fd` if one exists, whatever its inode (callers check it with [`Self::get`]).
-    pub fn by_fd(&self, fd: i32) -> Option<&Slot> {
-        if self.is_empty() {
+    /// The record of the socket with inode `ino`, seen at `fd`.
+    pub fn get(&self, fd: i32, ino: u64) -> Option<&Slot> {
+        if self.is_empty() || ino == FREE {
             return None;
         }
-        self.slots
+        let s = self
+            .slots
             .iter()
-            .find(|s| s.fd.load(Ordering::Acquire) == fd)
+            .find(|s| s.ino.load(Ordering::Acquire) == ino)?;
+        s.fd.store(fd, Ordering::Release);
+        Some(s)
     }
 
-    /// The record of the socket (`fd`, `ino`), if it has one.
-    pub fn get(&self, fd: i32, ino: u64) -> Option<&Slot> {
-        self.by_fd(fd)
-            .filter(|s| s.ino.load(Ordering::Acquire) == ino)
-    }
-
-    /// The record of (`fd`, `ino`), created if needed. A record of the same fd with another inode
-    /// is stale (the fd was closed and reused) and is reset. `None` when the table is full.
+    /// The record of the socket with inode `ino`, created if needed. `None` when the table is full.
     pub fn claim(&self, fd: i32, ino: u64) -> Option<&Slot> {
-        if let Some(s) = self.by_fd(fd) {
-            if s.ino.swap(ino, Ordering::AcqRel) != ino {
-                s.groups.store(0, Ordering::Release);
-                s.flags.store(0, Ordering::Release);
-            }
+        if let Some(s) = self.get(fd, ino) {
             return Some(s);
         }
         for s in &self.slots {
-            if s.fd
-                .compare_exchange(FREE, fd, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                s.ino.store(ino, Ordering::Release);
-                s.groups.store(0, Ordering::Release);
-                s.flags.store(0, Ordering::Release);
-                self.live.fetch_add(1, Ordering::AcqRel);
-                return Some(s);
+            if s.ino.load(Ordering::Acquire) == FREE {
+                // Reset before publishing the inode, so no reader sees the previous owner's state.
+                s.reset(fd);
+                if s.ino
+                    .compare_exchange(FREE, ino, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    self.live.fetch_add(1, Ordering::AcqRel);
+                    return Some(s);
+                }
             }
         }
         None
     }
 
-    /// Forgets `fd` (its socket was closed).
-    pub fn release(&self, fd: i32) {
-        if let Some(s) = self.by_fd(fd) {
-            if s.fd
-                .compare_exchange(fd, FREE, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                self.live.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-    }
-
-    /// Releases every record for which `is_stale(fd, ino)` holds; returns how many.
+    /// Releases every record for which `is_stale(last_seen_fd, ino)` holds; returns how many.
     pub fn sweep(&self, mut is_stale: impl FnMut(i32, u64) -> bool) -> usize {
         let mut n = 0;
         for s in &self.slots {
-            let fd = s.fd.load(Ordering::Acquire);
-            if fd != FREE
-                && is_stale(fd, s.ino.load(Ordering::Acquire))
-                && s.fd
-                    .compare_exchange(fd, FREE, Ordering::AcqRel, Ordering::Acquire)
+            let ino = s.ino.load(Ordering::Acquire);
+            if ino != FREE
+                && is_stale(s.fd.load(Ordering::Acquire), ino)
+                && s.ino
+                    .compare_exchange(ino, FREE, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
             {
                 self.live.fetch_sub(1, Ordering::AcqRel);
@@ -193,36 +197,40 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_fd_starts_clean() {
+    fn the_socket_not_the_fd_holds_the_groups() {
         let t = Table::new();
         t.claim(5, 77).unwrap().join(1);
-        assert!(t.get(5, 77).is_some());
-        assert!(t.get(5, 78).is_none(), "another inode is another socket");
-        let s = t.claim(5, 78).unwrap();
-        assert_eq!(s.groups(), 0);
-        assert!(!s.allocated());
+        assert_eq!(
+            t.get(9, 77).unwrap().groups(),
+            1,
+            "a dup of the socket sees its groups"
+        );
+        assert!(
+            t.get(5, 78).is_none(),
+            "another inode at the same fd is another socket"
+        );
+        assert_eq!(t.claim(5, 78).unwrap().groups(), 0);
     }
 
     #[test]
-    fn release_and_sweep_free_slots() {
+    fn sweep_frees_slots() {
         let t = Table::new();
         assert!(t.is_empty());
         t.claim(3, 1).unwrap();
         t.claim(4, 2).unwrap();
-        t.release(3);
-        assert!(t.get(3, 1).is_none());
         assert_eq!(t.sweep(|fd, _| fd == 4), 1);
-        assert!(t.is_empty());
+        assert!(t.get(4, 2).is_none());
+        assert!(t.get(3, 1).is_some());
     }
 
     #[test]
     fn full_table_says_so() {
         let t = Table::new();
-        for fd in 0..SLOTS as i32 {
-            assert!(t.claim(fd, fd as u64 + 1).is_some());
+        for i in 0..SLOTS as u64 {
+            assert!(t.claim(i as i32, i + 1).is_some());
         }
-        assert!(t.claim(10_000, 1).is_none());
+        assert!(t.claim(10_000, 100_000).is_none());
         assert_eq!(t.sweep(|fd, _| fd < 10), 10);
-        assert!(t.claim(10_000, 1).is_some());
+        assert!(t.claim(10_000, 100_000).is_some());
     }
 }

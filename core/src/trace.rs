@@ -6,7 +6,7 @@
 
 use crate::abi::{errno, nr};
 use crate::kernel::{Kernel, RawKernel};
-use core::sync::atomic::{AtomicI32, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 /// Verbosity, as in `GVNET_LOG`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,11 +55,16 @@ impl Level {
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
 static FD: AtomicI32 = AtomicI32::new(2);
+/// Inode of the log file gvnet opened (0: stderr, not checked).
+static FD_INODE: AtomicU64 = AtomicU64::new(0);
 static WRITE_FAILURES: AtomicUsize = AtomicUsize::new(0);
 
-/// Sets the level and the fd lines go to (called once, by the constructor).
-pub fn configure(level: Level, fd: i32) {
+/// Sets the level and the fd lines go to (called once, by the constructor). `inode` is that of
+/// the log file gvnet opened, or 0 for stderr: a program may close gvnet's fd and reuse the number
+/// for a file of its own, so before each write the fd is checked to still name the log file.
+pub fn configure(level: Level, fd: i32, inode: u64) {
     FD.store(fd, Ordering::Release);
+    FD_INODE.store(inode, Ordering::Release);
     LEVEL.store(level as u8, Ordering::Release);
 }
 
@@ -193,6 +198,11 @@ impl Line {
         self.buf[self.len] = b'\n';
         self.len += 1;
         let fd = FD.load(Ordering::Acquire);
+        let ino = FD_INODE.load(Ordering::Acquire);
+        if ino != 0 && crate::kernel::inode(&RawKernel, fd as usize) != Ok(ino) {
+            WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         // SAFETY: the buffer is live and `len` bytes long.
         let r = unsafe {
             RawKernel.syscall(

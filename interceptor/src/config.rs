@@ -1,0 +1,139 @@
+//! GVNET_* settings: parsed once, by a pure function, with a clear complaint for each bad value.
+
+use gvnet_core::trace::Level;
+
+/// When gvnet acts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Probe the kernel; act only where it refuses netlink multicast.
+    Auto,
+    /// Act even where the kernel accepts it (for tests on Linux).
+    Force,
+    /// Load inert.
+    Off,
+}
+
+/// The settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// GVNET_MODE.
+    pub mode: Mode,
+    /// GVNET_TARGETS: executable base names that get the raw-syscall engine.
+    pub targets: Vec<String>,
+    /// GVNET_LOG.
+    pub level: Level,
+    /// GVNET_LOG_FILE.
+    pub log_file: Option<String>,
+}
+
+/// Default GVNET_TARGETS.
+pub const DEFAULT_TARGETS: &str = "dockerd";
+
+impl Config {
+    /// Parses the settings from a lookup function; returns them and one line per ignored value.
+    pub fn parse(get: impl Fn(&str) -> Option<String>) -> (Config, Vec<String>) {
+        let mut complaints = Vec::new();
+        let mode = match get("GVNET_MODE").as_deref() {
+            None | Some("") | Some("auto") => Mode::Auto,
+            Some("force") => Mode::Force,
+            Some("off") => Mode::Off,
+            Some(v) => {
+                complaints.push(format!(
+                    "GVNET_MODE={v:?} is not auto, force or off: using auto"
+                ));
+                Mode::Auto
+            }
+        };
+        let level = match get("GVNET_LOG").as_deref() {
+            None | Some("") => Level::Warn,
+            Some(v) => Level::parse(v).unwrap_or_else(|| {
+                complaints.push(format!(
+                    "GVNET_LOG={v:?} is not off, error, warn, info, debug or trace: using warn"
+                ));
+                Level::Warn
+            }),
+        };
+        let targets_raw = get("GVNET_TARGETS").unwrap_or_else(|| DEFAULT_TARGETS.to_string());
+        let targets: Vec<String> = targets_raw
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        if targets.is_empty() {
+            complaints
+                .push("GVNET_TARGETS is empty: no process gets the raw-syscall engine".to_string());
+        }
+        let log_file = get("GVNET_LOG_FILE").filter(|f| !f.is_empty());
+        (
+            Config {
+                mode,
+                targets,
+                level,
+                log_file,
+            },
+            complaints,
+        )
+    }
+
+    /// Whether the executable `exe` (a path) is a target.
+    pub fn is_target(&self, exe: &str) -> bool {
+        let base = exe.rsplit('/').next().unwrap_or(exe);
+        // The kernel appends " (deleted)" to /proc/self/exe of a replaced binary.
+        let base = base.strip_suffix(" (deleted)").unwrap_or(base);
+        self.targets.iter().any(|t| t == base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> (Config, Vec<String>) {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::parse(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let (c, bad) = parse(&[]);
+        assert!(bad.is_empty());
+        assert_eq!(c.mode, Mode::Auto);
+        assert_eq!(c.level, Level::Warn);
+        assert_eq!(c.targets, vec!["dockerd"]);
+        assert!(c.is_target("/usr/sbin/dockerd"));
+        assert!(!c.is_target("/usr/bin/containerd"));
+        assert!(c.is_target("/usr/sbin/dockerd (deleted)"));
+    }
+
+    #[test]
+    fn invalid_values_are_named_and_replaced_by_defaults() {
+        let (c, bad) = parse(&[
+            ("GVNET_MODE", "always"),
+            ("GVNET_LOG", "loud"),
+            ("GVNET_TARGETS", " , "),
+        ]);
+        assert_eq!(c.mode, Mode::Auto);
+        assert_eq!(c.level, Level::Warn);
+        assert!(c.targets.is_empty());
+        assert_eq!(bad.len(), 3);
+        assert!(bad[0].contains("GVNET_MODE=\"always\""));
+    }
+
+    #[test]
+    fn lists_and_modes() {
+        let (c, bad) = parse(&[
+            ("GVNET_MODE", "force"),
+            ("GVNET_TARGETS", "dockerd, nlconform-go"),
+            ("GVNET_LOG", "trace"),
+        ]);
+        assert!(bad.is_empty());
+        assert_eq!(c.mode, Mode::Force);
+        assert_eq!(c.level, Level::Trace);
+        assert!(c.is_target("/tmp/x/nlconform-go"));
+    }
+}

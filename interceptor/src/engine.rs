@@ -1,0 +1,269 @@
+//! The constructor: reads the settings, probes the kernel, and arms what this process needs.
+//!
+//! | process | kernel refuses multicast | kernel accepts it |
+//! |---|---|---|
+//! | target (dockerd) | libc hooks + seccomp filter + SIGSYS handler | passive |
+//! | any other | libc hooks | passive |
+//!
+//! GVNET_MODE=force acts as if the kernel refused; GVNET_MODE=off loads inert. One info line says
+//! what was decided and why.
+
+use crate::config::{Config, Mode};
+use crate::{logger, real, sites};
+use gvnet_core::abi::{self, nr};
+use gvnet_core::filter::{self, SockFilter, MAX_INSNS};
+use gvnet_core::kernel::{inode, Kernel, RawKernel};
+use gvnet_core::sigsys::{handle_sigsys, PROGRAM};
+use gvnet_core::sockaddr::SockaddrNl;
+use gvnet_core::trace::{self, Level};
+use log::{error, info, warn};
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The libc hooks emulate (the kernel refuses multicast, or GVNET_MODE=force).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// gvnet's SIGSYS handler is installed: `sigaction(SIGSYS)` from the program is recorded, not
+/// passed to the kernel.
+static GUARD_SIGSYS: AtomicBool = AtomicBool::new(false);
+
+/// Whether the hooks emulate.
+#[inline]
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// Whether `sigaction(SIGSYS)` is guarded.
+#[inline]
+pub fn guarding_sigsys() -> bool {
+    GUARD_SIGSYS.load(Ordering::Acquire)
+}
+
+#[used]
+#[link_section = ".init_array"]
+static INIT: extern "C" fn() = init;
+
+extern "C" fn init() {
+    let (cfg, complaints) = Config::parse(|k| std::env::var(k).ok());
+    open_log(&cfg);
+    logger::init(cfg.level);
+    for c in &complaints {
+        warn!("{c}");
+    }
+    real::resolve_all();
+    let exe = sites::exe_path();
+    if cfg.mode == Mode::Off {
+        info!("GVNET_MODE=off: inert in {exe}");
+        return;
+    }
+    let probe = probe_kernel();
+    let reason = match (&probe, cfg.mode) {
+        (Err(why), _) => format!("the kernel refuses netlink multicast ({why})"),
+        (Ok(()), Mode::Force) => {
+            "GVNET_MODE=force (the kernel accepts netlink multicast)".to_string()
+        }
+        (Ok(()), _) => {
+            info!("the kernel accepts netlink multicast: passive in {exe}");
+            return;
+        }
+    };
+    ACTIVE.store(true, Ordering::Release);
+    if !cfg.is_target(&exe) {
+        info!("{reason}: libc hooks active in {exe}; not a target (GVNET_TARGETS={}), no raw-syscall engine", cfg.targets.join(","));
+        return;
+    }
+    match install_engine() {
+        Ok(detail) => {
+            info!("{reason}: libc hooks and raw-syscall engine active in {exe}: {detail}")
+        }
+        Err(e) => error!(
+            "{reason}: libc hooks active in {exe}, but its raw syscalls are NOT covered: {e}"
+        ),
+    }
+}
+
+/// Opens GVNET_LOG_FILE (append, close-on-exec); on failure lines go to stderr and one says why.
+fn open_log(cfg: &Config) {
+    let Some(path) = &cfg.log_file else {
+        trace::configure(cfg.level, 2, 0);
+        return;
+    };
+    let fd = CString::new(path.as_str()).ok().map(|c| {
+        // SAFETY: `c` is a valid NUL-terminated path.
+        unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+                0o644,
+            )
+        }
+    });
+    match fd {
+        Some(fd) if fd >= 0 => {
+            trace::configure(cfg.level, fd, inode(&RawKernel, fd as usize).unwrap_or(0));
+        }
+        _ => {
+            trace::configure(cfg.level, 2, 0);
+            let e = std::io::Error::last_os_error();
+            trace::line(
+                Level::Warn,
+                &format!("cannot open GVNET_LOG_FILE={path:?} ({e}): logging to stderr"),
+            );
+        }
+    }
+}
+
+/// Asks the kernel, on a scratch socket, whether it accepts what gvnet fakes: a bind with
+/// RTMGRP_LINK and a send to that group. `Err` names the first refusal.
+fn probe_kernel() -> Result<(), String> {
+    let k = RawKernel;
+    // SAFETY: plain socket creation; the fd is closed below.
+    let fd = unsafe {
+        k.syscall(
+            nr::SOCKET,
+            [
+                abi::AF_NETLINK as usize,
+                (libc::SOCK_RAW | libc::SOCK_CLOEXEC) as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if fd < 0 {
+        return Err(format!(
+            "socket(AF_NETLINK): {}",
+            gvnet_core::abi::errno::name(-fd as i32)
+        ));
+    }
+    let fd = fd as usize;
+    let group = SockaddrNl {
+        family: abi::AF_NETLINK,
+        pad: 0,
+        pid: 0,
+        groups: 1,
+    }
+    .to_bytes();
+    // SAFETY: `group` is a live sockaddr_nl.
+    let r = unsafe {
+        k.syscall(
+            nr::BIND,
+            [fd, group.as_ptr() as usize, group.len(), 0, 0, 0],
+        )
+    };
+    let result = if r < 0 {
+        Err(format!(
+            "bind with RTMGRP_LINK: {}",
+            abi::errno::name(-r as i32)
+        ))
+    } else {
+        // An NLMSG_NOOP header without NLM_F_ACK: the kernel answers nothing.
+        let mut msg = [0u8; 16];
+        msg[0..4].copy_from_slice(&16u32.to_ne_bytes());
+        msg[4..6].copy_from_slice(&1u16.to_ne_bytes());
+        // SAFETY: `msg` and `group` are live for the call.
+        let r = unsafe {
+            k.syscall(
+                nr::SENDTO,
+                [
+                    fd,
+                    msg.as_ptr() as usize,
+                    msg.len(),
+                    libc::MSG_DONTWAIT as usize,
+                    group.as_ptr() as usize,
+                    group.len(),
+                ],
+            )
+        };
+        if r < 0 {
+            Err(format!(
+                "sendto the RTMGRP_LINK group: {}",
+                abi::errno::name(-r as i32)
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    // SAFETY: closing the scratch socket opened above.
+    unsafe { k.syscall(nr::CLOSE, [fd, 0, 0, 0, 0, 0]) };
+    result
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+const SECCOMP_SET_MODE_FILTER: usize = 1;
+const SECCOMP_FILTER_FLAG_TSYNC: usize = 1;
+
+/// Installs the SIGSYS handler and the seccomp filter for this program's Go syscall site(s).
+fn install_engine() -> Result<String, String> {
+    let sites =
+        sites::go_syscall_sites().map_err(|e| format!("cannot read /proc/self/exe: {e}"))?;
+    if sites.is_empty() {
+        return Err("no Go syscall site found (not a Go program, or a Go older than 1.19)".into());
+    }
+    let mut prog = [SockFilter::default(); MAX_INSNS];
+    let len =
+        filter::build(&sites, &mut prog).map_err(|e| format!("{} sites: {e:?}", sites.len()))?;
+
+    // SAFETY: a zeroed sigaction is a valid starting point; the fields are set below.
+    let mut act: libc::sigaction = unsafe { core::mem::zeroed() };
+    act.sa_sigaction = handle_sigsys as *const () as usize;
+    act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER | libc::SA_RESTART;
+    // SAFETY: zeroed sigaction to receive the previous disposition.
+    let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
+    let real_sigaction: unsafe extern "C" fn(libc::c_int, *const libc::sigaction, *mut libc::sigaction) -> libc::c_int =
+        // SAFETY: SIGACTION resolves to libc's sigaction, whose signature this is.
+        unsafe { core::mem::transmute(real::SIGACTION.get()) };
+    // SAFETY: valid pointers to live sigaction structs; the handler is async-signal-safe.
+    if unsafe { real_sigaction(libc::SIGSYS, &act, &mut old) } != 0 {
+        return Err(format!(
+            "sigaction(SIGSYS): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: reading the first 64 signals of the kernel's mask from libc's sigset_t.
+    let mask = unsafe { *(&old.sa_mask as *const libc::sigset_t as *const u64) };
+    PROGRAM.set(old.sa_sigaction, old.sa_flags as u64, mask);
+    GUARD_SIGSYS.store(true, Ordering::Release);
+
+    let fprog = SockFprog {
+        len: len as u16,
+        filter: prog.as_ptr(),
+    };
+    // SAFETY: `fprog` points at `len` valid instructions that live across the call (the kernel
+    // copies them). TSYNC applies the filter to every thread; NO_NEW_PRIVS is deliberately not
+    // set, so this needs CAP_SYS_ADMIN, as dockerd has.
+    let r = unsafe {
+        RawKernel.syscall(
+            libc::SYS_seccomp as usize,
+            [
+                SECCOMP_SET_MODE_FILTER,
+                SECCOMP_FILTER_FLAG_TSYNC,
+                &fprog as *const SockFprog as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if r != 0 {
+        let why = match -r as i32 {
+            libc::EACCES => {
+                "seccomp needs CAP_SYS_ADMIN here (gvnet never sets no_new_privs)".to_string()
+            }
+            e if e > 0 && r < 0 => format!("seccomp: {}", abi::errno::name(e)),
+            _ => format!("seccomp TSYNC failed for thread {r}"),
+        };
+        return Err(why);
+    }
+    let list: Vec<String> = sites.iter().map(|s| format!("{s:#x}")).collect();
+    Ok(format!(
+        "{} Go syscall site(s) at {}, filter of {len} instructions",
+        sites.len(),
+        list.join(",")
+    ))
+}

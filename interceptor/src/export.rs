@@ -1,0 +1,285 @@
+//! Every symbol libgvnet.so exports: the libc functions it interposes for C programs.
+//!
+//! Each hook sends calls that gvnet has no business with straight to the real libc function
+//! (resolved in the constructor) and only the calls the filter rules name ([`wants`]) through the
+//! emulation, which is the same code the SIGSYS handler runs.
+//!
+//! Not hooked, on purpose: `socket` and `close` (memberships belong to the socket's inode, so a
+//! new or closed fd needs no bookkeeping, and a `dup` shares them as in Linux) and `ioctl`
+//! (nothing gvnet emulates is reachable through it).
+//!
+//! # Safety (all functions)
+//! They have the contracts of the libc functions of the same name: the caller passes pointers
+//! valid as libc documents. Pointers gvnet itself reads are copied with `process_vm_readv`, so
+//! a bad one yields `EFAULT`, as from the kernel.
+
+use crate::engine;
+use core::mem::transmute;
+use gvnet_core::abi::nr;
+use gvnet_core::emulate::{handle, trace_call, Call};
+use gvnet_core::filter::wants;
+use gvnet_core::kernel::RawKernel;
+use gvnet_core::sigsys::{PROGRAM, TABLE};
+use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+
+/// Runs a call through the emulation and returns it the libc way: the result, or -1 and errno.
+fn emulated(nr_: usize, args: [usize; 6]) -> isize {
+    let call = Call { nr: nr_, args };
+    let out = handle(&RawKernel, &TABLE, &call);
+    trace_call("libc", &call, &out);
+    if out.ret < 0 {
+        // SAFETY: __errno_location returns this thread's errno.
+        unsafe { *libc::__errno_location() = (-out.ret) as c_int };
+        return -1;
+    }
+    out.ret
+}
+
+fn args(a: &[usize]) -> [usize; 6] {
+    let mut out = [0; 6];
+    out[..a.len()].copy_from_slice(a);
+    out
+}
+
+/// `bind(2)`.
+///
+/// # Safety
+/// As libc's `bind`.
+#[no_mangle]
+pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    let a = args(&[fd as usize, addr as usize, len as usize]);
+    if engine::active() && wants(nr::BIND, &a) {
+        return emulated(nr::BIND, a) as c_int;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int =
+            transmute(crate::real::BIND.get());
+        real(fd, addr, len)
+    }
+}
+
+/// `connect(2)`.
+///
+/// # Safety
+/// As libc's `connect`.
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    let a = args(&[fd as usize, addr as usize, len as usize]);
+    if engine::active() && wants(nr::CONNECT, &a) {
+        return emulated(nr::CONNECT, a) as c_int;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int =
+            transmute(crate::real::CONNECT.get());
+        real(fd, addr, len)
+    }
+}
+
+/// `sendto(2)`.
+///
+/// # Safety
+/// As libc's `sendto`.
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    alen: socklen_t,
+) -> ssize_t {
+    let a = args(&[
+        fd as usize,
+        buf as usize,
+        len,
+        flags as usize,
+        addr as usize,
+        alen as usize,
+    ]);
+    if engine::active() && wants(nr::SENDTO, &a) {
+        return emulated(nr::SENDTO, a);
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(
+            c_int,
+            *const c_void,
+            size_t,
+            c_int,
+            *const sockaddr,
+            socklen_t,
+        ) -> ssize_t = transmute(crate::real::SENDTO.get());
+        real(fd, buf, len, flags, addr, alen)
+    }
+}
+
+/// `sendmsg(2)`: the destination is inside the message header, so every sendmsg with a header is
+/// looked at while gvnet is active.
+///
+/// # Safety
+/// As libc's `sendmsg`.
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    if engine::active() && !msg.is_null() {
+        return emulated(
+            nr::SENDMSG,
+            args(&[fd as usize, msg as usize, flags as usize]),
+        );
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *const msghdr, c_int) -> ssize_t =
+            transmute(crate::real::SENDMSG.get());
+        real(fd, msg, flags)
+    }
+}
+
+/// `setsockopt(2)`.
+///
+/// # Safety
+/// As libc's `setsockopt`.
+#[no_mangle]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    val: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    let a = args(&[
+        fd as usize,
+        level as usize,
+        name as usize,
+        val as usize,
+        len as usize,
+    ]);
+    if engine::active() && wants(nr::SETSOCKOPT, &a) {
+        return emulated(nr::SETSOCKOPT, a) as c_int;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int =
+            transmute(crate::real::SETSOCKOPT.get());
+        real(fd, level, name, val, len)
+    }
+}
+
+/// `getsockopt(2)`.
+///
+/// # Safety
+/// As libc's `getsockopt`.
+#[no_mangle]
+pub unsafe extern "C" fn getsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    val: *mut c_void,
+    len: *mut socklen_t,
+) -> c_int {
+    let a = args(&[
+        fd as usize,
+        level as usize,
+        name as usize,
+        val as usize,
+        len as usize,
+    ]);
+    if engine::active() && wants(nr::GETSOCKOPT, &a) {
+        return emulated(nr::GETSOCKOPT, a) as c_int;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, c_int, c_int, *mut c_void, *mut socklen_t) -> c_int =
+            transmute(crate::real::GETSOCKOPT.get());
+        real(fd, level, name, val, len)
+    }
+}
+
+/// `getsockname(2)`: only needed once some socket holds emulated memberships.
+///
+/// # Safety
+/// As libc's `getsockname`.
+#[no_mangle]
+pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    if engine::active() && !TABLE.is_empty() {
+        return emulated(
+            nr::GETSOCKNAME,
+            args(&[fd as usize, addr as usize, len as usize]),
+        ) as c_int;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int =
+            transmute(crate::real::GETSOCKNAME.get());
+        real(fd, addr, len)
+    }
+}
+
+/// `getpeername(2)`: reports the destination group a `connect` with groups set.
+///
+/// # Safety
+/// As libc's `getpeername`.
+#[no_mangle]
+pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    if engine::active() && !TABLE.is_empty() {
+        return emulated(
+            nr::GETPEERNAME,
+            args(&[fd as usize, addr as usize, len as usize]),
+        ) as c_int;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int =
+            transmute(crate::real::GETPEERNAME.get());
+        real(fd, addr, len)
+    }
+}
+
+/// `sigaction(2)`: while gvnet's SIGSYS handler is installed, the program's SIGSYS disposition is
+/// recorded and reported back as installed, and gvnet's stays in the kernel; SIGSYS that gvnet did
+/// not cause is handed to the recorded disposition. Every other signal goes to libc.
+///
+/// # Safety
+/// As libc's `sigaction`.
+#[no_mangle]
+pub unsafe extern "C" fn sigaction(
+    sig: c_int,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
+) -> c_int {
+    if sig == libc::SIGSYS && engine::guarding_sigsys() {
+        let (h, flags, mask) = PROGRAM.get();
+        if !old.is_null() {
+            // SAFETY: `old` is the caller's writable sigaction; sigset_t holds at least 64 bits.
+            unsafe {
+                core::ptr::write_bytes(old, 0, 1);
+                (*old).sa_sigaction = h;
+                (*old).sa_flags = flags as c_int;
+                *(&mut (*old).sa_mask as *mut libc::sigset_t as *mut u64) = mask;
+            }
+        }
+        if !act.is_null() {
+            // SAFETY: `act` is the caller's readable sigaction.
+            let (h, flags, mask) = unsafe {
+                (
+                    (*act).sa_sigaction,
+                    (*act).sa_flags,
+                    *(&(*act).sa_mask as *const libc::sigset_t as *const u64),
+                )
+            };
+            PROGRAM.set(h, flags as u32 as u64, mask);
+            log::debug!("sigaction(SIGSYS, {h:#x}, flags {flags:#x}) recorded for the program; gvnet's handler stays installed");
+        }
+        return 0;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(
+            c_int,
+            *const libc::sigaction,
+            *mut libc::sigaction,
+        ) -> c_int = transmute(crate::real::SIGACTION.get());
+        real(sig, act, old)
+    }
+}
