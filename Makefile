@@ -1,0 +1,51 @@
+# gvnet: build, test and demo. Every target that needs packages installs them (scripts/deps.sh).
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+LIB     := target/release/libgvnet.so
+HARNESS := target/release/gvnet-harness
+
+.PHONY: all deps build lint unit check check-preload check-baseline test demo down clean
+
+all: build
+
+deps:
+	bash scripts/deps.sh
+
+build: deps
+	cargo build --release --workspace
+
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Unit tests of every crate and the conformance tests on the host kernel (C via libc, Go via the
+# seccomp trap), each compared with Linux's own answers.
+unit: build
+	GVNET_SO=$(CURDIR)/$(LIB) cargo test --release --workspace
+
+# The gVisor suite: a real dockerd in a real runsc sandbox, with the preload and without it.
+check: check-preload check-baseline
+
+check-preload: build
+	$(HARNESS) testbed
+	$(HARNESS) check
+
+check-baseline: build
+	$(HARNESS) testbed
+	$(HARNESS) check --no-preload
+
+test: lint unit check
+
+# dockerd in gVisor under the preload; a container on the default bridge prints its address.
+demo: build
+	$(HARNESS) testbed
+	$(HARNESS) up
+	$(HARNESS) exec docker run --rm bb ip -4 addr show eth0
+	@echo "dockerd keeps running in the sandbox: '$(HARNESS) exec docker ...' talks to it, '$(HARNESS) down' stops it."
+
+down:
+	$(HARNESS) down
+
+clean:
+	cargo clean
