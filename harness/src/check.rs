@@ -37,7 +37,7 @@ pub fn bb_tar_for(tb: Option<&Testbed>, run_dir: &Path) -> Result<PathBuf> {
 }
 
 /// Compiles the socket victim into run_dir/opt/sockets (or copies `$GVNET_VICTIM`).
-fn build_victim(run_dir: &Path) -> Result<PathBuf> {
+pub fn build_victim(run_dir: &Path) -> Result<PathBuf> {
     let bin = run_dir.join("opt/sockets");
     if let Some(pre) = std::env::var_os("GVNET_VICTIM") {
         fs::copy(&pre, &bin)
@@ -520,6 +520,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         Ok(tb) => tb,
         Err(e) => return environment_failure(e, None),
     };
+    sandbox::clean_old_runs(tb.as_ref(), 30, None);
     let run_dir = sandbox::new_run_dir(mode.name())?;
     println!("check ({}), run dir {}", mode.name(), run_dir.display());
     if mode == Mode::Preload {
@@ -625,16 +626,18 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     );
 
     if failed > 0 || sb.is_none() {
-        for (name, path) in [
-            ("dockerd log", run_dir.join("log/dockerd.log")),
-            ("gvnet log", run_dir.join("log/gvnet.log")),
-            ("check log", check_log.clone()),
-        ] {
-            if path.exists() {
-                println!("\n--- last lines of the {name} ({}) ---", path.display());
-                println!("{}", util::tail_file(&path, 30));
-            }
-        }
+        print_tail(
+            "dockerd log (errors)",
+            &run_dir.join("log/dockerd.log"),
+            |l| {
+                l.contains("level=error")
+                    || l.contains("level=fatal")
+                    || l.starts_with("gvnet-harness:")
+            },
+        );
+        print_tail("dockerd log", &run_dir.join("log/dockerd.log"), |_| true);
+        print_tail("gvnet log", &run_dir.join("log/gvnet.log"), |_| true);
+        print_tail("check log", &check_log, |_| true);
     }
     println!("\nrun dir: {}", run_dir.display());
     println!(
@@ -661,6 +664,17 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     println!("{passed} passed, {failed} failed");
     Ok(if failed > 0 || sb.is_none() { 1 } else { 0 })
+}
+
+/// Prints the last 20 lines of `path` that satisfy `keep`.
+fn print_tail(name: &str, path: &Path, keep: impl Fn(&str) -> bool) {
+    let Ok(text) = fs::read(path) else { return };
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+    println!("\n--- last lines of the {name} ({}) ---", path.display());
+    for l in &lines[lines.len().saturating_sub(20)..] {
+        println!("{l}");
+    }
 }
 
 fn label(o: &Outcome) -> &'static str {

@@ -108,6 +108,9 @@ fn cmd_up(mut a: Args) -> Result<()> {
     let run_dir = sandbox::new_run_dir(&format!("up-{}", mode.name()))?;
     let bb = check::bb_tar_for(tb.as_ref(), &run_dir)?;
     sandbox::prepare_run_dir(&run_dir, mode, &lib, &bb)?;
+    if let Err(e) = check::build_victim(&run_dir) {
+        eprintln!("warning: no socket victim in /opt/gvnet: {e}");
+    }
     let sb = sandbox::start(&run_dir, mode, tb.as_ref(), "gvnet")?;
     sb.save(&state_file())?;
     println!(

@@ -325,6 +325,10 @@ pub fn prepare_run_dir(run_dir: &Path, mode: Mode, lib: &Path, bb_tar: &Path) ->
     }
     fs::copy(bb_tar, run_dir.join("opt/bb.tar"))
         .with_ctx(|| format!("cannot copy {}", bb_tar.display()))?;
+    // The harness itself, so it can be run inside the sandbox too (direct mode).
+    if let Ok(exe) = std::env::current_exe() {
+        let _ = fs::copy(exe, run_dir.join("opt/gvnet-harness"));
+    }
     Ok(())
 }
 
@@ -345,6 +349,74 @@ pub fn new_run_dir(label: &str) -> Result<PathBuf> {
         }
     }
     unreachable!()
+}
+
+/// Whether `pid` runs (a zombie, e.g. our own exited child in `check`, does not).
+fn pid_alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+/// Removes what earlier, interrupted `check` runs left behind: sandboxes whose harness process
+/// is gone (ids are `gvnet-check-<pid>`), and all but the newest `keep` run directories.
+pub fn clean_old_runs(testbed: Option<&Testbed>, keep: usize, protect: Option<&Path>) {
+    let base = util::cache_root().join("runs");
+    let Ok(rd) = fs::read_dir(&base) else { return };
+    let mut dirs: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for d in &dirs {
+        let state = d.join("runsc-state");
+        let busy = fs::read_dir(&state)
+            .map(|mut r| r.next().is_some())
+            .unwrap_or(false);
+        let (Some(tb), true) = (testbed, busy) else {
+            continue;
+        };
+        let root = format!("--root={}", state.display());
+        let Ok(out) = util::capture(
+            Command::new(tb.runsc()).args([root.as_str(), "list", "-q"]),
+            Duration::from_secs(20),
+        ) else {
+            continue;
+        };
+        for id in out.stdout.split_whitespace() {
+            let Some(pid) = id.strip_prefix("gvnet-check-") else {
+                continue;
+            };
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "gvnet-harness" {
+                continue; // another check is running right now
+            }
+            eprintln!(
+                "cleanup: deleting the sandbox {id} of an interrupted check ({})",
+                d.display()
+            );
+            let _ = util::capture(
+                Command::new(tb.runsc()).args([root.as_str(), "delete", "--force", id]),
+                Duration::from_secs(60),
+            );
+        }
+    }
+    let up_dir = Sandbox::load(&util::cache_root().join("up.state"))
+        .ok()
+        .map(|s| s.run_dir);
+    let n = dirs.len();
+    for d in dirs.iter().take(n.saturating_sub(keep)) {
+        if Some(d.as_path()) == protect || Some(d) == up_dir.as_ref() {
+            continue;
+        }
+        let busy = fs::read_dir(d.join("runsc-state"))
+            .map(|mut r| r.next().is_some())
+            .unwrap_or(false);
+        if !busy {
+            let _ = fs::remove_dir_all(d);
+        }
+    }
 }
 
 /// Starts a sandbox (or, inside gVisor, dockerd directly) for an already prepared `run_dir`,
@@ -410,11 +482,39 @@ fn start_runsc(run_dir: &Path, mode: Mode, tb: &Testbed, id: &str) -> Result<San
 }
 
 fn start_direct(run_dir: &Path, mode: Mode) -> Result<Sandbox> {
+    if let Ok(o) = util::capture(
+        Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]),
+        Duration::from_secs(10),
+    ) {
+        if o.ok() {
+            bail!("step 'start dockerd': a dockerd already answers on the default socket here; stop it first");
+        }
+    }
+    // gVisor quirk: a docker0 left by an earlier dockerd is reported without its bridge kind,
+    // and a new dockerd then refuses to start ("existing interface docker0 is not a bridge").
+    // No dockerd answers (checked above), so it is a leftover: remove it.
+    if Path::new("/sys/class/net/docker0").exists()
+        || util::capture(
+            Command::new("ip").args(["link", "show", "docker0"]),
+            Duration::from_secs(10),
+        )
+        .is_ok_and(|o| o.ok())
+    {
+        eprintln!("direct: removing the leftover docker0 of an earlier dockerd (gVisor would not report it as a bridge)");
+        let _ = util::capture(
+            Command::new("ip").args(["link", "del", "docker0"]),
+            Duration::from_secs(10),
+        );
+    }
     let opt = run_dir.join("opt").display().to_string();
     let log = run_dir.join("log").display().to_string();
     let argv = dockerd_argv();
     let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]).envs(dockerd_env(mode, &opt, &log));
+    // A fresh data root per run: the network store of an earlier dockerd here makes every
+    // second start fail ("existing interface docker0 is not a bridge").
+    cmd.args(&argv[1..])
+        .arg(format!("--data-root={}/docker-data", run_dir.display()))
+        .envs(dockerd_env(mode, &opt, &log));
     let out = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -491,7 +591,7 @@ impl Sandbox {
             )
             .map(|o| o.stdout.contains("\"running\""))
             .unwrap_or(false),
-            Kind::Direct { pid } => Path::new(&format!("/proc/{pid}")).exists(),
+            Kind::Direct { pid } => pid_alive(*pid),
         }
     }
 
@@ -523,7 +623,7 @@ impl Sandbox {
             if exited || !self.is_running() || start.elapsed() > Duration::from_secs(90) {
                 bail!(
                     "step 'wait for dockerd': {} (docker info: {}); dockerd log {}:\n{}",
-                    if exited {
+                    if exited || matches!(self.kind, Kind::Direct { .. }) {
                         "dockerd exited"
                     } else if start.elapsed() > Duration::from_secs(90) {
                         "no API after 90 s"
@@ -586,13 +686,7 @@ impl Sandbox {
                     .arg(pid.to_string())
                     .status();
                 let start = Instant::now();
-                // A zombie (our own child, in `check`) still has /proc/<pid>: treat it as gone.
-                let alive = || {
-                    fs::read_to_string(format!("/proc/{pid}/stat"))
-                        .map(|s| !s.contains(") Z "))
-                        .unwrap_or(false)
-                };
-                while alive() && start.elapsed() < Duration::from_secs(20) {
+                while pid_alive(*pid) && start.elapsed() < Duration::from_secs(20) {
                     std::thread::sleep(Duration::from_millis(200));
                 }
             }

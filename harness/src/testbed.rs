@@ -101,7 +101,7 @@ pub fn check_host_tools() -> Result<()> {
                 .join(" ")
         );
     }
-    // SAFETY-free check for root: the euid is visible in /proc/self/status.
+    // Root check without libc: the effective uid is the second field of Uid: in /proc/self/status.
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
     let euid = status
         .lines()
@@ -168,31 +168,36 @@ impl Apt {
         )
     }
 
-    /// Version of `pkg` in `suite`, from `apt-cache madison`.
-    fn version(&self, pkg: &str, suite: &str) -> Result<String> {
-        let out = util::capture(
-            self.cmd("apt-cache").args(["madison", pkg]),
-            Duration::from_secs(60),
-        )?;
+    /// Versions of (package, suite) pairs, from one `apt-cache madison` call (each call parses
+    /// all lists: about 1.5 s).
+    fn versions(&self, wanted: &[(&str, &str)]) -> Result<Vec<String>> {
+        let mut cmd = self.cmd("apt-cache");
+        cmd.arg("madison").args(wanted.iter().map(|w| w.0));
+        let out = util::capture(&mut cmd, Duration::from_secs(120))?;
         if !out.ok() {
-            bail!("apt-cache madison {pkg}: {}", out.combined());
+            bail!("apt-cache madison: {}", out.combined());
         }
-        for line in out.stdout.lines() {
-            let f: Vec<&str> = line.split('|').map(str::trim).collect();
-            if f.len() >= 3
-                && f[0] == pkg
-                && f[2]
-                    .split_whitespace()
-                    .nth(1)
-                    .is_some_and(|s| s.starts_with(&format!("{suite}/")))
-            {
-                return Ok(f[1].to_string());
+        let mut found = Vec::new();
+        for (pkg, suite) in wanted {
+            let v = out.stdout.lines().find_map(|line| {
+                let f: Vec<&str> = line.split('|').map(str::trim).collect();
+                let in_suite = f.len() >= 3
+                    && f[0] == *pkg
+                    && f[2]
+                        .split_whitespace()
+                        .nth(1)
+                        .is_some_and(|s| s.starts_with(&format!("{suite}/")));
+                in_suite.then(|| f[1].to_string())
+            });
+            match v {
+                Some(v) => found.push(v),
+                None => bail!(
+                    "package {pkg} not found in {suite} (apt-cache madison printed:\n{})",
+                    out.stdout.trim_end()
+                ),
             }
         }
-        bail!(
-            "package {pkg} not found in {suite} (apt-cache madison printed:\n{})",
-            out.stdout.trim_end()
-        )
+        Ok(found)
     }
 
     /// Downloads `pkg/suite` into apt/debs (kept across builds) and returns the .deb path.
@@ -247,11 +252,12 @@ pub fn ensure(rebuild: bool) -> Result<Testbed> {
         }
         return Err(e).ctx("cannot resolve package versions for the testbed");
     }
-    let mut versions = Vec::new();
-    for (pkg, suite) in KEYED {
-        let v = apt.version(pkg, suite).ctx("resolving versions")?;
-        versions.push((*pkg, *suite, v));
-    }
+    let found = apt.versions(KEYED).ctx("resolving versions")?;
+    let versions: Vec<(&str, &str, String)> = KEYED
+        .iter()
+        .zip(found)
+        .map(|((p, s), v)| (*p, *s, v))
+        .collect();
     let runsc_v = &versions[0].2;
     if runsc_v != RUNSC_KNOWN_GOOD {
         eprintln!(
