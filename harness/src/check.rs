@@ -321,27 +321,28 @@ fn no_stale_veth(c: &mut Ctx) -> Verdict {
     }
 }
 
-fn socket_victim(c: &mut Ctx) -> Verdict {
+/// Runs the victim in one container; Ok((summary, seccomp mode line)).
+fn victim_once(
+    c: &mut Ctx,
+    label: &str,
+    extra: &[&str],
+) -> std::result::Result<(String, String), String> {
     let bin = format!("{}/sockets", c.sb.opt);
     let vol = format!("{bin}:/sockets:ro");
-    let out = c.docker(
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &vol,
-            "bb",
-            "/sockets",
-        ],
-        RUN_TIMEOUT,
-    )?;
+    let mut args = vec!["run", "--rm", "--network", "none", "-v", &vol];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["bb", "/sockets"]);
+    let out = c.docker(&args, RUN_TIMEOUT)?;
     let run_dir = c.sb.run_dir.clone();
-    let _ = fs::write(run_dir.join("victim-sandbox.txt"), &out.stdout);
+    let _ = fs::write(
+        run_dir.join(format!("victim-sandbox-{label}.txt")),
+        &out.stdout,
+    );
     // Side by side with the host kernel: informative (gVisor refuses some calls Linux allows).
     let host = fs::read_to_string(run_dir.join("victim-host.txt")).unwrap_or_default();
-    c.note("victim: sandbox (container) vs host kernel:");
+    c.note(&format!(
+        "victim ({label}): container in the sandbox vs host kernel:"
+    ));
     let mut differ = 0;
     for line in out.stdout.lines() {
         let key = line.split(": ").next().unwrap_or(line);
@@ -354,40 +355,63 @@ fn socket_victim(c: &mut Ctx) -> Verdict {
             c.note(&format!("  differs: sandbox `{line}` | host `{h}`"));
         }
     }
-    c.note(&format!("victim: {differ} lines differ from the host"));
+    c.note(&format!(
+        "victim ({label}): {differ} lines differ from the host"
+    ));
+    let last = util::tail_str(&out.stdout, 1);
     if out.timed_out {
-        return Err(format!("timed out: {}", util::tail_str(&out.stdout, 1)));
+        return Err(format!("{label}: timed out after `{last}`"));
     }
     match out.code() {
         Some(0) => {}
         Some(159) => {
             return Err(format!(
-                "killed by SIGSYS (status 159) after `{}`",
-                util::tail_str(&out.stdout, 1)
+                "{label}: killed by SIGSYS (status 159) after `{last}`"
             ))
         }
         Some(n) => {
             return Err(failure_reason(
-                &format!("exit {n} after `{}`", util::tail_str(&out.stdout, 1)),
+                &format!("{label}: exit {n} after `{last}`"),
                 &out,
-            ))
+            ));
         }
-        None => return Err("no exit status".into()),
+        None => return Err(format!("{label}: no exit status")),
     }
-    if out.stdout.lines().last() != Some("alive") {
-        return Err(format!(
-            "did not print 'alive': {}",
-            util::tail_str(&out.stdout, 1)
-        ));
+    if last != "alive" {
+        return Err(format!("{label}: did not print 'alive': `{last}`"));
     }
-    let calls = out.stdout.lines().count() - 1;
-    let failed = out
+    let calls: Vec<&str> = out
         .stdout
         .lines()
-        .filter(|l| !l.contains(": ok") && *l != "alive")
-        .count();
+        .filter(|l| l.contains(": ") && !l.starts_with("seccomp mode"))
+        .collect();
+    let refused = calls.iter().filter(|l| !l.contains(": ok")).count();
+    let seccomp = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("seccomp mode"))
+        .unwrap_or("seccomp mode: ?")
+        .to_string();
+    Ok((
+        format!(
+            "{} calls, {refused} refused, {differ} differ from host",
+            calls.len()
+        ),
+        seccomp,
+    ))
+}
+
+fn socket_victim(c: &mut Ctx) -> Verdict {
+    let (summary, _) = victim_once(c, "default-profile", &[])?;
+    // Without docker's own profile, the only filter left is the one inherited from dockerd.
+    let (_, seccomp) = victim_once(c, "unconfined", &["--security-opt", "seccomp=unconfined"])?;
+    let inherited = match seccomp.as_str() {
+        "seccomp mode: 2" => "a filter is inherited from dockerd",
+        "seccomp mode: 0" => "no filter inherited from dockerd",
+        _ => "seccomp mode unknown",
+    };
     Ok(format!(
-        "{calls} calls, {failed} refused, exit 0, 'alive'; {differ} differ from host"
+        "exit 0 and 'alive' twice; {summary}; with seccomp=unconfined: {inherited}"
     ))
 }
 

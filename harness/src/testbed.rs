@@ -315,11 +315,20 @@ fn set_current(cache: &Path, dir: &Path) -> Result<()> {
 }
 
 fn build(apt: &Apt, tmp: &Path, versions: &[(&str, &str, String)], key_text: &str) -> Result<()> {
-    // Leftovers of interrupted builds: nobody uses them (only finished dirs are renamed in).
+    // Leftovers of interrupted builds (their harness process is gone): nobody uses them, only
+    // finished trees are renamed into place. A concurrent build of another harness is left alone.
     if let Some(cache) = tmp.parent() {
         for e in fs::read_dir(cache)?.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
-            if (n.starts_with(".build-") || n.starts_with(".old-")) && e.path() != tmp {
+            let owner_alive = n
+                .rsplit('-')
+                .next()
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if (n.starts_with(".build-") || n.starts_with(".old-"))
+                && e.path() != tmp
+                && !owner_alive
+            {
                 eprintln!("testbed: removing leftover {}", e.path().display());
                 let _ = fs::remove_dir_all(e.path());
             }

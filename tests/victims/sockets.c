@@ -315,8 +315,29 @@ static void inet(void)
 	}
 }
 
+/* Seccomp mode from /proc/self/status: 2 means some filter is installed (docker's default
+ * profile, or with --security-opt seccomp=unconfined only one inherited from dockerd). */
+static void seccomp_mode(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f) {
+		report("seccomp mode", -1, "");
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Seccomp:", 8)) {
+			printf("seccomp mode: %d\n", atoi(line + 8));
+			break;
+		}
+	}
+	fclose(f);
+	fflush(stdout);
+}
+
 int main(void)
 {
+	seccomp_mode();
 	netlink_route();
 	packet();
 	inet();
