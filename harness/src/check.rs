@@ -486,15 +486,17 @@ fn in_ci() -> bool {
 }
 
 /// The environment could not be set up: a failure under CI, an explicit skip (77) otherwise.
-fn environment_failure(e: util::Error, run_dir: Option<&Path>) -> Result<i32> {
+/// Under CI every selected scenario counts as failed; otherwise the run is an explicit skip.
+fn environment_failure(e: util::Error, run_dir: Option<&Path>, scenarios: usize) -> Result<i32> {
     if let Some(d) = run_dir {
-        eprintln!("run dir: {}", d.display());
+        println!("run dir: {}", d.display());
     }
     if in_ci() {
-        eprintln!("error: the sandbox could not be built or started (CI=true: this is a failure, not a skip):\n{e}");
+        println!("error: the sandbox could not be built or started (CI=true: this is a failure, not a skip):\n{e}");
+        println!("0 passed, {scenarios} failed");
         Ok(1)
     } else {
-        eprintln!("SKIPPED: the sandbox could not be built or started (set CI=true to make this a failure):\n{e}");
+        println!("SKIPPED: the sandbox could not be built or started (set CI=true to make this a failure):\n{e}");
         Ok(77)
     }
 }
@@ -538,11 +540,15 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     let lib = lib.unwrap_or_else(sandbox::default_lib);
     let started = Instant::now();
+    let selected = SCENARIOS
+        .iter()
+        .filter(|s| only.as_ref().is_none_or(|o| o.iter().any(|n| n == s.name)))
+        .count();
 
     // Environment: testbed, run dir, victim, sandbox.
     let tb = match sandbox::testbed_for_run(true) {
         Ok(tb) => tb,
-        Err(e) => return environment_failure(e, None),
+        Err(e) => return environment_failure(e, None, selected),
     };
     sandbox::clean_old_runs(tb.as_ref(), 30, None);
     let run_dir = sandbox::new_run_dir(mode.name())?;
@@ -553,7 +559,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     let bb = match bb_tar_for(tb.as_ref(), &run_dir) {
         Ok(b) => b,
-        Err(e) => return environment_failure(e, Some(&run_dir)),
+        Err(e) => return environment_failure(e, Some(&run_dir), selected),
     };
     sandbox::prepare_run_dir(&run_dir, mode, &lib, &bb)?;
     let victim_err = match build_victim(&run_dir) {
@@ -570,7 +576,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     let sb = match sandbox::start(&run_dir, mode, tb.as_ref(), &id) {
         Ok(sb) => Some(sb),
         Err(e) if e.0.contains("step 'runsc run'") => {
-            return environment_failure(e, Some(&run_dir))
+            return environment_failure(e, Some(&run_dir), selected)
         }
         Err(e) => {
             // The sandbox ran but dockerd did not come up: that is the suite failing.

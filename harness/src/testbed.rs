@@ -76,30 +76,34 @@ const HOST_TOOLS: &[(&str, &str)] = &[
     ("tar", "tar"),
 ];
 
-pub fn check_host_tools() -> Result<()> {
-    let mut missing = Vec::new();
+/// The message naming missing host programs and the packages to install, if any are missing.
+fn missing_prereqs(have: impl Fn(&str) -> bool, keyring: bool) -> Option<String> {
+    let mut what = Vec::new();
+    let mut pkgs: Vec<&str> = Vec::new();
     for (prog, pkg) in HOST_TOOLS {
-        if util::which(prog).is_none() {
-            missing.push(format!("{prog} (package {pkg})"));
+        if !have(prog) {
+            what.push(format!("{prog} (package {pkg})"));
+            if !pkgs.contains(pkg) {
+                pkgs.push(pkg);
+            }
         }
     }
-    if !Path::new(KEYRING).is_file() {
-        missing.push(format!("{KEYRING} (package debian-archive-keyring)"));
+    if !keyring {
+        what.push(format!("{KEYRING} (package debian-archive-keyring)"));
+        pkgs.push("debian-archive-keyring");
     }
-    if !missing.is_empty() {
-        bail!(
+    (!what.is_empty()).then(|| {
+        format!(
             "host prerequisites missing: {}; install with `apt-get install -y {}`",
-            missing.join(", "),
-            missing
-                .iter()
-                .map(|m| m
-                    .split("(package ")
-                    .nth(1)
-                    .unwrap_or("")
-                    .trim_end_matches(')'))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+            what.join(", "),
+            pkgs.join(" ")
+        )
+    })
+}
+
+pub fn check_host_tools() -> Result<()> {
+    if let Some(msg) = missing_prereqs(|p| util::which(p).is_some(), Path::new(KEYRING).is_file()) {
+        return Err(msg.into());
     }
     // Root check without libc: the effective uid is the second field of Uid: in /proc/self/status.
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -531,4 +535,30 @@ pub fn make_bb_tar(busybox: &Path, root: &Path, tar: &Path, log: &Path) -> Resul
     )?;
     eprintln!("    {n} applet links");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_debootstrap_is_named_with_its_package() {
+        let msg = missing_prereqs(|p| p != "debootstrap", true).unwrap();
+        assert!(msg.contains("debootstrap (package debootstrap)"), "{msg}");
+        assert!(msg.ends_with("`apt-get install -y debootstrap`"), "{msg}");
+    }
+
+    #[test]
+    fn packages_are_listed_once() {
+        let msg = missing_prereqs(|p| !p.starts_with("apt-"), false).unwrap();
+        assert!(
+            msg.ends_with("`apt-get install -y apt debian-archive-keyring`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn nothing_missing() {
+        assert!(missing_prereqs(|_| true, true).is_none());
+    }
 }
