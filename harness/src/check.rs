@@ -656,15 +656,15 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     );
 
     if failed > 0 || sb.is_none() {
-        print_tail(
-            "dockerd log (errors)",
-            &run_dir.join("log/dockerd.log"),
-            |l| {
+        let dlog = run_dir.join("log/dockerd.log");
+        let long = fs::read_to_string(&dlog).is_ok_and(|t| t.lines().count() > 20);
+        if long {
+            print_tail("dockerd log (errors)", &dlog, |l| {
                 l.contains("level=error")
                     || l.contains("level=fatal")
                     || l.starts_with("gvnet-harness:")
-            },
-        );
+            });
+        }
         print_tail("dockerd log", &run_dir.join("log/dockerd.log"), |_| true);
         print_tail("gvnet log", &run_dir.join("log/gvnet.log"), |_| true);
         print_tail("check log", &check_log, |_| true);
