@@ -130,7 +130,9 @@ fn build_programs() -> Result<Programs, String> {
     let out = scratch_root().join("bin");
     fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
 
+    // Both tools first, so a missing one is named before anything is built.
     let gcc = require_tool("gcc", "gcc");
+    let go_tool = require_tool("go", "golang-go");
     let c = out.join("nlconform");
     let status = Command::new(gcc)
         .args(["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o"])
@@ -142,7 +144,6 @@ fn build_programs() -> Result<Programs, String> {
         return Err(format!("gcc failed to build nlconform.c: {status}"));
     }
 
-    let go_tool = require_tool("go", "golang-go");
     let go = out.join(GO_BIN);
     let gocache = scratch_root().join("go-cache");
     let gopath = scratch_root().join("go-path");

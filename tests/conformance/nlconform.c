@@ -309,6 +309,63 @@ static void do_list(const char *name, int fd, int buflen)
 	printf("]\n");
 }
 
+/*
+ * Bad user pointers (NULL, and 0x10: never mapped) on a socket with
+ * memberships: the kernel answers EFAULT (copy_from_user/copy_to_user/
+ * get_user fail) and changes nothing. An emulation that dereferences these
+ * pointers itself would crash instead (in Go's case, inside the SIGSYS
+ * handler).
+ */
+static void bad_pointers(const char *name, int fd, void *bad, const char *label)
+{
+	void *volatile null = bad;
+	struct sockaddr_nl sa;
+	socklen_t len;
+	int rc;
+
+	errno = 0;
+	rc = bind(fd, null, sizeof(struct sockaddr_nl));
+	printf("bind(%s, addr=%s, addrlen=12)", name, label);
+	result(rc, errno);
+
+	len = sizeof sa;
+	errno = 0;
+	rc = getsockname(fd, null, &len);
+	printf("getsockname(%s, addr=%s)", name, label);
+	result(rc, errno);
+
+	errno = 0;
+	rc = getsockname(fd, (struct sockaddr *)&sa, null);
+	printf("getsockname(%s, addrlen=%s)", name, label);
+	result(rc, errno);
+
+	errno = 0;
+	rc = setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, null, 4);
+	printf("setsockopt(%s, SOL_NETLINK, ADD_MEMBERSHIP, optval=%s, optlen=4)", name,
+	       label);
+	result(rc, errno);
+
+	len = 8;
+	errno = 0;
+	rc = getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, null, &len);
+	printf("getsockopt(%s, SOL_NETLINK, LIST_MEMBERSHIPS, optval=%s, optlen=8)", name,
+	       label);
+	result(rc, errno);
+
+	errno = 0;
+	rc = getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, &sa, null);
+	printf("getsockopt(%s, SOL_NETLINK, LIST_MEMBERSHIPS, optlen=%s)", name, label);
+	result(rc, errno);
+
+	/* With a NULL address sendto would send (the address is optional). */
+	if (bad != NULL) {
+		errno = 0;
+		rc = (int)sendto(fd, "x", 1, 0, null, sizeof(struct sockaddr_nl));
+		printf("sendto(%s, 1 byte, to=%s, addrlen=12)", name, label);
+		result(rc, errno);
+	}
+}
+
 /* An RTM_GETLINK dump request: nlmsghdr + ifinfomsg, 32 bytes. */
 struct getlink_req {
 	struct nlmsghdr nh;
@@ -557,6 +614,10 @@ int main(int argc, char **argv)
 	pid_a = do_getname("route", a, 0);
 	do_getname_short("route", a);
 	do_list("route", a, 256);
+
+	bad_pointers("route", a, NULL, "NULL");
+	bad_pointers("route", a, (void *)16, "0x10");
+	do_getname("route", a, 0);
 
 	/* moby's ListExisting: dump request to {pid 0, groups RTMGRP_LINK}. */
 	do_sendto_dump("route", a, 0, 1u << (GRP_LINK - 1));

@@ -336,6 +336,58 @@ func doList(name string, fd, buflen int) {
 	fmt.Printf(" = 0 optlen=%d [%s]\n", l, sb.String())
 }
 
+// badPointers: bad user pointers (NULL, 0x10), see bad_pointers in
+// nlconform.c. Raw syscalls: the syscall package never passes these.
+func badPointers(name string, fd int, bad uintptr, label string) {
+	sys := func(nr, a1, a2, a3, a4, a5 uintptr) error {
+		_, _, e := syscall.Syscall6(nr, a1, a2, a3, a4, a5, 0)
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
+	var sa syscall.RawSockaddrNetlink
+	l := uint32(syscall.SizeofSockaddrNetlink)
+	f := uintptr(fd)
+
+	err := sys(syscall.SYS_BIND, f, bad, syscall.SizeofSockaddrNetlink, 0, 0)
+	fmt.Printf("bind(%s, addr=%s, addrlen=12)", name, label)
+	result(err)
+
+	err = sys(syscall.SYS_GETSOCKNAME, f, bad, uintptr(unsafe.Pointer(&l)), 0, 0)
+	fmt.Printf("getsockname(%s, addr=%s)", name, label)
+	result(err)
+
+	err = sys(syscall.SYS_GETSOCKNAME, f, uintptr(unsafe.Pointer(&sa)), bad, 0, 0)
+	fmt.Printf("getsockname(%s, addrlen=%s)", name, label)
+	result(err)
+
+	err = sys(syscall.SYS_SETSOCKOPT, f, solNetlink, netlinkAddMembership, bad, 4)
+	fmt.Printf("setsockopt(%s, SOL_NETLINK, ADD_MEMBERSHIP, optval=%s, optlen=4)", name, label)
+	result(err)
+
+	ol := int32(8)
+	err = sys(syscall.SYS_GETSOCKOPT, f, solNetlink, netlinkListMemberships, bad, uintptr(unsafe.Pointer(&ol)))
+	fmt.Printf("getsockopt(%s, SOL_NETLINK, LIST_MEMBERSHIPS, optval=%s, optlen=8)", name, label)
+	result(err)
+
+	err = sys(syscall.SYS_GETSOCKOPT, f, solNetlink, netlinkListMemberships, uintptr(unsafe.Pointer(&sa)), bad)
+	fmt.Printf("getsockopt(%s, SOL_NETLINK, LIST_MEMBERSHIPS, optlen=%s)", name, label)
+	result(err)
+
+	// With a NULL address sendto would send (the address is optional).
+	if bad != 0 {
+		x := []byte("x")
+		n, _, e := syscall.Syscall6(syscall.SYS_SENDTO, f, uintptr(unsafe.Pointer(&x[0])), 1, 0, bad, syscall.SizeofSockaddrNetlink)
+		fmt.Printf("sendto(%s, 1 byte, to=%s, addrlen=12)", name, label)
+		if e != 0 {
+			result(e)
+		} else {
+			fmt.Printf(" = %d\n", n)
+		}
+	}
+}
+
 // getlinkReq builds an RTM_GETLINK dump request: nlmsghdr + ifinfomsg, 32 bytes.
 func getlinkReq(seq uint32) []byte {
 	b := make([]byte, syscall.NLMSG_HDRLEN+syscall.SizeofIfInfomsg)
@@ -557,6 +609,10 @@ func main() {
 	pidA := doGetname("route", a, false)
 	doGetnameShort("route", a)
 	doList("route", a, 256)
+
+	badPointers("route", a, 0, "NULL")
+	badPointers("route", a, 16, "0x10")
+	doGetname("route", a, false)
 
 	doSendtoDump("route", a, 0, bit(grpLink))
 
