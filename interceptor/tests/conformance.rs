@@ -603,3 +603,44 @@ fn c_force_mode_kernel_not_asked() {
 fn go_force_mode_kernel_not_asked() {
     check_kernel_not_asked(Lang::Go, "go-kernel");
 }
+
+/// A SIGSYS that gvnet did not cause reaches the Go program's own handler: the
+/// exported `sigaction` recorded Go's SIGSYS handler while gvnet's stayed in the
+/// kernel, and gvnet's handler forwards foreign SIGSYS (here from kill(2)) to it.
+#[test]
+fn go_foreign_sigsys_reaches_the_programs_handler() {
+    let dir = scratch_dir("go_sigsys_chain");
+    let reference = run(Lang::Go, &Env::Kernel, &["--sigsys-chain"]);
+    let expected = "bind(route, groups=0x1) = 0\nsigsys: delivered to the program's handler (bad system call)\n# end\n";
+    assert_eq!(
+        reference.transcript(),
+        expected,
+        "the host kernel's reference"
+    );
+    let log = dir.join("gvnet.log");
+    let under = run(
+        Lang::Go,
+        &Env::Gvnet {
+            mode: "force",
+            log: &log,
+        },
+        &["--sigsys-chain"],
+    );
+    let text = read_log(&log);
+    assert_eq!(
+        under.transcript(),
+        expected,
+        "under gvnet; log:\n{}",
+        log_tail(&text)
+    );
+    assert!(
+        text.contains("raw bind(") && text.contains("emulated"),
+        "the bind was not trapped, so gvnet's handler was not the one in the kernel; log:\n{}",
+        log_tail(&text)
+    );
+    assert!(
+        text.contains("sigaction(SIGSYS") && text.contains("recorded for the program"),
+        "Go's sigaction(SIGSYS) did not reach the guard; log:\n{}",
+        log_tail(&text)
+    );
+}
