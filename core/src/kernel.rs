@@ -67,62 +67,62 @@ fn vm_copy<K: Kernel>(k: &K, nr_call: usize, local: usize, remote: usize, len: u
     }
 }
 
-/// Copies `buf.len()` bytes from the caller's address `addr` into `buf`.
-///
-/// Returns `Err(errno)`; `EFAULT` for an address the kernel would refuse.
-pub fn read_user<K: Kernel>(k: &K, addr: usize, buf: &mut [u8]) -> Result<(), i32> {
-    if addr == 0 {
+/// Which way [`copy_user`] copies.
+#[derive(Clone, Copy)]
+enum Direction {
+    /// From the caller's memory into ours.
+    In,
+    /// From ours into the caller's memory.
+    Out,
+}
+
+/// Copies `len` bytes between our buffer `local` and the caller's address `remote`.
+fn copy_user<K: Kernel>(
+    k: &K,
+    dir: Direction,
+    local: usize,
+    remote: usize,
+    len: usize,
+) -> Result<(), i32> {
+    if remote == 0 {
         return Err(errno::EFAULT);
     }
     if DIRECT_MEMORY.load(Ordering::Relaxed) {
-        // SAFETY: only reached where the kernel lacks process_vm_readv; `addr` is non-null and
-        // was handed to a system call by the program, which promised it points at `buf.len()`
-        // readable bytes. A lying program faults here as it would have in its own code.
-        unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len()) };
+        let (src, dst) = match dir {
+            Direction::In => (remote, local),
+            Direction::Out => (local, remote),
+        };
+        // SAFETY: only reached where the kernel lacks process_vm_readv/writev; `remote` is
+        // non-null and was handed to a system call by the program, which promised it points at
+        // `len` bytes it may read (or write, for output arguments). A lying program faults here
+        // as it would have in its own code.
+        unsafe { core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len) };
         return Ok(());
     }
-    let r = vm_copy(
-        k,
-        nr::PROCESS_VM_READV,
-        buf.as_mut_ptr() as usize,
-        addr,
-        buf.len(),
-    );
-    match r {
-        n if n == buf.len() as isize => Ok(()),
+    let nr_call = match dir {
+        Direction::In => nr::PROCESS_VM_READV,
+        Direction::Out => nr::PROCESS_VM_WRITEV,
+    };
+    match vm_copy(k, nr_call, local, remote, len) {
+        n if n == len as isize => Ok(()),
         n if n == -(errno::ENOSYS as isize) => {
             DIRECT_MEMORY.store(true, Ordering::Relaxed);
-            read_user(k, addr, buf)
+            copy_user(k, dir, local, remote, len)
         }
         _ => Err(errno::EFAULT),
     }
 }
 
+/// Copies `buf.len()` bytes from the caller's address `addr` into `buf`.
+///
+/// Returns `Err(errno)`; `EFAULT` for an address the kernel would refuse.
+pub fn read_user<K: Kernel>(k: &K, addr: usize, buf: &mut [u8]) -> Result<(), i32> {
+    copy_user(k, Direction::In, buf.as_mut_ptr() as usize, addr, buf.len())
+}
+
 /// Copies `data` to the caller's address `addr`.
 pub fn write_user<K: Kernel>(k: &K, addr: usize, data: &[u8]) -> Result<(), i32> {
-    if addr == 0 {
-        return Err(errno::EFAULT);
-    }
-    if DIRECT_MEMORY.load(Ordering::Relaxed) {
-        // SAFETY: as in `read_user`: the program handed `addr` to the kernel as writable output.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
-        return Ok(());
-    }
-    let r = vm_copy(
-        k,
-        nr::PROCESS_VM_WRITEV,
-        data.as_ptr() as usize,
-        addr,
-        data.len(),
-    );
-    match r {
-        n if n == data.len() as isize => Ok(()),
-        n if n == -(errno::ENOSYS as isize) => {
-            DIRECT_MEMORY.store(true, Ordering::Relaxed);
-            write_user(k, addr, data)
-        }
-        _ => Err(errno::EFAULT),
-    }
+    copy_user(k, Direction::Out, data.as_ptr() as usize, addr, data.len())
 }
 
 /// Reads an `int` socket option (`SOL_SOCKET`/`SO_DOMAIN` and the like) of `fd`.

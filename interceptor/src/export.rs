@@ -196,24 +196,37 @@ pub unsafe extern "C" fn getsockopt(
     }
 }
 
-/// `getsockname(2)`: only needed once some socket holds emulated memberships.
+/// getsockname/getpeername: through the emulation once some socket holds emulated state (only
+/// then can `nl_groups` differ from the kernel's answer), else straight to libc.
+///
+/// # Safety
+/// As libc's `getsockname`.
+unsafe fn socket_name(
+    nr_: usize,
+    real: &crate::real::Sym,
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> c_int {
+    if engine::active() && !TABLE.is_empty() {
+        return emulated(nr_, args(&[fd as usize, addr as usize, len as usize])) as c_int;
+    }
+    // SAFETY: both real symbols have this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int =
+            transmute(real.get());
+        real(fd, addr, len)
+    }
+}
+
+/// `getsockname(2)`: reports the groups of an emulated membership in `nl_groups`.
 ///
 /// # Safety
 /// As libc's `getsockname`.
 #[no_mangle]
 pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    if engine::active() && !TABLE.is_empty() {
-        return emulated(
-            nr::GETSOCKNAME,
-            args(&[fd as usize, addr as usize, len as usize]),
-        ) as c_int;
-    }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int =
-            transmute(crate::real::GETSOCKNAME.get());
-        real(fd, addr, len)
-    }
+    // SAFETY: the caller's contract is getsockname's.
+    unsafe { socket_name(nr::GETSOCKNAME, &crate::real::GETSOCKNAME, fd, addr, len) }
 }
 
 /// `getpeername(2)`: reports the destination group a `connect` with groups set.
@@ -222,18 +235,8 @@ pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut s
 /// As libc's `getpeername`.
 #[no_mangle]
 pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    if engine::active() && !TABLE.is_empty() {
-        return emulated(
-            nr::GETPEERNAME,
-            args(&[fd as usize, addr as usize, len as usize]),
-        ) as c_int;
-    }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int =
-            transmute(crate::real::GETPEERNAME.get());
-        real(fd, addr, len)
-    }
+    // SAFETY: the caller's contract is getpeername's.
+    unsafe { socket_name(nr::GETPEERNAME, &crate::real::GETPEERNAME, fd, addr, len) }
 }
 
 /// `sigaction(2)`: while gvnet's SIGSYS handler is installed, the program's SIGSYS disposition is
