@@ -40,6 +40,7 @@ test: lint unit check
 # dockerd in gVisor under the preload; a container on the default bridge prints its address.
 demo: build
 	$(HARNESS) testbed
+	@if [ -e $${GVNET_CACHE:-/var/cache/gvnet}/up.state ]; then $(HARNESS) down; fi
 	$(HARNESS) up
 	$(HARNESS) exec docker run --rm bb ip -4 addr show eth0
 	@echo "dockerd keeps running in the sandbox: '$(HARNESS) exec docker ...' talks to it, '$(HARNESS) down' stops it."
