@@ -415,63 +415,92 @@ fn socket_victim(c: &mut Ctx) -> Verdict {
     ))
 }
 
+/// `ip monitor link`'s complaint when gVisor refuses its subscription.
+pub const EXPECTED_IP_MONITOR: &str = "Cannot bind netlink socket: Permission denied";
+
+/// A C program through libc in the sandbox itself: `ip monitor link` subscribes with a bind with
+/// `nl_groups`. With the library staged (preload mode) it runs under `LD_PRELOAD`, subscribes and
+/// keeps listening until `timeout` ends it (exit 124); gVisor alone refuses the bind at once.
+fn ip_monitor(c: &mut Ctx) -> Verdict {
+    let lib = "/opt/gvnet/libgvnet.so";
+    let script = format!(
+        "if [ -e {lib} ]; then export LD_PRELOAD={lib}; fi; timeout 2 ip monitor link; echo \"exit $?\""
+    );
+    let out = c.run(&["sh", "-c", &script], Duration::from_secs(30))?;
+    let text = out.combined();
+    if text.contains("exit 124") {
+        return Ok("subscribed and kept listening until timeout ended it (2 s)".into());
+    }
+    let why = text
+        .lines()
+        .find(|l| !l.starts_with("gvnet[") && !l.starts_with("exit "))
+        .unwrap_or("no output");
+    Err(format!("ip monitor link stopped by itself: {why}"))
+}
+
 struct Scenario {
     name: &'static str,
-    bridge: bool,
+    /// Without the preload this scenario must fail with this text; `None`: it must pass.
+    without_preload: Option<&'static str>,
     run: fn(&mut Ctx) -> Verdict,
 }
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "host-network",
-        bridge: false,
+        without_preload: None,
         run: host_network,
     },
     Scenario {
         name: "none-network",
-        bridge: false,
+        without_preload: None,
         run: none_network,
     },
     Scenario {
         name: "default-bridge",
-        bridge: true,
+        without_preload: Some(EXPECTED_NO_PRELOAD),
         run: default_bridge,
     },
     Scenario {
         name: "bridge-address",
-        bridge: true,
+        without_preload: Some(EXPECTED_NO_PRELOAD),
         run: bridge_address,
     },
     Scenario {
         name: "user-network",
-        bridge: true,
+        without_preload: Some(EXPECTED_NO_PRELOAD),
         run: user_network,
     },
     Scenario {
         name: "publish",
-        bridge: true,
+        without_preload: Some(EXPECTED_NO_PRELOAD),
         run: publish,
     },
     Scenario {
         name: "no-stale-veth",
-        bridge: false,
+        without_preload: None,
         run: no_stale_veth,
     },
     Scenario {
         name: "socket-victim",
-        bridge: false,
+        without_preload: None,
         run: socket_victim,
+    },
+    Scenario {
+        name: "ip-monitor",
+        without_preload: Some(EXPECTED_IP_MONITOR),
+        run: ip_monitor,
     },
 ];
 
-fn judge(mode: Mode, bridge: bool, v: Verdict) -> (Outcome, String) {
-    match (mode, bridge, v) {
-        (Mode::NoPreload, true, Ok(detail)) => (
+fn judge(mode: Mode, without_preload: Option<&str>, v: Verdict) -> (Outcome, String) {
+    match (mode, without_preload, v) {
+        (Mode::NoPreload, Some(expected), Ok(detail)) => (
             Outcome::Failed,
-            format!("passed without the preload (expected `{EXPECTED_NO_PRELOAD}`): {detail}"),
+            format!("passed without the preload (expected `{expected}`): {detail}"),
         ),
-        (Mode::NoPreload, true, Err(e)) if e.contains(EXPECTED_NO_PRELOAD) => {
-            (Outcome::ExpectedFailure, EXPECTED_NO_PRELOAD.to_string())
+        (Mode::NoPreload, Some(expected), Err(e)) if e.contains(expected) => {
+            (Outcome::ExpectedFailure, expected.to_string())
         }
         (_, _, Ok(detail)) => (Outcome::Passed, detail),
         (_, _, Err(e)) => (Outcome::Failed, e),
@@ -612,7 +641,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
                 v
             }
         };
-        let (outcome, reason) = judge(mode, s.bridge, verdict);
+        let (outcome, reason) = judge(mode, s.without_preload, verdict);
         if sb.is_some() {
             eprintln!("{}", label(&outcome));
         }
@@ -723,7 +752,7 @@ mod tests {
     fn no_preload_bridge_failure_with_the_message_is_expected() {
         let e = format!("docker run: exit 125 docker: Error response from daemon: failed to set up container networking: failed to add interface veth1 to sandbox: {EXPECTED_NO_PRELOAD}");
         assert_eq!(
-            judge(Mode::NoPreload, true, Err(e)).0,
+            judge(Mode::NoPreload, Some(EXPECTED_NO_PRELOAD), Err(e)).0,
             Outcome::ExpectedFailure
         );
     }
@@ -731,15 +760,20 @@ mod tests {
     #[test]
     fn no_preload_other_failures_and_passes_fail() {
         assert_eq!(
-            judge(Mode::NoPreload, true, Err("timed out".into())).0,
+            judge(
+                Mode::NoPreload,
+                Some(EXPECTED_NO_PRELOAD),
+                Err("timed out".into())
+            )
+            .0,
             Outcome::Failed
         );
         assert_eq!(
-            judge(Mode::NoPreload, true, Ok("ok".into())).0,
+            judge(Mode::NoPreload, Some(EXPECTED_NO_PRELOAD), Ok("ok".into())).0,
             Outcome::Failed
         );
         assert_eq!(
-            judge(Mode::NoPreload, false, Err(EXPECTED_NO_PRELOAD.into())).0,
+            judge(Mode::NoPreload, None, Err(EXPECTED_NO_PRELOAD.into())).0,
             Outcome::Failed
         );
     }
@@ -747,11 +781,16 @@ mod tests {
     #[test]
     fn preload_needs_a_pass() {
         assert_eq!(
-            judge(Mode::Preload, true, Err(EXPECTED_NO_PRELOAD.into())).0,
+            judge(
+                Mode::Preload,
+                Some(EXPECTED_NO_PRELOAD),
+                Err(EXPECTED_NO_PRELOAD.into())
+            )
+            .0,
             Outcome::Failed
         );
         assert_eq!(
-            judge(Mode::Preload, false, Ok("x".into())).0,
+            judge(Mode::Preload, None, Ok("x".into())).0,
             Outcome::Passed
         );
     }
