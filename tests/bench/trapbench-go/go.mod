@@ -1,0 +1,3 @@
+module trapbench
+
+go 1.19
