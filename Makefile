@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 LIB     := target/release/libgvnet.so
 HARNESS := target/release/gvnet-harness
 
-.PHONY: all deps build lint unit check check-preload check-baseline test demo down clean
+.PHONY: all deps build lint unit check check-preload check-baseline test bench demo down clean
 
 all: build
 
@@ -36,6 +36,12 @@ check-baseline: build
 	$(HARNESS) check --no-preload
 
 test: lint unit check
+
+# What gvnet costs, measured side by side (not part of test): prints a table and writes
+# docs/performance.md. Counts are options of `gvnet-harness bench` (BENCH_ARGS).
+bench: build
+	$(HARNESS) testbed
+	$(HARNESS) bench $(BENCH_ARGS)
 
 # dockerd in gVisor under the preload; a container on the default bridge prints its address.
 demo: build

@@ -1,6 +1,7 @@
 //! gvnet-harness: builds a gVisor sandbox with a real dockerd from Debian packages and proves
 //! libgvnet.so there. See harness/README.md.
 
+mod bench;
 mod check;
 mod sandbox;
 mod testbed;
@@ -39,6 +40,14 @@ USAGE:
         bridge scenarios must fail with `failed to subscribe to link updates: permission
         denied` (counted as passed, marked as expected failures). --keep leaves the
         sandbox running afterwards (stop it with `runsc ... delete --force`, printed).
+
+    gvnet-harness bench [--lib PATH] [--out FILE] [--only start,trap,loop,scale]
+            [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N]
+            [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N]
+        What gvnet costs, measured side by side (A, B interleaved): container start,
+        a trapped call (host kernel and gVisor), the inherited filter, scale (containers,
+        dockerd RSS and fds). Starts two sandboxes (with and without the preload), prints
+        a table and writes docs/performance.md (or --out). `make bench` runs it.
 
 ENVIRONMENT:
     GVNET_CACHE      cache root (default /var/cache/gvnet): testbed-<hash>/, current, runs/
@@ -186,6 +195,7 @@ fn main() {
         "down" => cmd_down(a).map(|_| 0),
         "exec" => cmd_exec(a),
         "check" => check::run(a.rest),
+        "bench" => bench::run(a.rest),
         other => Err(util::Error(format!(
             "unknown command '{other}' (see --help)"
         ))),
