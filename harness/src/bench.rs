@@ -303,19 +303,8 @@ fn build_trapbench(dir: &Path) -> Result<PathBuf> {
 
 /// Builds tests/bench/loopbench.c static into `dir`.
 fn build_loopbench(dir: &Path) -> Result<PathBuf> {
-    let src = dir.join("loopbench.c");
-    util::write_file(&src, LOOP_SRC)?;
     let bin = dir.join("loopbench");
-    let out = util::capture(
-        Command::new("gcc")
-            .args(["-static", "-O2", "-Wall", "-Wextra", "-o"])
-            .arg(&bin)
-            .arg(&src),
-        Duration::from_secs(120),
-    )?;
-    if !out.ok() {
-        bail!("gcc -static loopbench.c failed: {}", out.combined());
-    }
+    util::build_static_c(LOOP_SRC, &bin)?;
     Ok(bin)
 }
 

@@ -44,24 +44,12 @@ pub fn build_victim(run_dir: &Path) -> Result<PathBuf> {
             .with_ctx(|| format!("GVNET_VICTIM {}", PathBuf::from(&pre).display()))?;
         return Ok(bin);
     }
-    let src = run_dir.join("sockets.c");
-    util::write_file(&src, VICTIM_SRC)?;
-    if util::which("gcc").is_none() {
-        bail!("gcc not found: install the host packages gcc and libc6-dev (or set GVNET_VICTIM to a static build of tests/victims/sockets.c)");
-    }
-    let out = util::capture(
-        Command::new("gcc")
-            .args(["-static", "-O2", "-Wall", "-Wextra", "-o"])
-            .arg(&bin)
-            .arg(&src),
-        Duration::from_secs(120),
-    )?;
-    if !out.ok() {
-        bail!(
-            "gcc -static sockets.c failed (is libc6-dev installed?): {}",
-            out.combined()
-        );
-    }
+    util::build_static_c(VICTIM_SRC, &bin).map_err(|e| {
+        util::Error(format!(
+            "{} (or set GVNET_VICTIM to a static build of tests/victims/sockets.c)",
+            e.0
+        ))
+    })?;
     Ok(bin)
 }
 

@@ -330,6 +330,34 @@ pub fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<()> {
     fs::write(path, contents).with_ctx(|| format!("cannot write {}", path.display()))
 }
 
+/// Compiles the C source text `src` statically (`gcc -static -O2 -Wall -Wextra`) into `bin`,
+/// writing the source next to it as `<bin>.c`; says which host packages are missing.
+pub fn build_static_c(src: &str, bin: &Path) -> Result<()> {
+    let name = bin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let src_path = bin.with_extension("c");
+    write_file(&src_path, src)?;
+    if which("gcc").is_none() {
+        bail!("gcc not found: install the host packages gcc and libc6-dev");
+    }
+    let out = capture(
+        Command::new("gcc")
+            .args(["-static", "-O2", "-Wall", "-Wextra", "-o"])
+            .arg(bin)
+            .arg(&src_path),
+        Duration::from_secs(120),
+    )?;
+    if !out.ok() {
+        bail!(
+            "gcc -static {name}.c failed (is libc6-dev installed?): {}",
+            out.combined()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,22 +41,37 @@ fn args(a: &[usize]) -> [usize; 6] {
     out
 }
 
+/// bind/connect: through the emulation when the filter rules name the call, else to libc.
+///
+/// # Safety
+/// As libc's `bind`/`connect`.
+unsafe fn addr_call(
+    nr_: usize,
+    real: &crate::real::Sym,
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+) -> c_int {
+    let a = args(&[fd as usize, addr as usize, len as usize]);
+    if engine::active() && wants(nr_, &a) {
+        return emulated(nr_, a) as c_int;
+    }
+    // SAFETY: both real symbols have this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int =
+            transmute(real.get());
+        real(fd, addr, len)
+    }
+}
+
 /// `bind(2)`.
 ///
 /// # Safety
 /// As libc's `bind`.
 #[no_mangle]
 pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    let a = args(&[fd as usize, addr as usize, len as usize]);
-    if engine::active() && wants(nr::BIND, &a) {
-        return emulated(nr::BIND, a) as c_int;
-    }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int =
-            transmute(crate::real::BIND.get());
-        real(fd, addr, len)
-    }
+    // SAFETY: the caller's contract is bind's.
+    unsafe { addr_call(nr::BIND, &crate::real::BIND, fd, addr, len) }
 }
 
 /// `connect(2)`.
@@ -65,16 +80,8 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 /// As libc's `connect`.
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    let a = args(&[fd as usize, addr as usize, len as usize]);
-    if engine::active() && wants(nr::CONNECT, &a) {
-        return emulated(nr::CONNECT, a) as c_int;
-    }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int =
-            transmute(crate::real::CONNECT.get());
-        real(fd, addr, len)
-    }
+    // SAFETY: the caller's contract is connect's.
+    unsafe { addr_call(nr::CONNECT, &crate::real::CONNECT, fd, addr, len) }
 }
 
 /// `sendto(2)`.
