@@ -178,8 +178,25 @@ fn route_addr_with_groups<K: Kernel>(
     if len < abi::SOCKADDR_NL_LEN {
         return None;
     }
-    let sa = read_nl(k, addr)?;
+    with_groups_on_route(k, fd, read_nl(k, addr)?)
+}
+
+/// `sa` if it carries groups and `fd` is a NETLINK_ROUTE socket.
+fn with_groups_on_route<K: Kernel>(k: &K, fd: usize, sa: SockaddrNl) -> Option<SockaddrNl> {
     (sa.family == abi::AF_NETLINK && sa.groups != 0 && is_route_socket(k, fd)).then_some(sa)
+}
+
+/// A send's destination, read from the caller's memory once: the family, and the decoded
+/// `sockaddr_nl` when the address is long enough to be one.
+fn read_dest<K: Kernel>(k: &K, addr: usize, len: usize) -> Option<(u16, Option<SockaddrNl>)> {
+    if addr == 0 || len < 2 {
+        return None;
+    }
+    let mut raw = [0u8; abi::SOCKADDR_NL_LEN];
+    let n = len.min(raw.len());
+    read_user(k, addr, &mut raw[..n]).ok()?;
+    let nl = (n == raw.len()).then(|| SockaddrNl::from_bytes(&raw));
+    Some((family([raw[0], raw[1]]), nl))
 }
 
 fn bind<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
@@ -244,12 +261,9 @@ fn connect<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
 
 fn sendto<K: Kernel>(k: &K, c: &Call) -> Outcome {
     let [fd, buf, len, flags, addr, alen] = c.args;
-    if addr == 0 || alen < 2 {
-        return pass(k, c);
-    }
-    match read_family(k, addr) {
-        Some(abi::AF_NETLINK) => {
-            let Some(sa) = route_addr_with_groups(k, fd, addr, alen) else {
+    match read_dest(k, addr, alen) {
+        Some((abi::AF_NETLINK, nl)) => {
+            let Some(sa) = nl.and_then(|sa| with_groups_on_route(k, fd, sa)) else {
                 return pass(k, c);
             };
             let bare = sa.without_groups().to_bytes();
@@ -262,7 +276,7 @@ fn sendto<K: Kernel>(k: &K, c: &Call) -> Outcome {
             };
             Outcome::new(r, Action::SentWithoutGroups(sa.groups)).with_addr(sa)
         }
-        Some(abi::AF_PACKET) => {
+        Some((abi::AF_PACKET, _)) => {
             let out = pass(k, c);
             if out.ret == neg(errno::EOPNOTSUPP) {
                 return Outcome::new(len as isize, Action::PacketDropped);
@@ -281,12 +295,9 @@ fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
     }
     let word = |i: usize| u64::from_ne_bytes(hdr[i..i + 8].try_into().unwrap_or([0; 8])) as usize;
     let (name, namelen, iov, iovlen) = (word(0), word(8) & 0xffff_ffff, word(16), word(24));
-    if name == 0 || namelen < 2 {
-        return pass(k, c);
-    }
-    match read_family(k, name) {
-        Some(abi::AF_NETLINK) => {
-            let Some(sa) = route_addr_with_groups(k, fd, name, namelen) else {
+    match read_dest(k, name, namelen) {
+        Some((abi::AF_NETLINK, nl)) => {
+            let Some(sa) = nl.and_then(|sa| with_groups_on_route(k, fd, sa)) else {
                 return pass(k, c);
             };
             let bare = sa.without_groups().to_bytes();
@@ -298,7 +309,7 @@ fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
             let r = unsafe { k.syscall(nr::SENDMSG, [fd, copy.as_ptr() as usize, flags, 0, 0, 0]) };
             Outcome::new(r, Action::SentWithoutGroups(sa.groups)).with_addr(sa)
         }
-        Some(abi::AF_PACKET) => {
+        Some((abi::AF_PACKET, _)) => {
             let out = pass(k, c);
             if out.ret != neg(errno::EOPNOTSUPP) || iovlen > abi::UIO_MAXIOV {
                 return out;
