@@ -18,9 +18,6 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// Emulated memberships of this process, shared by the SIGSYS handler and the libc hooks.
 pub static TABLE: Table = Table::new();
 
-/// Traps served since the filter was installed.
-pub static TRAPS: AtomicU64 = AtomicU64::new(0);
-
 /// `SIG_DFL`.
 pub const SIG_DFL: usize = 0;
 /// `SIG_IGN`.
@@ -108,7 +105,6 @@ pub unsafe extern "C" fn handle_sigsys(sig: c_int, info: *mut libc::siginfo_t, c
         };
         let out = handle(&RawKernel, &TABLE, &call);
         g[libc::REG_RAX as usize] = out.ret as i64;
-        TRAPS.fetch_add(1, Ordering::Relaxed);
         trace_call("raw", &call, &out);
         return;
     }

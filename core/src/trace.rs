@@ -145,7 +145,7 @@ impl Line {
         if neg {
             self.str("-");
         }
-        self.bytes_raw(&tmp[i..])
+        self.bytes(&tmp[i..])
     }
 
     /// Appends `0x` and lower-case hex.
@@ -161,7 +161,7 @@ impl Line {
                 break;
             }
         }
-        self.str("0x").bytes_raw(&tmp[i..])
+        self.str("0x").bytes(&tmp[i..])
     }
 
     /// Appends a raw syscall result: `= N` or `= -1 ENAME (N)`.
@@ -176,10 +176,6 @@ impl Line {
         } else {
             self.str("= ").dec(r as i64)
         }
-    }
-
-    fn bytes_raw(&mut self, b: &[u8]) -> &mut Self {
-        self.bytes(b)
     }
 
     /// The text so far (for tests).
