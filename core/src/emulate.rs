@@ -337,18 +337,21 @@ fn setsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
         return pass(k, c);
     }
     // Linux reads the value only when optlen >= sizeof(int); a shorter one leaves it 0.
+    let action = |g| {
+        if join {
+            Action::Joined(g)
+        } else {
+            Action::Left(g)
+        }
+    };
     let mut g = 0u32;
     if optlen as u32 >= 4 {
         match read_u32(k, val) {
             Ok(v) => g = v,
-            Err(e) => return Outcome::new(neg(e), Action::Joined(0)),
+            Err(e) => return Outcome::new(neg(e), action(0)),
         }
     }
-    let action = if join {
-        Action::Joined(g)
-    } else {
-        Action::Left(g)
-    };
+    let action = action(g);
     let s = match claim(k, t, fd) {
         Ok(s) => s,
         Err(e) => return Outcome::new(neg(e), action),
