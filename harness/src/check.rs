@@ -68,21 +68,24 @@ struct Row {
 }
 
 /// Per-run context: the sandbox and the check log.
-struct Ctx<'a> {
-    sb: &'a Sandbox,
-    log: fs::File,
+pub(crate) struct Ctx<'a> {
+    pub sb: &'a Sandbox,
+    pub log: fs::File,
+    /// The run directory (its opt/ is /opt/gvnet inside the sandbox).
+    #[allow(dead_code)] // for the scenario modules
+    pub run_dir: &'a Path,
 }
 
-type Verdict = std::result::Result<String, String>;
+pub(crate) type Verdict = std::result::Result<String, String>;
 
 impl Ctx<'_> {
-    fn note(&mut self, text: &str) {
+    pub fn note(&mut self, text: &str) {
         let _ = writeln!(self.log, "{text}");
     }
 
     /// Runs argv in the sandbox, logging the command and its output. Errors of the harness
     /// itself (cannot spawn runsc) become a failed Output-like string.
-    fn run(&mut self, argv: &[&str], timeout: Duration) -> std::result::Result<Output, String> {
+    pub fn run(&mut self, argv: &[&str], timeout: Duration) -> std::result::Result<Output, String> {
         self.note(&format!("$ {}", argv.join(" ")));
         let out = self.sb.exec(argv, timeout).map_err(|e| e.to_string())?;
         let text = out.combined();
@@ -97,14 +100,18 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn docker(&mut self, args: &[&str], timeout: Duration) -> std::result::Result<Output, String> {
+    pub fn docker(
+        &mut self,
+        args: &[&str],
+        timeout: Duration,
+    ) -> std::result::Result<Output, String> {
         let mut argv = vec!["docker"];
         argv.extend_from_slice(args);
         self.run(&argv, timeout)
     }
 
     /// Like `docker` but a non-zero exit is an Err with the most telling line.
-    fn docker_ok(
+    pub fn docker_ok(
         &mut self,
         args: &[&str],
         timeout: Duration,
@@ -426,14 +433,21 @@ fn ip_monitor(c: &mut Ctx) -> Verdict {
     Err(format!("ip monitor link stopped by itself: {why}"))
 }
 
-struct Scenario {
-    name: &'static str,
+pub(crate) struct Scenario {
+    pub name: &'static str,
     /// Without the preload this scenario must fail with this text; `None`: it must pass.
-    without_preload: Option<&'static str>,
-    run: fn(&mut Ctx) -> Verdict,
+    pub without_preload: Option<&'static str>,
+    pub run: fn(&mut Ctx) -> Verdict,
 }
 
-const SCENARIOS: &[Scenario] = &[
+/// Every scenario, in the order they run: the base set, then each module's.
+fn all_scenarios() -> impl Iterator<Item = &'static Scenario> {
+    BASE.iter()
+        .chain(crate::scenarios::events::SCENARIOS)
+        .chain(crate::scenarios::docker::SCENARIOS)
+}
+
+const BASE: &[Scenario] = &[
     Scenario {
         name: "host-network",
         without_preload: None,
@@ -543,11 +557,10 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     if let Some(names) = &only {
         for n in names {
-            if !SCENARIOS.iter().any(|s| s.name == n) {
+            if !all_scenarios().any(|s| s.name == n) {
                 bail!(
                     "--only: no scenario '{n}' (have: {})",
-                    SCENARIOS
-                        .iter()
+                    all_scenarios()
                         .map(|s| s.name)
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -557,8 +570,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     let lib = lib.unwrap_or_else(sandbox::default_lib);
     let started = Instant::now();
-    let selected = SCENARIOS
-        .iter()
+    let selected = all_scenarios()
         .filter(|s| only.as_ref().is_none_or(|o| o.iter().any(|n| n == s.name)))
         .count();
 
@@ -589,6 +601,16 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         }
         Err(e) => Some(e.to_string()),
     };
+    // Programs the scenario modules stage into opt/ (built on this machine).
+    for (module, prepare) in crate::scenarios::PREPARE {
+        if let Err(e) = prepare(&run_dir) {
+            eprintln!("warning: preparing the {module} scenarios failed: {e}");
+            let _ = util::write_file(
+                &run_dir.join(format!("prepare-{module}.err")),
+                e.to_string(),
+            );
+        }
+    }
     let id = format!("gvnet-check-{}", std::process::id());
     let sb = match sandbox::start(&run_dir, mode, tb.as_ref(), &id) {
         Ok(sb) => Some(sb),
@@ -604,7 +626,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
 
     let check_log = run_dir.join("check.log");
     let mut rows = Vec::new();
-    for s in SCENARIOS {
+    for s in all_scenarios() {
         if only
             .as_ref()
             .is_some_and(|o| !o.iter().any(|n| n == s.name))
@@ -621,7 +643,11 @@ pub fn run(args: Vec<String>) -> Result<i32> {
                     .append(true)
                     .open(&check_log)
                     .ctx("check.log")?;
-                let mut c = Ctx { sb, log };
+                let mut c = Ctx {
+                    sb,
+                    log,
+                    run_dir: &run_dir,
+                };
                 c.note(&format!("\n=== {}", s.name));
                 eprint!("  {:<16} ... ", s.name);
                 let v = (s.run)(&mut c);

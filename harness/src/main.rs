@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod sandbox;
+mod scenarios;
 mod testbed;
 mod util;
 

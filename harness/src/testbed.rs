@@ -22,8 +22,12 @@ const MIRROR: &str = "http://deb.debian.org/debian";
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /// Bump when the recipe below changes in a way that needs a rebuild.
 const RECIPE: &str = "gvnet-testbed-1";
-pub const INCLUDE: &str =
-    "docker.io,docker-cli,iproute2,busybox-static,procps,iptables,python3-minimal,iputils-ping";
+/// Beyond docker.io: busybox for the bb image; golang and vishvananda/netlink to build the Go
+/// event subscriber inside the sandbox (issue 3); docker-compose and dnsmasq-base for the
+/// Docker feature scenarios (issue 4).
+pub const INCLUDE: &str = "docker.io,docker-cli,iproute2,busybox-static,procps,iptables,\
+python3-minimal,iputils-ping,golang-go,golang-github-vishvananda-netlink-dev,docker-compose,\
+dnsmasq-base";
 /// The runsc build known to work; the sid one panics inside gVisor (see docs).
 const RUNSC_KNOWN_GOOD: &str = "0.0~20240729.0-4+b7";
 /// Where trixie's runc goes in the rootfs; dockerd is told explicitly to use it.
