@@ -22,6 +22,7 @@ pub mod emulate;
 pub mod filter;
 pub mod kernel;
 pub mod membership;
+pub mod rtnl;
 pub mod sigsys;
 pub mod sites;
 pub mod sockaddr;
