@@ -1222,6 +1222,7 @@ mod tests {
     //! The oracle is netlink-packet-route: dumps are built with it and every event is parsed
     //! back with it.
     use super::*;
+    use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_MULTIPART};
     use netlink_packet_route::address::{
         AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
@@ -1239,7 +1240,6 @@ mod tests {
     };
     use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as M};
     use std::collections::BTreeMap;
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     use std::vec::Vec;
 
     const UP: u32 = 1;
@@ -1354,11 +1354,11 @@ mod tests {
     }
 
     fn set_link_attr(m: &mut LinkMessage, a: LinkAttribute) {
-        let d = std::mem::discriminant(&a);
+        let d = core::mem::discriminant(&a);
         match m
             .attributes
             .iter_mut()
-            .find(|x| std::mem::discriminant(*x) == d)
+            .find(|x| core::mem::discriminant(*x) == d)
         {
             Some(x) => *x = a,
             None => m.attributes.push(a),
@@ -1546,7 +1546,7 @@ mod tests {
         let mut v = f.view(Kind::Link);
         let lo = link(1, "lo", UP);
         let veth = link(7, "veth0", BROADCAST | MULTICAST);
-        cycle(&mut v, &links(&[lo.clone()]));
+        cycle(&mut v, &links(core::slice::from_ref(&lo)));
         let evs = cycle(&mut v, &links(&[lo.clone(), veth.clone()]));
         assert_eq!(evs.len(), 1);
         assert_eq!((evs[0].group, evs[0].ty), (RTNLGRP_LINK, RTM_NEWLINK));
@@ -1558,7 +1558,7 @@ mod tests {
         let mut veth2 = veth.clone();
         set_link_attr(&mut veth2, LinkAttribute::Mtu(9000));
         cycle(&mut v, &links(&[lo.clone(), veth2.clone()]));
-        let evs = cycle(&mut v, &links(&[lo.clone()]));
+        let evs = cycle(&mut v, &links(core::slice::from_ref(&lo)));
         assert_eq!(evs.len(), 1);
         assert_eq!((evs[0].group, evs[0].ty), (RTNLGRP_LINK, RTM_DELLINK));
         let mut want = veth2;
@@ -1597,15 +1597,15 @@ mod tests {
         for (what, changed, change) in cases {
             let mut f = Fixture::new();
             let mut v = f.view(Kind::Link);
-            cycle(&mut v, &links(&[base.clone()]));
-            let evs = cycle(&mut v, &links(&[changed.clone()]));
+            cycle(&mut v, &links(core::slice::from_ref(&base)));
+            let evs = cycle(&mut v, &links(core::slice::from_ref(&changed)));
             assert_eq!(evs.len(), 1, "{what}");
             assert_eq!(evs[0].ty, RTM_NEWLINK, "{what}");
             let mut want = changed.clone();
             want.header.change_mask = LinkFlags::from_bits_retain(change);
             assert_eq!(as_link(&evs[0]), want, "{what}");
             // and back
-            let evs = cycle(&mut v, &links(&[base.clone()]));
+            let evs = cycle(&mut v, &links(core::slice::from_ref(&base)));
             assert_eq!(evs.len(), 1, "{what} back");
             let mut want = base.clone();
             want.header.change_mask = LinkFlags::from_bits_retain(change);
@@ -1622,7 +1622,7 @@ mod tests {
         up.header.flags = LinkFlags::from_bits_retain(UP | BROADCAST | IFF_RUNNING | IFF_LOWER_UP);
         set_link_attr(&mut up, LinkAttribute::CarrierChanges(3));
         cycle(&mut v, &links(&[down]));
-        let evs = cycle(&mut v, &links(&[up.clone()]));
+        let evs = cycle(&mut v, &links(core::slice::from_ref(&up)));
         assert_eq!(evs.len(), 1);
         assert_eq!(as_link(&evs[0]), up, "ifi_change 0 as from linkwatch");
     }
@@ -1741,7 +1741,7 @@ mod tests {
         let lo = addr(v4(127, 0, 0, 1), 8, 1);
         let a4 = addr(v4(172, 17, 0, 2), 16, 5);
         let a6 = addr(v6(2), 64, 5);
-        cycle(&mut v, &addrs(&[lo.clone()]));
+        cycle(&mut v, &addrs(core::slice::from_ref(&lo)));
         let evs = cycle(&mut v, &addrs(&[lo.clone(), a4.clone(), a6.clone()]));
         assert_eq!(evs.len(), 2);
         assert_eq!(
@@ -1773,7 +1773,7 @@ mod tests {
         assert_eq!((evs[0].ty, as_addr(&evs[0])), (RTM_DELADDR, a4.clone()));
         assert_eq!((evs[1].ty, as_addr(&evs[1])), (RTM_NEWADDR, a4b.clone()));
 
-        let evs = cycle(&mut v, &addrs(&[lo.clone()]));
+        let evs = cycle(&mut v, &addrs(core::slice::from_ref(&lo)));
         assert_eq!(evs.len(), 2);
         assert_eq!(
             (evs[0].group, evs[0].ty),
@@ -1845,7 +1845,7 @@ mod tests {
             r
         };
         let six = route(v6(0), 64, 254, Some(256), 5);
-        cycle(&mut v, &routes(&[def.clone()]));
+        cycle(&mut v, &routes(core::slice::from_ref(&def)));
         let evs = cycle(
             &mut v,
             &routes(&[def.clone(), net.clone(), local.clone(), six.clone()]),
@@ -2002,7 +2002,7 @@ mod tests {
         ];
         for (i, (s, want)) in steps.into_iter().enumerate() {
             let m = n(s, i as u32);
-            let evs = cycle(&mut v, &neighs(&[m.clone()]));
+            let evs = cycle(&mut v, &neighs(core::slice::from_ref(&m)));
             if want {
                 assert_eq!(evs.len(), 1, "step {i} {s:?}");
                 assert_eq!(
@@ -2021,7 +2021,7 @@ mod tests {
         cycle(&mut v, &neighs(&[n(Stale, 0)]));
         let mut m = neigh(ip, 5, Delay, 4);
         m.attributes[3] = NeighbourAttribute::Probes(0);
-        assert_eq!(cycle(&mut v, &neighs(&[m.clone()])).len(), 1);
+        assert_eq!(cycle(&mut v, &neighs(core::slice::from_ref(&m))).len(), 1);
         // Deletion is always announced, even of an entry never announced.
         let evs = cycle(&mut v, &neighs(&[]));
         assert_eq!(evs.len(), 1);
@@ -2282,7 +2282,7 @@ mod tests {
                     quiet = true;
                     break;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                std::thread::sleep(core::time::Duration::from_millis(50));
             }
             assert!(quiet, "{kind:?}: two identical host dumps produced events");
         }
