@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 const LOOP_SRC: &str = include_str!("../../tests/bench/loopbench.c");
 const TRAP_GO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/trapbench-go");
 const TRAP_BIN: &str = "trapbench-go";
-const PARTS: &[&str] = &["start", "trap", "loop", "scale"];
+const EV_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/evbench.c");
+const PARTS: &[&str] = &["start", "trap", "loop", "events", "scale"];
 
 /// Counts and sizes; all settable on the command line.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ struct Params {
     containers: usize,
     parallel: usize,
     cycles: usize,
+    events: usize,
+    idle_rounds: usize,
 }
 
 impl Default for Params {
@@ -47,6 +50,8 @@ impl Default for Params {
             // gVisor refuses a container's session keyring (EDQUOT, "unable to join session
             // keyring") after about 200 containers in one sandbox: 150 cycles fit a fresh one.
             cycles: 150,
+            events: 200,
+            idle_rounds: 3,
         }
     }
 }
@@ -66,6 +71,7 @@ struct Stats {
     n: usize,
     median: f64,
     p95: f64,
+    p99: f64,
 }
 
 fn stats(samples: &[f64]) -> Stats {
@@ -75,6 +81,7 @@ fn stats(samples: &[f64]) -> Stats {
         n: s.len(),
         median: percentile(&s, 50.0),
         p95: percentile(&s, 95.0),
+        p99: percentile(&s, 99.0),
     }
 }
 
@@ -437,6 +444,218 @@ fn part_trap_gvisor(b: &mut Bench, sb: &Sandbox) -> Result<()> {
         Ok(out.stdout)
     };
     trap_compare(b, "gVisor", false, &mut run)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 4: events: latency from a link change to its delivery, idle cost of a subscription.
+
+/// Builds tests/bench/evbench.c (dynamically linked: it runs under LD_PRELOAD) into `dir`.
+fn build_evbench(dir: &Path) -> Result<PathBuf> {
+    let bin = dir.join("evbench");
+    let out = util::capture(
+        Command::new("gcc")
+            .args(["-O2", "-o"])
+            .arg(&bin)
+            .arg(EV_SRC),
+        Duration::from_secs(120),
+    )?;
+    if !out.ok() {
+        bail!("gcc evbench.c: {}", out.combined());
+    }
+    Ok(bin)
+}
+
+/// The host pid of a runsc sandbox (`runsc state`), None for a direct one.
+fn sandbox_host_pid(sb: &Sandbox) -> Option<u32> {
+    let sandbox::Kind::Runsc { runsc, root, id } = &sb.kind else {
+        return None;
+    };
+    let out = util::capture(
+        Command::new(runsc)
+            .arg(format!("--root={}", root.display()))
+            .args(["state", id]),
+        Duration::from_secs(20),
+    )
+    .ok()?;
+    let at = out.stdout.find("\"pid\":")?;
+    out.stdout[at + 6..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// CPU time (user + system, clock ticks) of `root` and all its descendants on the host.
+fn tree_cpu_ticks(root: u32) -> u64 {
+    let mut procs: Vec<(u32, u32, u64)> = Vec::new();
+    if let Ok(rd) = fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // After ')': state(0) ppid(1) ... utime(11) stime(12).
+            let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            procs.push((pid, num(1) as u32, num(11) + num(12)));
+        }
+    }
+    let mut set = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for &(pid, ppid, _) in &procs {
+            if set.contains(&ppid) && !set.contains(&pid) {
+                set.push(pid);
+                grew = true;
+            }
+        }
+    }
+    procs
+        .iter()
+        .filter(|p| set.contains(&p.0))
+        .map(|p| p.2)
+        .sum()
+}
+
+fn part_events(b: &mut Bench, sb: &Sandbox, bin: &Path) -> Result<()> {
+    eprintln!("bench: event delivery");
+    let n = b.p.events.to_string();
+    let ev = format!("{}/evbench", sb.opt);
+    let lib = format!("LD_PRELOAD={}/libgvnet.so", sb.opt);
+    // Linux itself, on the host, without gvnet: the reference.
+    let host = util::capture(
+        Command::new("unshare")
+            .arg("-n")
+            .arg(bin)
+            .args([n.as_str(), "0"]),
+        Duration::from_secs(300),
+    )?;
+    b.note(&format!("host evbench: {}", host.combined()));
+    let linux: Vec<f64> = parse_lines(&host.stdout, "latency_us")
+        .iter()
+        .map(|x| x.0 / 1000.0)
+        .collect();
+    let out = b.exec(
+        sb,
+        &["unshare", "-n", "env", &lib, "GVNET_LOG=warn", &ev, &n, "0"],
+        Duration::from_secs(600),
+    )?;
+    let gv: Vec<f64> = parse_lines(&out.stdout, "latency_us")
+        .iter()
+        .map(|x| x.0 / 1000.0)
+        .collect();
+    if gv.is_empty() {
+        bail!("evbench in gVisor printed no latency: {}", out.combined());
+    }
+    let missed = parse_lines(&out.stdout, "missed_total")
+        .first()
+        .map_or(0.0, |x| x.0);
+    let (mut row, _, sg) = cmp_row(
+        "event delivery: link change -> subscriber",
+        "A: Linux (host, no gvnet); B: gvnet in gVisor",
+        &linux,
+        &gv,
+        "ms",
+    );
+    row.target = "B p99 <= 20 ms".into();
+    row.result = verdict(sg.p99 <= 20.0 && missed == 0.0);
+    row.note = Some(format!(
+        "{} MTU changes each; B p99 {:.2} ms (A p99 {:.3} ms); the monitor polls every 10 ms, so a change waits up to one interval plus a dump; {missed} events missed",
+        gv.len(),
+        sg.p99,
+        stats(&linux).p99
+    ));
+    b.rows.push(row);
+
+    // Idle cost: the sandbox's CPU on the host while a subscriber waits, events off (A) and on
+    // (B), interleaved.
+    let Some(pid) = sandbox_host_pid(sb) else {
+        bail!("no host pid for the sandbox (runsc state)");
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc_sysconf_clk_tck() } as f64;
+    let secs = 10u64;
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for round in 0..b.p.idle_rounds * 2 {
+        let events_on = round % 2 == 1;
+        let sbc = sb.clone();
+        let (ev2, lib2) = (ev.clone(), lib.clone());
+        let flag = if events_on {
+            "GVNET_EVENTS=on"
+        } else {
+            "GVNET_EVENTS=off"
+        };
+        let idle = (secs + 3).to_string();
+        let child = std::thread::spawn(move || {
+            sbc.exec(
+                &[
+                    "unshare",
+                    "-n",
+                    "env",
+                    &lib2,
+                    flag,
+                    "GVNET_LOG=warn",
+                    &ev2,
+                    "0",
+                    &idle,
+                ],
+                Duration::from_secs(120),
+            )
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let c0 = tree_cpu_ticks(pid);
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs(secs));
+        let pct = 100.0 * (tree_cpu_ticks(pid) - c0) as f64 / hz / t0.elapsed().as_secs_f64();
+        let res = child
+            .join()
+            .map_err(|_| "idle subscriber thread panicked")??;
+        b.note(&format!(
+            "idle round {round} ({flag}): sandbox {pct:.3}% of a core; {}",
+            res.combined().trim()
+        ));
+        if events_on {
+            on.push(pct);
+        } else {
+            off.push(pct);
+        }
+    }
+    let (mut row, so, son) = cmp_row(
+        "idle subscription: sandbox CPU on the host",
+        "A: GVNET_EVENTS=off; B: on (monitor polling)",
+        &off,
+        &on,
+        "% core",
+    );
+    let extra = son.median - so.median;
+    row.target = "B - A <= 0.5% of a core".into();
+    row.result = verdict(extra <= 0.5);
+    row.note = Some(format!(
+        "one subscriber to RTNLGRP_LINK in a namespace with lo and a veth pair; all processes of the sandbox counted ({secs} s per round); B - A = {extra:.2}% of a core"
+    ));
+    b.rows.push(row);
+    Ok(())
+}
+
+extern "C" {
+    #[link_name = "sysconf"]
+    fn libc_sysconf(name: i32) -> i64;
+}
+
+/// `sysconf(_SC_CLK_TCK)`.
+///
+/// # Safety
+/// None beyond calling libc.
+unsafe fn libc_sysconf_clk_tck() -> i64 {
+    // SAFETY: _SC_CLK_TCK is 2 on Linux; sysconf only reads configuration.
+    unsafe { libc_sysconf(2) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -843,7 +1062,7 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
     s
 }
 
-const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N]";
+const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N] [--events N] [--idle-rounds N]";
 
 fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<String>)> {
     let mut p = Params::default();
@@ -883,6 +1102,8 @@ fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<Str
             "--containers" => p.containers = num(val()?)?,
             "--parallel" => p.parallel = num(val()?)?,
             "--cycles" => p.cycles = num(val()?)?,
+            "--events" => p.events = num(val()?)?,
+            "--idle-rounds" => p.idle_rounds = num(val()?)?,
             other => bail!("bench: unexpected argument '{other}'; usage: {USAGE}"),
         }
     }
@@ -923,7 +1144,8 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     let scratch = sandbox::new_run_dir("bench-build")?;
     let trap_bin = build_trapbench(&scratch)?;
     let loop_bin = build_loopbench(&scratch)?;
-    let stage = [trap_bin.as_path(), loop_bin.as_path()];
+    let ev_bin = build_evbench(&scratch)?;
+    let stage = [trap_bin.as_path(), loop_bin.as_path(), ev_bin.as_path()];
 
     let with = start_sandbox(&tb, Mode::Preload, &lib, &stage)?;
     let mut guard = Sandboxes(vec![with.clone()]);
@@ -995,10 +1217,11 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     } else {
         b.rows.push(not_measured("inherited filter", skipped));
     }
-    b.rows.push(not_measured(
-        "event delivery",
-        "event delivery not implemented yet (issue 3)",
-    ));
+    if part("events") {
+        attempt!("event delivery", part_events(&mut b, &with, &ev_bin));
+    } else {
+        b.rows.push(not_measured("event delivery", skipped));
+    }
     if part("scale") {
         attempt!("scale", part_scale(&mut b, &with, &without));
         drop(guard);

@@ -42,11 +42,12 @@ USAGE:
         denied` (counted as passed, marked as expected failures). --keep leaves the
         sandbox running afterwards (stop it with `runsc ... delete --force`, printed).
 
-    gvnet-harness bench [--lib PATH] [--out FILE] [--only start,trap,loop,scale]
+    gvnet-harness bench [--lib PATH] [--out FILE] [--only start,trap,loop,events,scale]
             [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N]
-            [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N]
+            [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N] [--events N] [--idle-rounds N]
         What gvnet costs, measured side by side (A, B interleaved): container start,
-        a trapped call (host kernel and gVisor), the inherited filter, scale (containers,
+        a trapped call (host kernel and gVisor), the inherited filter, event delivery
+        (latency, idle cost), scale (containers,
         dockerd RSS and fds). Starts two sandboxes (with and without the preload), prints
         a table and writes docs/performance.md (or --out). `make bench` runs it.
 
