@@ -377,6 +377,8 @@ struct Watched {
     views: [View<'static>; 4],
     /// Kinds dumped in the last cycle (bit per `Kind::ALL` index).
     loaded: u8,
+    /// Kinds whose dump this namespace's kernel refuses (gVisor: neighbours, EOPNOTSUPP).
+    refused: u8,
 }
 
 extern "C" fn monitor_main() -> ! {
@@ -587,6 +589,21 @@ fn release_unused<K: Kernel>(k: &K, watched: &mut [Option<Watched>; MAX_NS], wan
     }
 }
 
+/// Errors that say a dump of this kind is not supported at all (rather than failed this time).
+fn refusal(e: isize) -> bool {
+    use crate::abi::errno::{EINVAL, EOPNOTSUPP};
+    e == -(EOPNOTSUPP as isize) || e == -(EINVAL as isize) || e == -(abi::errno::ENOSYS as isize)
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Link => "link",
+        Kind::Addr => "address",
+        Kind::Route => "route",
+        Kind::Neigh => "neighbour",
+    }
+}
+
 fn kind_index(kind: Kind) -> usize {
     match kind {
         Kind::Link => 0,
@@ -623,6 +640,7 @@ fn watched_for<'w, K: Kernel>(
                     View::new(Kind::Neigh, part(3)),
                 ],
                 loaded: 0,
+                refused: 0,
             });
             i
         }
@@ -662,7 +680,7 @@ fn cycle<K: Kernel>(
         let mut failed = false;
         for kind in Kind::ALL {
             let i = kind_index(kind);
-            if kind.groups() & groups == 0 {
+            if kind.groups() & groups == 0 || w.refused & (1 << i) != 0 {
                 continue;
             }
             let mut r = Err(());
@@ -674,9 +692,28 @@ fn cycle<K: Kernel>(
                         Err(crate::rtnl::Error::Interrupted) => continue,
                         other => other.map_err(|_| ()),
                     },
+                    Err(e) if refusal(e) => {
+                        // Not a lost event: this kernel has no such objects to report.
+                        w.refused |= 1 << i;
+                        say(Level::Info, |l| {
+                            l.str("events: the kernel refuses ")
+                                .str(kind_name(kind))
+                                .str(" dumps in namespace ")
+                                .dec(ns as i64)
+                                .str(" (")
+                                .result(e)
+                                .str("): no ")
+                                .str(kind_name(kind))
+                                .str(" events there");
+                        });
+                        Ok(())
+                    }
                     Err(_) => Err(()),
                 };
                 break;
+            }
+            if w.refused & (1 << i) != 0 {
+                continue;
             }
             if r.is_ok() {
                 loaded |= 1 << i;
