@@ -1,9 +1,10 @@
 /* nlevents: conformance test of rtnetlink multicast event delivery (issue 3).
  *
- * Usage: nlevents bind|membership [-v]
+ * Usage: nlevents bind|membership [-v] [-k]
  *   bind:       subscribe with bind(nl_groups)
  *   membership: subscribe with setsockopt(NETLINK_ADD_MEMBERSHIP)
- *   -v:         print every message received on the main subscriber
+ *   -v:         print every message received
+ *   -k:         keep going after 3 expected events in a row did not arrive (default: stop)
  *
  * Run it in a fresh network namespace (`unshare -n nlevents bind`): it makes its own changes
  * there with `ip` (fork/exec) and expects the events Linux sends for them. Linux is the
@@ -48,7 +49,7 @@
 #define BUFSZ 65536
 
 static int n_ok, n_fail, n_unsup, timeouts_in_a_row;
-static int verbose;
+static int verbose, keep_going;
 static int use_bind = 1;
 
 static void ok(const char *name) {
@@ -664,7 +665,7 @@ static int wait_for(struct sub *s, const char *name, const char *what, match_fn 
     }
     fail(name, "%s did not arrive within %d ms (%d other messages seen%s%s)", what, EV_TIMEOUT_MS, seen,
          seen ? ", last: " : "", last);
-    if (++timeouts_in_a_row >= 3) {
+    if (++timeouts_in_a_row >= 3 && !keep_going) {
         fail("abort", "3 expected events in a row did not arrive; stopping");
         finish();
     }
@@ -1572,11 +1573,14 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || (strcmp(argv[1], "bind") && strcmp(argv[1], "membership"))) {
-        fprintf(stderr, "usage: %s bind|membership [-v]\n", argv[0]);
+        fprintf(stderr, "usage: %s bind|membership [-v] [-k]\n", argv[0]);
         return 2;
     }
     use_bind = strcmp(argv[1], "bind") == 0;
-    verbose = argc > 2 && strcmp(argv[2], "-v") == 0;
+    for (int i = 2; i < argc; i++) {
+        verbose |= strcmp(argv[i], "-v") == 0;
+        keep_going |= strcmp(argv[i], "-k") == 0;
+    }
     rq = nl_socket();
     struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
     if (bind(rq, (struct sockaddr *)&sa, sizeof sa)) {
