@@ -22,6 +22,46 @@ pub const NETLINK_ADD_MEMBERSHIP: i32 = 1;
 pub const NETLINK_DROP_MEMBERSHIP: i32 = 2;
 /// `NETLINK_LIST_MEMBERSHIPS`.
 pub const NETLINK_LIST_MEMBERSHIPS: i32 = 9;
+/// `NETLINK_NO_ENOBUFS`: overruns are not reported.
+pub const NETLINK_NO_ENOBUFS: i32 = 5;
+/// `SO_RCVBUF`.
+pub const SO_RCVBUF: i32 = 8;
+/// `SO_RCVBUFFORCE`.
+pub const SO_RCVBUFFORCE: i32 = 33;
+/// `SO_RCVTIMEO` (`SO_RCVTIMEO_OLD`, a `struct timeval`).
+pub const SO_RCVTIMEO: i32 = 20;
+/// `MSG_PEEK`.
+pub const MSG_PEEK: usize = 0x2;
+/// `MSG_TRUNC`.
+pub const MSG_TRUNC: usize = 0x20;
+/// `MSG_DONTWAIT`.
+pub const MSG_DONTWAIT: usize = 0x40;
+/// `MSG_ERRQUEUE`.
+pub const MSG_ERRQUEUE: usize = 0x2000;
+/// `O_NONBLOCK`.
+pub const O_NONBLOCK: usize = 0o4000;
+/// `F_GETFL`.
+pub const F_GETFL: usize = 3;
+/// `F_DUPFD_CLOEXEC`.
+pub const F_DUPFD_CLOEXEC: usize = 1030;
+/// `POLLIN`.
+pub const POLLIN: i16 = 1;
+/// `SOCK_RAW | SOCK_CLOEXEC`.
+pub const SOCK_RAW_CLOEXEC: usize = 3 | 0o2000000;
+/// Netlink message types and flags.
+pub const NLMSG_ERROR: u16 = 2;
+/// `NLMSG_DONE`.
+pub const NLMSG_DONE: u16 = 3;
+/// `RTM_GETLINK`.
+pub const RTM_GETLINK: u16 = 18;
+/// `NLM_F_REQUEST`.
+pub const NLM_F_REQUEST: u16 = 1;
+/// `NLM_F_ACK`.
+pub const NLM_F_ACK: u16 = 4;
+/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`).
+pub const NLM_F_DUMP: u16 = 0x300;
+/// `struct nlmsghdr` length.
+pub const NLMSG_HDRLEN: usize = 16;
 /// `sizeof(struct sockaddr_nl)`.
 pub const SOCKADDR_NL_LEN: usize = 12;
 /// `sizeof(struct sockaddr_ll)`.
@@ -82,6 +122,34 @@ pub mod nr {
     pub const PROCESS_VM_READV: usize = Sysno::process_vm_readv as usize;
     /// `process_vm_writev`.
     pub const PROCESS_VM_WRITEV: usize = Sysno::process_vm_writev as usize;
+    /// `recvfrom`.
+    pub const RECVFROM: usize = Sysno::recvfrom as usize;
+    /// `recvmsg`.
+    pub const RECVMSG: usize = Sysno::recvmsg as usize;
+    /// `poll`.
+    pub const POLL: usize = Sysno::poll as usize;
+    /// `fcntl`.
+    pub const FCNTL: usize = Sysno::fcntl as usize;
+    /// `clock_gettime`.
+    pub const CLOCK_GETTIME: usize = Sysno::clock_gettime as usize;
+    /// `futex`.
+    pub const FUTEX: usize = Sysno::futex as usize;
+    /// `clone`.
+    pub const CLONE: usize = Sysno::clone as usize;
+    /// `mmap`.
+    pub const MMAP: usize = Sysno::mmap as usize;
+    /// `newfstatat`.
+    pub const NEWFSTATAT: usize = Sysno::newfstatat as usize;
+    /// `exit`.
+    pub const EXIT: usize = Sysno::exit as usize;
+    /// `openat`.
+    pub const OPENAT: usize = Sysno::openat as usize;
+    /// `getdents64`.
+    pub const GETDENTS64: usize = Sysno::getdents64 as usize;
+    /// `readlinkat`.
+    pub const READLINKAT: usize = Sysno::readlinkat as usize;
+    /// `seccomp`.
+    pub const SECCOMP: usize = Sysno::seccomp as usize;
 }
 
 /// errno values used by the emulation.
@@ -104,6 +172,14 @@ pub mod errno {
     pub const EOPNOTSUPP: i32 = 95;
     /// `EACCES`.
     pub const EACCES: i32 = 13;
+    /// `EINTR`.
+    pub const EINTR: i32 = 4;
+    /// `EAGAIN`.
+    pub const EAGAIN: i32 = 11;
+    /// `ENODEV`.
+    pub const ENODEV: i32 = 19;
+    /// `ENOBUFS`.
+    pub const ENOBUFS: i32 = 105;
 
     /// The symbolic name of an errno, for trace lines.
     pub fn name(e: i32) -> &'static str {

@@ -16,8 +16,11 @@
 //! with `SO_DOMAIN`/`SO_PROTOCOL`) are never emulated.
 
 use crate::abi::{self, errno, nr};
+use crate::events::{NO_ENOBUFS, OVERRUN};
 use crate::kernel::{inode, read_user, sockopt_int, write_user, Kernel};
 use crate::membership::{Slot, Table};
+use crate::monitor;
+use crate::recv::{self, Received, RecvArgs};
 use crate::sockaddr::{family, SockaddrNl};
 use crate::trace::{self, Level, Line};
 
@@ -55,6 +58,14 @@ pub enum Action {
     ReportedGroups(u32),
     /// The emulation could not record the membership (table full).
     NotRemembered(u32),
+    /// `NETLINK_NO_ENOBUFS` recorded (on or off).
+    NoEnobufs(bool),
+    /// A queued event of this group was received.
+    Event(u32),
+    /// The receive reported the overrun (ENOBUFS).
+    Overrun,
+    /// The receive waited for an event or the kernel, then timed out or was interrupted.
+    Waited,
 }
 
 /// The result register and what happened.
@@ -164,6 +175,7 @@ pub fn handle<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
         nr::GETSOCKOPT => getsockopt(k, t, c),
         nr::GETSOCKNAME => getsockname(k, t, c),
         nr::GETPEERNAME => getpeername(k, t, c),
+        nr::RECVFROM | nr::RECVMSG => receive(k, t, c),
         _ => pass(k, c),
     }
 }
@@ -223,6 +235,7 @@ fn bind<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     match claim(k, t, fd) {
         Ok(s) => {
             s.set_low32(sa.groups);
+            monitor::subscribed(k, s, fd);
             Outcome::new(0, Action::BoundWithoutGroups(sa.groups)).with_addr(sa)
         }
         Err(_) => Outcome::new(0, Action::NotRemembered(sa.groups)).with_addr(sa),
@@ -329,6 +342,12 @@ fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
 
 fn setsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     let [fd, level, opt, val, optlen, _] = c.args;
+    if level as i32 == abi::SOL_NETLINK
+        && opt as i32 == abi::NETLINK_NO_ENOBUFS
+        && is_route_socket(k, fd)
+    {
+        return no_enobufs(k, t, c);
+    }
     let join = opt as i32 == abi::NETLINK_ADD_MEMBERSHIP;
     if level as i32 != abi::SOL_NETLINK
         || !(join || opt as i32 == abi::NETLINK_DROP_MEMBERSHIP)
@@ -363,10 +382,52 @@ fn setsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     }
     if join {
         s.join(g);
+        monitor::subscribed(k, s, fd);
     } else {
         s.leave(g);
     }
     Outcome::new(0, action)
+}
+
+/// `NETLINK_NO_ENOBUFS`: given to the kernel, and remembered for the event queue (gVisor
+/// refuses it with ENOPROTOOPT; then it is emulated).
+fn no_enobufs<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    let [fd, _, _, val, optlen, _] = c.args;
+    let out = pass(k, c);
+    if out.ret != 0 && out.ret != neg(errno::ENOPROTOOPT) {
+        return out;
+    }
+    // Linux: optlen >= sizeof(int) reads the value, a shorter one leaves it 0.
+    let mut on = 0u32;
+    if optlen as u32 >= 4 {
+        match read_u32(k, val) {
+            Ok(v) => on = v,
+            Err(e) => return Outcome::new(neg(e), Action::NoEnobufs(false)),
+        }
+    }
+    let Ok(s) = claim(k, t, fd) else {
+        return out;
+    };
+    if on != 0 {
+        s.ev.set(NO_ENOBUFS);
+        s.ev.clear(OVERRUN);
+    } else {
+        s.ev.clear(NO_ENOBUFS);
+    }
+    Outcome::new(0, Action::NoEnobufs(on != 0))
+}
+
+/// Records a successful `SO_RCVBUF`/`SO_RCVBUFFORCE` of `val` on a NETLINK_ROUTE socket as the
+/// limit of its event queue (doubled, as Linux stores it). gVisor accepts and ignores the
+/// option, so this is the only place the program's wish is seen. Called by the libc hook.
+pub fn note_rcvbuf<K: Kernel>(k: &K, t: &Table, fd: usize, val: i32) {
+    if val <= 0 || !is_route_socket(k, fd) {
+        return;
+    }
+    if let Ok(s) = claim(k, t, fd) {
+        // Linux: max(val * 2, SOCK_MIN_RCVBUF), capped by rmem_max for SO_RCVBUF.
+        s.ev.set_limit((val as u32).saturating_mul(2).max(2304));
+    }
 }
 
 fn getsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
@@ -447,6 +508,30 @@ fn socket_name<K: Kernel>(k: &K, t: &Table, c: &Call, groups: impl Fn(&Slot) -> 
     Outcome::new(0, Action::ReportedGroups(g))
 }
 
+/// `recvfrom`/`recvmsg`: queued events of a subscribed socket, see [`crate::recv`].
+fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    let a = c.args;
+    let (args, flags) = if c.nr == nr::RECVFROM {
+        (
+            RecvArgs::From {
+                buf: a[1],
+                len: a[2],
+                addr: a[4],
+                addrlen: a[5],
+            },
+            a[3],
+        )
+    } else {
+        (RecvArgs::Msg { msg: a[1] }, a[2])
+    };
+    match recv::recv(k, t, a[0], args, flags) {
+        None => pass(k, c),
+        Some((ret, Received::Event(g))) => Outcome::new(ret, Action::Event(g)),
+        Some((ret, Received::Overrun)) => Outcome::new(ret, Action::Overrun),
+        Some((ret, _)) => Outcome::new(ret, Action::Waited),
+    }
+}
+
 /// The name of a syscall gvnet intercepts, for trace lines.
 pub fn name(nr_: usize) -> &'static str {
     match nr_ {
@@ -458,6 +543,8 @@ pub fn name(nr_: usize) -> &'static str {
         nr::GETSOCKOPT => "getsockopt",
         nr::GETSOCKNAME => "getsockname",
         nr::GETPEERNAME => "getpeername",
+        nr::RECVFROM => "recvfrom",
+        nr::RECVMSG => "recvmsg",
         nr::SOCKET => "socket",
         nr::CLOSE => "close",
         _ => "syscall",
@@ -467,8 +554,8 @@ pub fn name(nr_: usize) -> &'static str {
 /// The level a trace line for this outcome is written at.
 pub fn level(o: &Outcome) -> Level {
     match o.action {
-        Action::PassedThrough => Level::Trace,
-        Action::PacketDropped | Action::NotRemembered(_) => Level::Info,
+        Action::PassedThrough | Action::Event(_) | Action::Waited => Level::Trace,
+        Action::PacketDropped | Action::Overrun | Action::NotRemembered(_) => Level::Info,
         _ => Level::Debug,
     }
 }
@@ -484,6 +571,8 @@ pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
     let n = match c.nr {
         nr::BIND | nr::CONNECT | nr::GETSOCKNAME | nr::GETPEERNAME | nr::SENDMSG => 3,
         nr::SETSOCKOPT | nr::GETSOCKOPT => 5,
+        nr::RECVMSG => 3,
+        nr::RECVFROM => 4,
         _ => 6,
     };
     for (i, a) in c.args.iter().take(n).enumerate() {
@@ -517,6 +606,14 @@ pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
         Action::Left(g) => l.str("emulated: NETLINK_DROP_MEMBERSHIP group ").dec(g as i64),
         Action::Listed(g) => l.str("emulated: NETLINK_LIST_MEMBERSHIPS groups ").hex(g),
         Action::ReportedGroups(g) => l.str("emulated: nl_groups ").hex(g as u64),
+        Action::Event(g) => l.str("emulated: event of group ").dec(g as i64),
+        Action::NoEnobufs(on) => l.str(if on {
+            "emulated: NETLINK_NO_ENOBUFS on"
+        } else {
+            "emulated: NETLINK_NO_ENOBUFS off"
+        }),
+        Action::Overrun => l.str("emulated: events were dropped (receive queue full): ENOBUFS"),
+        Action::Waited => l.str("emulated: waited for events"),
         Action::NotRemembered(g) => {
             l.str("emulated: bound without groups, but the membership table is full: groups ").hex(g as u64).str(" forgotten")
         }

@@ -122,8 +122,29 @@ fn slot(t: To) -> usize {
     }
 }
 
+/// Which filter: the one installed at start, or the receive layer added at the first
+/// subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    /// bind, connect, sendto, set/getsockopt, getsockname, getpeername (the table above).
+    Base,
+    /// recvfrom and recvmsg from the sites, always: the file descriptor cannot be checked in
+    /// BPF, so every receive of the target traps once some socket has subscribed and the
+    /// handler passes those of sockets without events straight on.
+    Recv,
+}
+
 /// Builds the filter for the given syscall sites into `out`; returns the instruction count.
 pub fn build(sites: &[u64], out: &mut [SockFilter; MAX_INSNS]) -> Result<usize, FilterError> {
+    build_layer(Layer::Base, sites, out)
+}
+
+/// Builds filter `layer` for the given syscall sites into `out`; returns the instruction count.
+pub fn build_layer(
+    layer: Layer,
+    sites: &[u64],
+    out: &mut [SockFilter; MAX_INSNS],
+) -> Result<usize, FilterError> {
     if sites.is_empty() {
         return Err(FilterError::NoSites);
     }
@@ -138,23 +159,31 @@ pub fn build(sites: &[u64], out: &mut [SockFilter; MAX_INSNS]) -> Result<usize, 
     p.push(Op::Ld(data::ARCH));
     p.push(Op::Jeq(abi::AUDIT_ARCH_X86_64, To::Next, To::Allow));
     p.push(Op::Ld(data::NR));
-    p.push(Op::Jeq(nr::BIND as u32, To::Bind, To::Next));
-    p.push(Op::Jeq(nr::CONNECT as u32, To::Bind, To::Next));
-    p.push(Op::Jeq(nr::SENDTO as u32, To::Sendto, To::Next));
-    p.push(Op::Jeq(nr::SETSOCKOPT as u32, To::Sockopt, To::Next));
-    p.push(Op::Jeq(nr::GETSOCKOPT as u32, To::Sockopt, To::Next));
-    p.push(Op::Jeq(nr::GETSOCKNAME as u32, To::CheckIp, To::Next));
-    p.push(Op::Jeq(nr::GETPEERNAME as u32, To::CheckIp, To::Allow));
-    p.label(To::Bind);
-    p.push(Op::Ld(data::arg_lo(2)));
-    p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Allow));
-    p.label(To::Sendto);
-    p.push(Op::Ld(data::arg_lo(5)));
-    p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Next));
-    p.push(Op::Jeq(abi::SOCKADDR_LL_LEN as u32, To::CheckIp, To::Allow));
-    p.label(To::Sockopt);
-    p.push(Op::Ld(data::arg_lo(1)));
-    p.push(Op::Jeq(abi::SOL_NETLINK as u32, To::CheckIp, To::Allow));
+    match layer {
+        Layer::Base => {
+            p.push(Op::Jeq(nr::BIND as u32, To::Bind, To::Next));
+            p.push(Op::Jeq(nr::CONNECT as u32, To::Bind, To::Next));
+            p.push(Op::Jeq(nr::SENDTO as u32, To::Sendto, To::Next));
+            p.push(Op::Jeq(nr::SETSOCKOPT as u32, To::Sockopt, To::Next));
+            p.push(Op::Jeq(nr::GETSOCKOPT as u32, To::Sockopt, To::Next));
+            p.push(Op::Jeq(nr::GETSOCKNAME as u32, To::CheckIp, To::Next));
+            p.push(Op::Jeq(nr::GETPEERNAME as u32, To::CheckIp, To::Allow));
+            p.label(To::Bind);
+            p.push(Op::Ld(data::arg_lo(2)));
+            p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Allow));
+            p.label(To::Sendto);
+            p.push(Op::Ld(data::arg_lo(5)));
+            p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Next));
+            p.push(Op::Jeq(abi::SOCKADDR_LL_LEN as u32, To::CheckIp, To::Allow));
+            p.label(To::Sockopt);
+            p.push(Op::Ld(data::arg_lo(1)));
+            p.push(Op::Jeq(abi::SOL_NETLINK as u32, To::CheckIp, To::Allow));
+        }
+        Layer::Recv => {
+            p.push(Op::Jeq(nr::RECVFROM as u32, To::CheckIp, To::Next));
+            p.push(Op::Jeq(nr::RECVMSG as u32, To::CheckIp, To::Allow));
+        }
+    }
     p.label(To::CheckIp);
     for (i, &site) in sites.iter().enumerate() {
         p.label(To::Site(i));
@@ -203,6 +232,103 @@ pub fn build(sites: &[u64], out: &mut [SockFilter; MAX_INSNS]) -> Result<usize, 
         };
     }
     Ok(p.len)
+}
+
+/// A filter built ahead (in the constructor, where the sites are known) and installed later from
+/// any context, at most once per process image: the receive layer, added at the first
+/// subscription. Instructions are kept as atomics so no lock or `static mut` is needed.
+pub struct Staged {
+    insns: [core::sync::atomic::AtomicU64; MAX_INSNS],
+    len: core::sync::atomic::AtomicUsize,
+    installed: core::sync::atomic::AtomicBool,
+}
+
+/// The receive layer of this process (empty unless the engine staged it).
+pub static RECV_LAYER: Staged = Staged::new();
+
+impl Default for Staged {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Staged {
+    /// Nothing staged.
+    pub const fn new() -> Self {
+        Staged {
+            insns: [const { core::sync::atomic::AtomicU64::new(0) }; MAX_INSNS],
+            len: core::sync::atomic::AtomicUsize::new(0),
+            installed: core::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Keeps `prog` for a later [`Staged::install_once`].
+    pub fn stage(&self, prog: &[SockFilter]) {
+        use core::sync::atomic::Ordering;
+        let n = prog.len().min(MAX_INSNS);
+        for (slot, f) in self.insns.iter().zip(&prog[..n]) {
+            let v = f.code as u64 | (f.jt as u64) << 16 | (f.jf as u64) << 24 | (f.k as u64) << 32;
+            slot.store(v, Ordering::Relaxed);
+        }
+        self.len.store(n, Ordering::Release);
+    }
+
+    /// Whether a program is staged.
+    pub fn is_staged(&self) -> bool {
+        self.len.load(core::sync::atomic::Ordering::Acquire) != 0
+    }
+
+    /// Installs the staged program (seccomp with TSYNC, without NO_NEW_PRIVS) unless it was
+    /// installed before; returns the kernel's answer, or 0 when there was nothing to do.
+    pub fn install_once<K: crate::kernel::Kernel>(&self, k: &K) -> isize {
+        use core::sync::atomic::Ordering;
+        let n = self.len.load(Ordering::Acquire);
+        if n == 0 || self.installed.swap(true, Ordering::AcqRel) {
+            return 0;
+        }
+        let mut prog = [SockFilter::default(); MAX_INSNS];
+        for (f, slot) in prog.iter_mut().zip(&self.insns[..n]) {
+            let v = slot.load(Ordering::Relaxed);
+            *f = SockFilter {
+                code: v as u16,
+                jt: (v >> 16) as u8,
+                jf: (v >> 24) as u8,
+                k: (v >> 32) as u32,
+            };
+        }
+        #[repr(C)]
+        struct Fprog {
+            len: u16,
+            filter: *const SockFilter,
+        }
+        let fprog = Fprog {
+            len: n as u16,
+            filter: prog.as_ptr(),
+        };
+        // SECCOMP_SET_MODE_FILTER = 1, SECCOMP_FILTER_FLAG_TSYNC = 1.
+        // SAFETY: `fprog` and `prog` are live locals; the kernel copies the program.
+        let r = unsafe {
+            k.syscall(
+                nr::SECCOMP,
+                [1, 1, &fprog as *const Fprog as usize, 0, 0, 0],
+            )
+        };
+        let mut l = crate::trace::Line::new(if r == 0 {
+            crate::trace::Level::Info
+        } else {
+            crate::trace::Level::Warn
+        });
+        l.str("events: receive filter layer (recvfrom, recvmsg from the Go site) ");
+        if r == 0 {
+            l.str("installed");
+        } else {
+            l.str("could not be installed: ")
+                .result(r)
+                .str("; Go subscribers get no events");
+        }
+        l.emit();
+        r
+    }
 }
 
 /// The filter's rules without the instruction pointer: whether a call with these arguments is one
@@ -345,6 +471,19 @@ mod tests {
                     assert_eq!(wants(n, &args), bpf, "syscall {n} args {args:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_receive_layer_traps_receives_from_the_site_only() {
+        let mut out = [SockFilter::default(); MAX_INSNS];
+        let n = build_layer(Layer::Recv, &[SITE], &mut out).unwrap();
+        let p = &out[..n];
+        for nr_ in 0..460u32 {
+            let want = nr_ as usize == nr::RECVFROM || nr_ as usize == nr::RECVMSG;
+            let expect = if want { TRAP } else { RET_ALLOW };
+            assert_eq!(run(p, nr_, X86, SITE, [3, 0, 0, 0, 0, 0]), expect, "{nr_}");
+            assert_eq!(run(p, nr_, X86, OTHER, [3, 0, 0, 0, 0, 0]), RET_ALLOW);
         }
     }
 

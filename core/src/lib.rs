@@ -19,9 +19,13 @@
 
 pub mod abi;
 pub mod emulate;
+pub mod events;
 pub mod filter;
 pub mod kernel;
 pub mod membership;
+pub mod monitor;
+pub mod recv;
+pub mod rtnl;
 pub mod sigsys;
 pub mod sites;
 pub mod sockaddr;

@@ -7,6 +7,7 @@
 //! outlives its socket; a new socket never has a dead socket's inode, and when the table is full
 //! records whose last-seen fd no longer names their inode are reclaimed.
 
+use crate::events::EventState;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// How many sockets can hold emulated memberships at once, per process.
@@ -24,6 +25,8 @@ pub struct Slot {
     groups: AtomicU64,
     flags: AtomicU32,
     dst_group: AtomicU32,
+    /// The socket's queue of synthesized events.
+    pub ev: EventState,
 }
 
 impl Slot {
@@ -34,6 +37,7 @@ impl Slot {
             groups: AtomicU64::new(0),
             flags: AtomicU32::new(0),
             dst_group: AtomicU32::new(0),
+            ev: EventState::new(),
         }
     }
 
@@ -42,6 +46,22 @@ impl Slot {
         self.groups.store(0, Ordering::Release);
         self.flags.store(0, Ordering::Release);
         self.dst_group.store(0, Ordering::Release);
+        self.ev.reset();
+    }
+
+    /// The socket's inode (0 while the slot is free).
+    pub fn ino(&self) -> u64 {
+        self.ino.load(Ordering::Acquire)
+    }
+
+    /// The fd the socket was last seen at.
+    pub fn fd(&self) -> i32 {
+        self.fd.load(Ordering::Acquire)
+    }
+
+    /// Records that the socket was seen at `fd`.
+    pub fn seen_at(&self, fd: i32) {
+        self.fd.store(fd, Ordering::Release);
     }
 
     /// Group bitmap: bit `g - 1` is group `g` (groups 1..=64).
@@ -105,6 +125,8 @@ impl Slot {
 pub struct Table {
     slots: [Slot; SLOTS],
     live: AtomicUsize,
+    /// Slots at or beyond this index were never taken: scans stop here.
+    hwm: AtomicUsize,
 }
 
 impl Default for Table {
@@ -119,6 +141,7 @@ impl Table {
         Table {
             slots: [const { Slot::new() }; SLOTS],
             live: AtomicUsize::new(0),
+            hwm: AtomicUsize::new(0),
         }
     }
 
@@ -127,13 +150,32 @@ impl Table {
         self.live.load(Ordering::Acquire) == 0
     }
 
+    /// Every slot that was ever taken, free ones included (their [`Slot::ino`] is 0).
+    pub fn slots(&self) -> &[Slot] {
+        let n = self.hwm.load(Ordering::Acquire).min(SLOTS);
+        &self.slots[..n]
+    }
+
+    /// Releases the slot of inode `ino` if it still holds it.
+    pub fn release(&self, s: &Slot, ino: u64) -> bool {
+        if ino != FREE
+            && s.ino
+                .compare_exchange(ino, FREE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            return true;
+        }
+        false
+    }
+
     /// The record of the socket with inode `ino`, seen at `fd`.
     pub fn get(&self, fd: i32, ino: u64) -> Option<&Slot> {
         if self.is_empty() || ino == FREE {
             return None;
         }
         let s = self
-            .slots
+            .slots()
             .iter()
             .find(|s| s.ino.load(Ordering::Acquire) == ino)?;
         s.fd.store(fd, Ordering::Release);
@@ -145,10 +187,12 @@ impl Table {
         if let Some(s) = self.get(fd, ino) {
             return Some(s);
         }
-        for s in &self.slots {
+        for (i, s) in self.slots.iter().enumerate() {
             if s.ino.load(Ordering::Acquire) == FREE {
                 // Reset before publishing the inode, so no reader sees the previous owner's state.
                 s.reset(fd);
+                // Publish the extent before the inode, so a scan that finds it can see it.
+                self.hwm.fetch_max(i + 1, Ordering::AcqRel);
                 if s.ino
                     .compare_exchange(FREE, ino, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
@@ -164,7 +208,7 @@ impl Table {
     /// Releases every record for which `is_stale(last_seen_fd, ino)` holds; returns how many.
     pub fn sweep(&self, mut is_stale: impl FnMut(i32, u64) -> bool) -> usize {
         let mut n = 0;
-        for s in &self.slots {
+        for s in self.slots() {
             let ino = s.ino.load(Ordering::Acquire);
             if ino != FREE
                 && is_stale(s.fd.load(Ordering::Acquire), ino)

@@ -24,6 +24,8 @@ pub struct Config {
     pub level: Level,
     /// GVNET_LOG_FILE.
     pub log_file: Option<String>,
+    /// GVNET_EVENTS: deliver synthesized multicast events to subscribed sockets.
+    pub events: bool,
 }
 
 /// Default GVNET_TARGETS.
@@ -65,12 +67,21 @@ impl Config {
                 .push("GVNET_TARGETS is empty: no process gets the raw-syscall engine".to_string());
         }
         let log_file = get("GVNET_LOG_FILE").filter(|f| !f.is_empty());
+        let events = match get("GVNET_EVENTS").as_deref() {
+            None | Some("") | Some("on") => true,
+            Some("off") => false,
+            Some(v) => {
+                complaints.push(format!("GVNET_EVENTS={v:?} is not on or off: using on"));
+                true
+            }
+        };
         (
             Config {
                 mode,
                 targets,
                 level,
                 log_file,
+                events,
             },
             complaints,
         )
@@ -105,6 +116,7 @@ mod tests {
         assert_eq!(c.mode, Mode::Auto);
         assert_eq!(c.level, Level::Warn);
         assert_eq!(c.targets, vec!["dockerd"]);
+        assert!(c.events);
         assert!(c.is_target("/usr/sbin/dockerd"));
         assert!(!c.is_target("/usr/bin/containerd"));
         assert!(c.is_target("/usr/sbin/dockerd (deleted)"));
@@ -116,11 +128,13 @@ mod tests {
             ("GVNET_MODE", "always"),
             ("GVNET_LOG", "loud"),
             ("GVNET_TARGETS", " , "),
+            ("GVNET_EVENTS", "maybe"),
         ]);
+        assert!(c.events);
         assert_eq!(c.mode, Mode::Auto);
         assert_eq!(c.level, Level::Warn);
         assert!(c.targets.is_empty());
-        assert_eq!(bad.len(), 3);
+        assert_eq!(bad.len(), 4);
         assert!(bad[0].contains("GVNET_MODE=\"always\""));
     }
 
@@ -130,8 +144,10 @@ mod tests {
             ("GVNET_MODE", "force"),
             ("GVNET_TARGETS", "dockerd, nlconform-go"),
             ("GVNET_LOG", "trace"),
+            ("GVNET_EVENTS", "off"),
         ]);
         assert!(bad.is_empty());
+        assert!(!c.events);
         assert_eq!(c.mode, Mode::Force);
         assert_eq!(c.level, Level::Trace);
         assert!(c.is_target("/tmp/x/nlconform-go"));

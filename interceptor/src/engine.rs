@@ -67,11 +67,16 @@ extern "C" fn init() {
         }
     };
     ACTIVE.store(true, Ordering::Release);
+    if cfg.events {
+        gvnet_core::monitor::ENABLED.store(true, Ordering::Release);
+    } else {
+        info!("GVNET_EVENTS=off: subscriptions are emulated, but no events are delivered");
+    }
     if !cfg.is_target(&exe) {
         info!("{reason}: libc hooks active in {exe}; not a target (GVNET_TARGETS={}), no raw-syscall engine", cfg.targets.join(","));
         return;
     }
-    match install_engine() {
+    match install_engine(cfg.events) {
         Ok(detail) => {
             info!("{reason}: libc hooks and raw-syscall engine active in {exe}: {detail}")
         }
@@ -199,7 +204,7 @@ const SECCOMP_SET_MODE_FILTER: usize = 1;
 const SECCOMP_FILTER_FLAG_TSYNC: usize = 1;
 
 /// Installs the SIGSYS handler and the seccomp filter for this program's Go syscall site(s).
-fn install_engine() -> Result<String, String> {
+fn install_engine(events: bool) -> Result<String, String> {
     let sites =
         sites::go_syscall_sites().map_err(|e| format!("cannot read /proc/self/exe: {e}"))?;
     if sites.is_empty() {
@@ -259,6 +264,12 @@ fn install_engine() -> Result<String, String> {
             _ => format!("seccomp TSYNC failed for thread {r}"),
         };
         return Err(why);
+    }
+    if events {
+        // Receives trap only once a socket subscribes (see monitor::subscribed).
+        let n = filter::build_layer(filter::Layer::Recv, &sites, &mut prog)
+            .map_err(|e| format!("receive layer: {e:?}"))?;
+        filter::RECV_LAYER.stage(&prog[..n]);
     }
     let list: Vec<String> = sites.iter().map(|s| format!("{s:#x}")).collect();
     Ok(format!(

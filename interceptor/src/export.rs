@@ -16,9 +16,10 @@
 use crate::engine;
 use core::mem::transmute;
 use gvnet_core::abi::nr;
-use gvnet_core::emulate::{handle, trace_call, Call};
+use gvnet_core::emulate::{handle, note_rcvbuf, trace_call, Action, Call, Outcome};
 use gvnet_core::filter::wants;
 use gvnet_core::kernel::RawKernel;
+use gvnet_core::recv::{recv as recv_events, Received, RecvArgs};
 use gvnet_core::sigsys::{PROGRAM, TABLE};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
@@ -39,6 +40,117 @@ fn args(a: &[usize]) -> [usize; 6] {
     let mut out = [0; 6];
     out[..a.len()].copy_from_slice(a);
     out
+}
+
+/// A receive on a socket with queued events is served by the emulation; `None`: not ours.
+fn received(nr_: usize, args: [usize; 6], ra: RecvArgs, flags: c_int) -> Option<isize> {
+    if !engine::active() || TABLE.is_empty() {
+        return None;
+    }
+    let (ret, what) = recv_events(&RawKernel, &TABLE, args[0], ra, flags as usize)?;
+    let action = match what {
+        Received::Event(g) => Action::Event(g),
+        Received::Overrun => Action::Overrun,
+        Received::Waited | Received::Kernel => Action::Waited,
+    };
+    let out = Outcome {
+        ret,
+        action,
+        addr: None,
+    };
+    trace_call("libc", &Call { nr: nr_, args }, &out);
+    if ret < 0 {
+        // SAFETY: __errno_location returns this thread's errno.
+        unsafe { *libc::__errno_location() = (-ret) as c_int };
+        return Some(-1);
+    }
+    Some(ret)
+}
+
+/// `recv(2)`.
+///
+/// # Safety
+/// As libc's `recv`.
+#[no_mangle]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
+    let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
+    let ra = RecvArgs::From {
+        buf: buf as usize,
+        len,
+        addr: 0,
+        addrlen: 0,
+    };
+    if let Some(r) = received(nr::RECVFROM, a, ra, flags) {
+        return r as ssize_t;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int) -> ssize_t =
+            transmute(crate::real::RECV.get());
+        real(fd, buf, len, flags)
+    }
+}
+
+/// `recvfrom(2)`.
+///
+/// # Safety
+/// As libc's `recvfrom`.
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    let a = args(&[
+        fd as usize,
+        buf as usize,
+        len,
+        flags as usize,
+        addr as usize,
+        addrlen as usize,
+    ]);
+    let ra = RecvArgs::From {
+        buf: buf as usize,
+        len,
+        addr: addr as usize,
+        addrlen: addrlen as usize,
+    };
+    if let Some(r) = received(nr::RECVFROM, a, ra, flags) {
+        return r as ssize_t;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(
+            c_int,
+            *mut c_void,
+            size_t,
+            c_int,
+            *mut sockaddr,
+            *mut socklen_t,
+        ) -> ssize_t = transmute(crate::real::RECVFROM.get());
+        real(fd, buf, len, flags, addr, addrlen)
+    }
+}
+
+/// `recvmsg(2)`.
+///
+/// # Safety
+/// As libc's `recvmsg`.
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    let a = args(&[fd as usize, msg as usize, flags as usize]);
+    if let Some(r) = received(nr::RECVMSG, a, RecvArgs::Msg { msg: msg as usize }, flags) {
+        return r as ssize_t;
+    }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *mut msghdr, c_int) -> ssize_t =
+            transmute(crate::real::RECVMSG.get());
+        real(fd, msg, flags)
+    }
 }
 
 /// bind/connect: through the emulation when the filter rules name the call, else to libc.
@@ -166,11 +278,23 @@ pub unsafe extern "C" fn setsockopt(
         return emulated(nr::SETSOCKOPT, a) as c_int;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
+    let r = unsafe {
         let real: unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int =
             transmute(crate::real::SETSOCKOPT.get());
         real(fd, level, name, val, len)
+    };
+    if r == 0
+        && engine::active()
+        && level == libc::SOL_SOCKET
+        && (name == libc::SO_RCVBUF || name == libc::SO_RCVBUFFORCE)
+        && len as usize >= 4
+        && !val.is_null()
+    {
+        // SAFETY: the kernel just read an int from `val` successfully.
+        let v = unsafe { *(val as *const c_int) };
+        note_rcvbuf(&RawKernel, &TABLE, fd as usize, v);
     }
+    r
 }
 
 /// `getsockopt(2)`.

@@ -63,4 +63,7 @@ syms! {
     GETSOCKNAME = "getsockname",
     GETPEERNAME = "getpeername",
     SIGACTION = "sigaction",
+    RECV = "recv",
+    RECVFROM = "recvfrom",
+    RECVMSG = "recvmsg",
 }
