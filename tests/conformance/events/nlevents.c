@@ -700,6 +700,12 @@ static int match_link(struct nlmsghdr *h, const void *w) {
     return 1;
 }
 
+/* Either of two wanted links (want points at an array of two). */
+static int match_link_either(struct nlmsghdr *h, const void *w) {
+    const struct want_link *x = w;
+    return match_link(h, &x[0]) || match_link(h, &x[1]);
+}
+
 struct want_addr {
     int type, family, prefixlen;
     unsigned char local[16];
@@ -1143,12 +1149,17 @@ static void main_sequence(struct sub *s) {
     /* delete */
     snprintf(args, sizeof args, "link del %s", dev);
     if (!change("link-del", IP("%s", args), args)) {
-        struct want_link w = {RTM_DELLINK, idx, dev};
-        if (wait_for(s, "link-del", "RTM_DELLINK for the veth", match_link, &w, NULL, 0)) {
-            struct want_link p = {RTM_DELLINK, peer, "ev1"};
-            if (wait_for(s, "link-del", "RTM_DELLINK for its peer ev1", match_link, &p, NULL, 0))
-                OK("link-del");
-        }
+        /* both ends go; the order of the two messages is not part of the contract */
+        struct want_link w[2] = {{RTM_DELLINK, idx, dev}, {RTM_DELLINK, peer, "ev1"}};
+        char msg[BUFSZ];
+        int got[2] = {0, 0};
+        while (!(got[0] && got[1]) &&
+               wait_for(s, "link-del", got[0] ? "RTM_DELLINK for the peer ev1" : "RTM_DELLINK for the veth",
+                        match_link_either, w, msg, sizeof msg))
+            for (int k = 0; k < 2; k++)
+                got[k] |= match_link((struct nlmsghdr *)msg, &w[k]);
+        if (got[0] && got[1])
+            OK("link-del");
     }
     if (br && !change("bridge-del", IP("link del evbr"), "link del evbr")) {
         struct want_link w = {RTM_DELLINK, br, "evbr"};
