@@ -9,7 +9,8 @@
 # `unsupported-here NAME: why` (the kernel refused the change with EOPNOTSUPP, or accepted it and
 # `ip link` shows no change, so Linux would send no event either), then
 # `# end: N ok, N failed, N unsupported`. Exit status 1 when any check failed.
-# POSIX sh; needs ip, grep, sed, sleep (fractions), mktemp, unshare.
+# POSIX sh; needs ip, grep, sed, sleep (fractions), mktemp, unshare. IPMON_KEEP=FILE keeps a copy
+# of what ip monitor printed.
 
 n_ok=0 n_fail=0 n_unsup=0 misses=0
 out=$(mktemp)
@@ -22,6 +23,7 @@ finish() {
     [ -n "$mon_pid" ] && kill "$mon_pid" 2>/dev/null
     [ -n "$ns_pid" ] && kill "$ns_pid" 2>/dev/null
     echo "# end: $n_ok ok, $n_fail failed, $n_unsup unsupported"
+    [ -n "${IPMON_KEEP:-}" ] && cp "$mon" "$IPMON_KEEP"
     rm -f "$out" "$err" "$mon"
     [ "$n_fail" -eq 0 ]
     exit $?
@@ -175,7 +177,9 @@ change addr6-del -6 addr del fd77::1/64 dev $dev &&
 unshare -n sleep 60 &
 ns_pid=$!
 sleep 0.2
-ip link add evn0 type veth peer name evn1
+mark
+change netns-link-add link add evn0 type veth peer name evn1 &&
+    expect netns-link-add "RTM_NEWLINK evn1" '^[0-9]+: evn1[@:]'
 mark
 if change netns-out link set evn1 netns $ns_pid; then
     if link_line evn1 >/dev/null; then
