@@ -1205,8 +1205,9 @@ static void readiness(void) {
     struct pollfd p = {s->fd, POLLIN, 0};
     if (poll(&p, 1, 0) != 0)
         fail("readiness-empty", "poll says readable (revents 0x%x) before any event", p.revents);
-    else if (recv(s->fd, buf, sizeof buf, 0) != -1 || errno != EAGAIN)
-        fail("readiness-empty", "recv on an empty nonblocking subscriber did not fail with EAGAIN");
+    else if ((errno = 0, recv(s->fd, buf, sizeof buf, 0)) != -1 || errno != EAGAIN)
+        fail("readiness-empty", "recv on an empty nonblocking subscriber did not fail with EAGAIN (errno %s)",
+             errno ? strerror(errno) : "0: it returned data");
     else
         OK("readiness-empty");
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1250,7 +1251,8 @@ static void readiness(void) {
         if (n > 0 && match_addr((struct nlmsghdr *)buf, &w))
             OK("readiness-epoll-wait");
         else
-            fail("readiness-epoll-wait", "epoll woke, but recv gave %zd bytes, not RTM_NEWADDR 10.79.0.2/32", n);
+            fail("readiness-epoll-wait", "epoll woke, but recv gave %zd bytes (%s), not RTM_NEWADDR 10.79.0.2/32", n,
+                 n < 0 ? strerror(errno) : n >= (ssize_t)sizeof(struct nlmsghdr) ? type_name(((struct nlmsghdr *)buf)->nlmsg_type) : "short");
     } else {
         fail("readiness-epoll-wait", "epoll_wait did not wake within %d ms for a new event", EV_TIMEOUT_MS);
     }

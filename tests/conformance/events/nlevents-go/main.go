@@ -305,7 +305,12 @@ func addrs() {
 		return
 	}
 	index := l.Attrs().Index
+	added := map[string]bool{}
 	check := func(name string, newAddr bool, cidr string, args ...string) {
+		if !newAddr && !added[cidr] {
+			unsupported(name, "needs the add of %s to have been seen", cidr)
+			return
+		}
 		if ip(name, args...) != 0 {
 			return
 		}
@@ -340,6 +345,7 @@ func addrs() {
 			fail(name, "update for index %d, the address is on %d", u.LinkIndex, index)
 			return
 		}
+		added[cidr] = newAddr
 		ok(name)
 	}
 	check("addr4-add", true, "10.90.0.1/24", "addr", "add", "10.90.0.1/24", "dev", "eg0")
@@ -363,6 +369,7 @@ func addrs() {
 		if _, got := waitAddr(ch, "addr-list-then-event", "address update 10.90.0.2/24", func(u netlink.AddrUpdate) bool {
 			return u.NewAddr && u.LinkAddress.String() == "10.90.0.2/24"
 		}); got {
+			added["10.90.0.2/24"] = true
 			ok("addr-list-then-event")
 		}
 	}
