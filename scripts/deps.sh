@@ -11,7 +11,11 @@ pkg_missing() { ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok in
 # gcc + libc6-dev: the C conformance program and the static socket victim (libc.a).
 # golang-go: the Go (cgo) conformance program, whose raw syscalls the seccomp path must catch.
 # binutils: dpkg-deb/objdump used by tests; ca-certificates, gpgv, debian-archive-keyring: apt.
-for p in debootstrap gcc libc6-dev golang-go binutils make debian-archive-keyring; do
+# golang-github-vishvananda-netlink-dev: the Go event subscriber (tests/conformance/events), built
+# in GOPATH mode against /usr/share/gocode. iproute2 (ip) and util-linux (unshare): the event
+# tests make their changes with ip in a fresh network namespace.
+for p in debootstrap gcc libc6-dev golang-go binutils make debian-archive-keyring \
+    golang-github-vishvananda-netlink-dev iproute2 util-linux; do
     if pkg_missing "$p"; then need+=("$p"); fi
 done
 
