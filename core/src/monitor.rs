@@ -32,8 +32,11 @@ use crate::sigsys::TABLE;
 use crate::trace::{self, Level, Line};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
-/// Time between two dumps while something is subscribed.
+/// Default time between two dumps while something is subscribed.
 pub const INTERVAL_MS: i64 = 10;
+/// Time between two dumps (`GVNET_EVENT_INTERVAL_MS`).
+pub static INTERVAL: core::sync::atomic::AtomicI64 =
+    core::sync::atomic::AtomicI64::new(INTERVAL_MS);
 /// Network namespaces watched at once.
 pub const MAX_NS: usize = 32;
 /// Closed sockets are looked for every this many cycles.
@@ -286,7 +289,7 @@ fn ensure_thread<K: Kernel>(k: &K) {
                     l.str("events: monitor thread ")
                         .dec(tid as i64)
                         .str(" started (every ")
-                        .dec(INTERVAL_MS)
+                        .dec(INTERVAL.load(Ordering::Relaxed))
                         .str(" ms while sockets are subscribed)");
                 });
             }
@@ -410,7 +413,7 @@ extern "C" fn monitor_main() -> ! {
         cycle(&k, &TABLE, &mut watched, dump, &mut seq, c);
         DONE.store(c as u32, Ordering::Release);
         futex_wake(&DONE);
-        futex_wait(&WAKE, w, Some(INTERVAL_MS));
+        futex_wait(&WAKE, w, Some(INTERVAL.load(Ordering::Relaxed)));
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Config {
     pub log_file: Option<String>,
     /// GVNET_EVENTS: deliver synthesized multicast events to subscribed sockets.
     pub events: bool,
+    /// GVNET_EVENT_INTERVAL_MS: time between two dumps of the monitor (1..=10000).
+    pub event_interval_ms: i64,
 }
 
 /// Default GVNET_TARGETS.
@@ -75,6 +77,19 @@ impl Config {
                 true
             }
         };
+        let event_interval_ms = match get("GVNET_EVENT_INTERVAL_MS").as_deref() {
+            None | Some("") => gvnet_core::monitor::INTERVAL_MS,
+            Some(v) => match v.parse::<i64>() {
+                Ok(ms) if (1..=10_000).contains(&ms) => ms,
+                _ => {
+                    complaints.push(format!(
+                        "GVNET_EVENT_INTERVAL_MS={v:?} is not a number of milliseconds from 1 to 10000: using {}",
+                        gvnet_core::monitor::INTERVAL_MS
+                    ));
+                    gvnet_core::monitor::INTERVAL_MS
+                }
+            },
+        };
         (
             Config {
                 mode,
@@ -82,6 +97,7 @@ impl Config {
                 level,
                 log_file,
                 events,
+                event_interval_ms,
             },
             complaints,
         )
@@ -129,12 +145,14 @@ mod tests {
             ("GVNET_LOG", "loud"),
             ("GVNET_TARGETS", " , "),
             ("GVNET_EVENTS", "maybe"),
+            ("GVNET_EVENT_INTERVAL_MS", "0"),
         ]);
+        assert_eq!(c.event_interval_ms, 10);
         assert!(c.events);
         assert_eq!(c.mode, Mode::Auto);
         assert_eq!(c.level, Level::Warn);
         assert!(c.targets.is_empty());
-        assert_eq!(bad.len(), 4);
+        assert_eq!(bad.len(), 5);
         assert!(bad[0].contains("GVNET_MODE=\"always\""));
     }
 

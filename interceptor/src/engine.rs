@@ -68,6 +68,7 @@ extern "C" fn init() {
     };
     ACTIVE.store(true, Ordering::Release);
     if cfg.events {
+        gvnet_core::monitor::INTERVAL.store(cfg.event_interval_ms, Ordering::Relaxed);
         gvnet_core::monitor::ENABLED.store(true, Ordering::Release);
     } else {
         info!("GVNET_EVENTS=off: subscriptions are emulated, but no events are delivered");
