@@ -34,6 +34,11 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "route6-del",
     "neigh-add",
     "neigh-del",
+    // Go only: vishvananda's AddrList(link, FAMILY_V6) does not list an IPv6 address that
+    // `ip -6 addr show` lists in runsc 20240729, so the Go program cannot tell the add was
+    // applied and skips it. Cause not found yet; the C subscriber checks IPv6 address events.
+    "addr6-add",
+    "addr6-del",
 ];
 
 /// Stages nlevents (C, dynamically linked), ipmon.sh and nlevents-go into `run_dir/opt`.
