@@ -529,6 +529,116 @@ fn internal(c: &mut Ctx) -> Verdict {
     })
 }
 
+/// `docker exec` with and without `-t`, in a container started with `--pid host`: runc's
+/// nsexec cannot join a container's PID namespace in gVisor (setns(CLONE_NEWPID) -> EINVAL),
+/// so exec works only where the container shares the sandbox's PID namespace. The default
+/// case is tried as well and its answer reported.
+fn exec(c: &mut Ctx) -> Verdict {
+    with_cleanup(c, &["gvnet-exec", "gvnet-exec-pidns"], &[], |c| {
+        c.docker_ok(
+            &[
+                "run",
+                "-d",
+                "--name",
+                "gvnet-exec",
+                "--pid",
+                "host",
+                "bb",
+                "sleep",
+                "300",
+            ],
+            RUN,
+        )?;
+        let addr = c.docker_ok(
+            &[
+                "exec",
+                "gvnet-exec",
+                "ip",
+                "-4",
+                "-o",
+                "addr",
+                "show",
+                "eth0",
+            ],
+            SHORT,
+        )?;
+        if !addr.contains("inet ") {
+            return Err(format!("exec: no inet address on eth0: {addr}"));
+        }
+        // -t without a terminal on the client side (the harness pipes): the answer is
+        // required; whether stdout is a pty inside is reported.
+        let tty = c.docker_ok(
+            &[
+                "exec",
+                "-t",
+                "gvnet-exec",
+                "sh",
+                "-c",
+                "echo exec-t-ok; [ -t 1 ] && echo stdout-is-a-pty || echo stdout-not-a-pty",
+            ],
+            SHORT,
+        )?;
+        if !tty.contains("exec-t-ok") {
+            return Err(format!("exec -t: {tty:?}"));
+        }
+        c.docker_ok(
+            &[
+                "run",
+                "-d",
+                "--name",
+                "gvnet-exec-pidns",
+                "bb",
+                "sleep",
+                "300",
+            ],
+            RUN,
+        )?;
+        let own = c.docker(&["exec", "gvnet-exec-pidns", "true"], SHORT)?;
+        let own = if own.ok() {
+            "also works in its own PID namespace".to_string()
+        } else {
+            format!(
+                "in its own PID namespace: {}",
+                util::tail_str(&own.combined(), 1).trim()
+            )
+        };
+        Ok(format!(
+            "--pid host: exec and exec -t ({}) work; {own}",
+            tty.lines().last().unwrap_or("").trim()
+        ))
+    })
+}
+
+/// `docker build` (classic builder) with RUN steps on the default bridge that fetch from the
+/// internet; the image keeps what they fetched.
+fn build(c: &mut Ctx) -> Verdict {
+    internet(c)?;
+    let script = format!(
+        "set -e; d=$(mktemp -d); cd $d; \
+         printf 'FROM bb\\nRUN ip -4 -o addr show eth0 >/addr\\nRUN wget -q -T 5 -O /fetched http://{INET_SERVER}/\\n' >Dockerfile; \
+         DOCKER_BUILDKIT=0 docker build -q -t gvnet-built . >/dev/null; \
+         docker run --rm --network none gvnet-built cat /addr /fetched; docker rmi -f gvnet-built >/dev/null"
+    );
+    let out = c.run(&["sh", "-c", &script], Duration::from_secs(180))?;
+    let text = out.combined();
+    if out.ok() && text.contains("over tcp") && text.contains("inet ") {
+        let addr = text
+            .split_whitespace()
+            .skip_while(|w| *w != "inet")
+            .nth(1)
+            .unwrap_or("?");
+        Ok(format!(
+            "RUN steps ran on the bridge ({addr}) and fetched from the internet"
+        ))
+    } else {
+        Err(format!(
+            "docker build: {} {}",
+            out.describe(),
+            util::tail_str(&text, 2).replace('\n', " | ")
+        ))
+    }
+}
+
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "outbound",
@@ -554,5 +664,15 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "internal",
         without_preload: Some(EXPECTED_NO_PRELOAD),
         run: internal,
+    },
+    Scenario {
+        name: "exec",
+        without_preload: Some(EXPECTED_NO_PRELOAD),
+        run: exec,
+    },
+    Scenario {
+        name: "build",
+        without_preload: Some(EXPECTED_NO_PRELOAD),
+        run: build,
     },
 ];
