@@ -163,26 +163,39 @@ const ALL_CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// The dockerd command line and environment (same in both kinds of sandbox).
-fn dockerd_argv() -> Vec<String> {
-    [
-        "dockerd",
-        "--storage-driver=vfs",
-        "--iptables=false",
-        "--ip6tables=false",
-        // Explicit: trixie's runc (sid's 1.3.6 fails every container in gVisor).
-        &format!("--add-runtime=trixie-runc={RUNC_IN_ROOTFS}"),
-        "--default-runtime=trixie-runc",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+/// gvnet-dockerd (tools/gvnet-dockerd), staged into opt/ by `prepare_run_dir`: it starts
+/// dockerd with the flags gVisor needs (vfs, no iptables) under the preload and keeps the SNAT
+/// rules for the bridge networks in step (docs/docker.md).
+const GVNET_DOCKERD: &str = include_str!("../../tools/gvnet-dockerd");
+
+/// The command line that starts dockerd: gvnet-dockerd (in `opt`) and dockerd's own extra
+/// arguments after `--` (same in both kinds of sandbox).
+fn dockerd_argv(mode: Mode, opt: &str) -> Vec<String> {
+    let mut v = vec![format!("{opt}/gvnet-dockerd")];
+    if mode == Mode::NoPreload {
+        v.push("--no-preload".into());
+    }
+    v.extend(
+        [
+            "--",
+            // Explicit: trixie's runc (sid's 1.3.6 fails every container in gVisor).
+            &format!("--add-runtime=trixie-runc={RUNC_IN_ROOTFS}"),
+            "--default-runtime=trixie-runc",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    v
 }
 
 fn dockerd_env(mode: Mode, opt: &str, log: &str) -> Vec<(String, String)> {
     let mut env = vec![("PATH".to_string(), PATH_INSIDE.to_string())];
+    // GVNET_SNAT=off: gvnet-dockerd keeps no SNAT rules (shows the outbound scenario failing).
+    if let Ok(v) = std::env::var("GVNET_SNAT") {
+        env.push(("GVNET_SNAT".into(), v));
+    }
     if mode == Mode::Preload {
-        env.push(("LD_PRELOAD".into(), format!("{opt}/libgvnet.so")));
+        env.push(("GVNET_LIB".into(), format!("{opt}/libgvnet.so")));
         env.push((
             "GVNET_LOG".into(),
             std::env::var("GVNET_LOG").unwrap_or_else(|_| "trace".into()),
@@ -205,7 +218,7 @@ fn init_script(mode: Mode) -> String {
         .map(|(k, v)| format!("{k}={}", sh_quote(v)))
         .collect::<Vec<_>>()
         .join(" ");
-    let argv = dockerd_argv()
+    let argv = dockerd_argv(mode, OPT_INSIDE)
         .iter()
         .map(|a| sh_quote(a))
         .collect::<Vec<_>>()
@@ -325,6 +338,13 @@ pub fn prepare_run_dir(run_dir: &Path, mode: Mode, lib: &Path, bb_tar: &Path) ->
     }
     fs::copy(bb_tar, run_dir.join("opt/bb.tar"))
         .with_ctx(|| format!("cannot copy {}", bb_tar.display()))?;
+    let gd = run_dir.join("opt/gvnet-dockerd");
+    util::write_file(&gd, GVNET_DOCKERD)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&gd, fs::Permissions::from_mode(0o755))
+            .with_ctx(|| format!("chmod {}", gd.display()))?;
+    }
     // The harness itself, so it can be run inside the sandbox too (direct mode).
     if let Ok(exe) = std::env::current_exe() {
         let _ = fs::copy(exe, run_dir.join("opt/gvnet-harness"));
@@ -508,7 +528,7 @@ fn start_direct(run_dir: &Path, mode: Mode) -> Result<Sandbox> {
     }
     let opt = run_dir.join("opt").display().to_string();
     let log = run_dir.join("log").display().to_string();
-    let argv = dockerd_argv();
+    let argv = dockerd_argv(mode, &opt);
     let mut cmd = Command::new(&argv[0]);
     // A fresh data root per run: the network store of an earlier dockerd here makes every
     // second start fail ("existing interface docker0 is not a bridge").
