@@ -16,11 +16,14 @@
 //! |---|---|
 //! | link | `ifi_index` |
 //! | address | family, `ifa_index`, `ifa_prefixlen`, `IFA_LOCAL` (else `IFA_ADDRESS`); for IPv4 also `IFA_ADDRESS` when `IFA_LOCAL` is present (the peer of a point-to-point address: `__inet_insert_ifa` lets one local address exist once per peer) |
-//! | route | family, table (`RTA_TABLE`, else `rtm_table`), `RTA_DST` + `rtm_dst_len`, `RTA_SRC` + `rtm_src_len` (IPv6 source routing subtrees), `rtm_tos`, `RTA_PRIORITY` (0 when absent) |
+//! | route | family, table (`RTA_TABLE`, else `rtm_table`), `RTA_DST` + `rtm_dst_len`, `RTA_SRC` + `rtm_src_len` (IPv6 source routing subtrees), `rtm_tos`, `RTA_PRIORITY` (0 when absent); for IPv6 also `RTA_GATEWAY` and `RTA_OIF` (fib6 keeps routes of one prefix and metric apart by next hop: `fe80::/64` and `ff00::/8` exist once per device) |
 //! | neighbour | family, `ndm_ifindex`, `NDA_DST` |
 //!
+//! An IPv6 route replaced in place with another next hop (`ip -6 route replace`) therefore
+//! reads as `RTM_DELROUTE` + `RTM_NEWROUTE` where Linux sends one `RTM_NEWROUTE`.
+//!
 //! Linux allows several objects with one route key (IPv4 aliases added with `NLM_F_APPEND`,
-//! IPv6 routes of one metric through different next hops). Such objects are paired
+//! IPv6 multipath routes). Such objects are paired
 //! content-first: an old and a new object with equal content are the same object; what is left
 //! is paired in dump order (a change: `RTM_NEWROUTE`, as Linux sends for `NLM_F_REPLACE`), and
 //! the rest is removed or added.
@@ -41,15 +44,21 @@
 //!   compared), `IFLA_INFO_XSTATS`, and the running timers of a bridge (`IFLA_BR_HELLO_TIMER`,
 //!   `_TCN_TIMER`, `_TOPOLOGY_CHANGE_TIMER`, `_GC_TIMER`, `_MCAST_QUERIER_STATE`) and of a
 //!   bridge port (`IFLA_BRPORT_MESSAGE_AGE_TIMER`, `_FORWARD_DELAY_TIMER`, `_HOLD_TIMER`), which
-//!   change in every dump;
-//! - address: `IFA_CACHEINFO` (remaining lifetimes count down);
+//!   change in every dump, and the bridge's counters (`IFLA_BR_FDB_N_LEARNED`,
+//!   `IFLA_BRPORT_MCAST_N_GROUPS`, `IFLA_BRPORT_MCAST_EHT_HOSTS_CNT`);
+//! - address: `IFA_CACHEINFO` (remaining lifetimes count down); and an IPv6 address the kernel
+//!   configured itself (`IFA_PROTO` kernel_ll or kernel_ra) while it is still tentative: Linux
+//!   announces it when DAD completes, not when it is created (a manually added address is
+//!   announced at once);
 //! - route: `RTA_CACHEINFO`, `RTA_EXPIRES`, and the next-hop flags Linux flips silently
 //!   (`RTNH_F_DEAD`, `RTNH_F_LINKDOWN`, `RTNH_F_OFFLOAD`, `RTNH_F_TRAP`, `RTM_F_OFFLOAD`,
 //!   `RTM_F_TRAP`, `RTM_F_OFFLOAD_FAILED`) in `rtm_flags` and in each `RTA_MULTIPATH` next hop;
 //! - neighbour: `NDA_CACHEINFO`, `NDA_PROBES`, the `ndmsg` padding; and the state transitions
 //!   Linux makes without a notification (net/core/neighbour.c): an entry that appears in
 //!   `NUD_NONE` or `NUD_INCOMPLETE` (creation and `__neigh_event_send` notify nothing),
-//!   `NUD_REACHABLE`/`NUD_STALE` -> `NUD_DELAY`, and an invalid state -> `NUD_INCOMPLETE`/`NUD_NONE`.
+//!   `NUD_REACHABLE`/`NUD_STALE` -> `NUD_DELAY`, an invalid state -> `NUD_INCOMPLETE`/`NUD_NONE`,
+//!   and an entry that appears in `NUD_NOARP` (the ARP/NDP constructors create multicast,
+//!   broadcast and NOARP-device entries that way without a notification).
 //!   Every other state change, and every deletion, is notified by Linux and here.
 //!
 //! Attributes are compared in order; a kernel emits them in a fixed order, so a reordering (which
@@ -80,10 +89,11 @@
 //! # Cost
 //!
 //! `load` copies each object once and compares it with its predecessor. When the dump lists the
-//! same keys in the same order as the last one (the idle case: kernels dump in a stable order)
-//! objects are paired by position in O(n); otherwise both generations are heap-sorted by key
-//! (O(n log n), no allocation) and merged. Content comparison is a full byte comparison of the
-//! compared parts (no hash), linear in the object size.
+//! same keys in the same order with the same compared content as the last one (the idle case:
+//! kernels dump in a stable order) that one pass is all: O(n), no sorting. Otherwise both
+//! generations are heap-sorted by key (O(n log n), no allocation) and merged. Content comparison
+//! is a full comparison of the compared parts (no hash, so no collision can hide a change),
+//! linear in the object size.
 
 use core::cmp::Ordering;
 
@@ -165,15 +175,26 @@ const IFLA_INFO_SLAVE_DATA: u16 = 5;
 const IFLA_BR_HELLO_TIMER: u16 = 16;
 const IFLA_BR_GC_TIMER: u16 = 19;
 const IFLA_BR_MCAST_QUERIER_STATE: u16 = 47;
+const IFLA_BR_FDB_N_LEARNED: u16 = 48;
 const IFLA_BRPORT_MESSAGE_AGE_TIMER: u16 = 21;
 const IFLA_BRPORT_HOLD_TIMER: u16 = 23;
+const IFLA_BRPORT_MCAST_EHT_HOSTS_CNT: u16 = 38;
+const IFLA_BRPORT_MCAST_N_GROUPS: u16 = 41;
 // IFA_*
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_CACHEINFO: u16 = 6;
+const IFA_FLAGS: u16 = 8;
+const IFA_PROTO: u16 = 11;
+const IFA_F_OPTIMISTIC: u32 = 0x04;
+const IFA_F_TENTATIVE: u32 = 0x40;
+const IFAPROT_KERNEL_RA: u8 = 2;
+const IFAPROT_KERNEL_LL: u8 = 3;
 // RTA_*
 const RTA_DST: u16 = 1;
 const RTA_SRC: u16 = 2;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
 const RTA_PRIORITY: u16 = 6;
 const RTA_MULTIPATH: u16 = 9;
 const RTA_CACHEINFO: u16 = 12;
@@ -316,16 +337,17 @@ pub enum Error {
     Interrupted,
 }
 
-/// The store size that is always enough for a dump of `dump_len` bytes: each object takes at
-/// most twice its message size (a 12-byte record header, its key, its body, a 4-byte index
-/// entry; a key is never longer than the body it comes from plus 2 bytes), and the store holds
-/// two generations (current and staged).
+/// The store size that is always enough for a dump of `dump_len` bytes: each object takes less
+/// than twice its message size (a 12-byte record header, its key, its body, a 4-byte index
+/// entry; a key is at most 7 bytes longer than the body it comes from, while the message is
+/// 16 bytes longer than the body), and the store holds two generations (current and staged).
 pub const fn store_size(dump_len: usize) -> usize {
     dump_len.saturating_mul(4).saturating_add(16)
 }
 
-/// Longest key: route family, lengths, tos (4) + table (4) + priority (4) + 2 x (1 + 16).
-const KEY_MAX: usize = 48;
+/// Longest key: an IPv6 route's family, lengths, tos (4) + table (4) + priority (4) +
+/// 3 x (1 + 16) addresses + oif (4).
+const KEY_MAX: usize = 72;
 /// Groups of objects with one key larger than this are paired in dump order only, which keeps
 /// the cost O(n log n) whatever the dump.
 const GROUP_SCAN: usize = 16;
@@ -833,7 +855,11 @@ impl<'a> View<'a> {
             let Some(r) = self.rec(s, off) else { break };
             let (size, status, peer) = (r.size, r.status, r.peer);
             if status & ST_MATCHED == 0 {
-                let silent = self.kind == Kind::Neigh && neigh_silent_new(r.body);
+                let silent = match self.kind {
+                    Kind::Neigh => neigh_silent_new(r.body),
+                    Kind::Addr => addr_silent_new(r.body),
+                    Kind::Link | Kind::Route => false,
+                };
                 if !silent {
                     self.set_status(s, off, ST_EMIT, NO_PEER);
                     if link {
@@ -929,10 +955,13 @@ fn extract_key(kind: Kind, body: &[u8], key: &mut KeyBuf) -> Result<bool, Error>
                 return Ok(false);
             }
             let (mut dst, mut src, mut prio, mut table) = (None, None, 0u32, None);
+            let (mut gateway, mut oif) = (None, 0u32);
             for (t, p) in attrs {
                 match t {
                     RTA_DST => dst = Some(p),
                     RTA_SRC => src = Some(p),
+                    RTA_GATEWAY => gateway = Some(p),
+                    RTA_OIF => oif = rd_u32(p, 0).ok_or(Error::Malformed)?,
                     RTA_PRIORITY => prio = rd_u32(p, 0).ok_or(Error::Malformed)?,
                     RTA_TABLE => table = Some(rd_u32(p, 0).ok_or(Error::Malformed)?),
                     _ => {}
@@ -944,6 +973,12 @@ fn extract_key(kind: Kind, body: &[u8], key: &mut KeyBuf) -> Result<bool, Error>
             key.push(&prio.to_be_bytes())?;
             key.push_addr(dst)?;
             key.push_addr(src)?;
+            if family == AF_INET6 {
+                // fib6 keeps routes of one prefix and metric apart by next hop (fe80::/64
+                // and ff00::/8 exist once per device).
+                key.push_addr(gateway)?;
+                key.push(&oif.to_be_bytes())?;
+            }
         }
         Kind::Neigh => {
             if kind.group(family).is_none() {
@@ -993,8 +1028,13 @@ fn ignored(ctx: Ctx, t: u16) -> bool {
         Ctx::Bridge => {
             (IFLA_BR_HELLO_TIMER..=IFLA_BR_GC_TIMER).contains(&t)
                 || t == IFLA_BR_MCAST_QUERIER_STATE
+                || t == IFLA_BR_FDB_N_LEARNED
         }
-        Ctx::BridgePort => (IFLA_BRPORT_MESSAGE_AGE_TIMER..=IFLA_BRPORT_HOLD_TIMER).contains(&t),
+        Ctx::BridgePort => {
+            (IFLA_BRPORT_MESSAGE_AGE_TIMER..=IFLA_BRPORT_HOLD_TIMER).contains(&t)
+                || t == IFLA_BRPORT_MCAST_EHT_HOSTS_CNT
+                || t == IFLA_BRPORT_MCAST_N_GROUPS
+        }
         Ctx::Addr => t == IFA_CACHEINFO,
         Ctx::Route => t == RTA_CACHEINFO || t == RTA_EXPIRES,
         Ctx::Neigh => t == NDA_CACHEINFO || t == NDA_PROBES,
@@ -1135,9 +1175,33 @@ fn neigh_silent_change(old: &[u8], new: &[u8]) -> bool {
     silent && same_content(Kind::Neigh, old, new, true)
 }
 
-/// A neighbour entry Linux creates without notifying: still unresolved.
+/// A neighbour entry Linux creates without notifying: still unresolved, or `NUD_NOARP` as
+/// the protocol constructors (`arp_constructor`, `ndisc_constructor`) set it for multicast
+/// and broadcast destinations and NOARP devices.
 fn neigh_silent_new(body: &[u8]) -> bool {
-    matches!(nud_state(body), NUD_NONE | NUD_INCOMPLETE)
+    matches!(nud_state(body), NUD_NONE | NUD_INCOMPLETE | NUD_NOARP)
+}
+
+/// An IPv6 address the kernel configured itself (link-local or SLAAC: `IFA_PROTO`
+/// `IFAPROT_KERNEL_LL` / `IFAPROT_KERNEL_RA`) that is still tentative and not optimistic:
+/// Linux announces it only when DAD completes (`addrconf_dad_completed`), which here is the
+/// flags change that follows. Addresses added by a user are announced at once, tentative or
+/// not (`inet6_addr_add`).
+fn addr_silent_new(body: &[u8]) -> bool {
+    if body.first() != Some(&AF_INET6) {
+        return false;
+    }
+    let mut flags = u32::from(body.get(2).copied().unwrap_or(0));
+    let mut proto = 0;
+    for (t, p) in Attrs::new(body.get(Kind::Addr.header_len()..).unwrap_or(&[])) {
+        match t {
+            IFA_FLAGS => flags = rd_u32(p, 0).unwrap_or(flags),
+            IFA_PROTO => proto = p.first().copied().unwrap_or(0),
+            _ => {}
+        }
+    }
+    flags & (IFA_F_TENTATIVE | IFA_F_OPTIMISTIC) == IFA_F_TENTATIVE
+        && matches!(proto, IFAPROT_KERNEL_RA | IFAPROT_KERNEL_LL)
 }
 
 // ---- attributes and bytes ----
@@ -1787,6 +1851,44 @@ mod tests {
     }
 
     #[test]
+    fn kernel_configured_tentative_ipv6_address_waits_for_dad() {
+        let ll = |flags: AddressFlags, proto: Option<u8>| {
+            let mut m = addr(
+                IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7)),
+                64,
+                4,
+            );
+            m.attributes
+                .retain(|a| !matches!(a, AddressAttribute::Local(_)));
+            m.attributes[2] = AddressAttribute::Flags(flags);
+            if let Some(p) = proto {
+                m.attributes.push(AddressAttribute::Protocol(p.into()));
+            }
+            m
+        };
+        let tentative = AddressFlags::Permanent | AddressFlags::Tentative;
+        let mut f = Fixture::new();
+        let mut v = f.view(Kind::Addr);
+        cycle(&mut v, &addrs(&[]));
+        // Link-local (kernel_ll), tentative: nothing until DAD completes.
+        assert!(cycle(&mut v, &addrs(&[ll(tentative, Some(3))])).is_empty());
+        let done = ll(AddressFlags::Permanent, Some(3));
+        let evs = cycle(&mut v, &addrs(core::slice::from_ref(&done)));
+        assert_eq!(evs.len(), 1);
+        assert_eq!((evs[0].ty, as_addr(&evs[0])), (RTM_NEWADDR, done));
+        // Added by hand (no IFA_PROTO), or optimistic: announced while tentative.
+        let mut f = Fixture::new();
+        let mut v = f.view(Kind::Addr);
+        cycle(&mut v, &addrs(&[]));
+        assert_eq!(cycle(&mut v, &addrs(&[ll(tentative, None)])).len(), 1);
+        let mut f = Fixture::new();
+        let mut v = f.view(Kind::Addr);
+        cycle(&mut v, &addrs(&[]));
+        let optimistic = tentative | AddressFlags::Optimistic;
+        assert_eq!(cycle(&mut v, &addrs(&[ll(optimistic, Some(2))])).len(), 1);
+    }
+
+    #[test]
     fn ipv4_peer_addresses_are_distinct() {
         let mut f = Fixture::new();
         let mut v = f.view(Kind::Addr);
@@ -1799,6 +1901,10 @@ mod tests {
         let evs = cycle(&mut v, &addrs(&[p(2), p(3)]));
         assert_eq!(evs.len(), 1);
         assert_eq!(as_addr(&evs[0]), p(3));
+        // Another peer is another address (Linux cannot change it in place): DEL + NEW.
+        let evs = cycle(&mut v, &addrs(&[p(4), p(3)]));
+        let got: Vec<_> = evs.iter().map(|e| (e.ty, as_addr(e))).collect();
+        assert_eq!(got, [(RTM_DELADDR, p(2)), (RTM_NEWADDR, p(4))]);
     }
 
     #[test]
@@ -1896,6 +2002,58 @@ mod tests {
             [
                 (RTNLGRP_IPV6_ROUTE, RTM_DELROUTE, six2),
                 (RTNLGRP_IPV6_ROUTE, RTM_NEWROUTE, six3)
+            ]
+        );
+    }
+
+    #[test]
+    fn ipv6_routes_per_device_are_distinct() {
+        // fe80::/64 and ff00::/8 once per device, as on a bridge with many veths.
+        let per_dev = |ifs: &[u32]| {
+            let mut r = Vec::new();
+            for &i in ifs {
+                r.push(route(
+                    IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0)),
+                    64,
+                    254,
+                    Some(256),
+                    i,
+                ));
+                r.push(route(
+                    IpAddr::V6(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0)),
+                    8,
+                    255,
+                    Some(256),
+                    i,
+                ));
+            }
+            r
+        };
+        let mut f = Fixture::new();
+        let mut v = f.view(Kind::Route);
+        let mut ifs: Vec<u32> = (2..60).collect();
+        cycle(&mut v, &routes(&per_dev(&ifs)));
+        ifs.insert(20, 100);
+        ifs.remove(40);
+        let evs = cycle(&mut v, &routes(&per_dev(&ifs)));
+        let got: Vec<_> = evs
+            .iter()
+            .map(|e| {
+                let r = as_route(e);
+                let oif = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Oif(o) => Some(*o),
+                    _ => None,
+                });
+                (e.ty, r.header.destination_prefix_length, oif.unwrap())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (RTM_DELROUTE, 64, 41),
+                (RTM_DELROUTE, 8, 41),
+                (RTM_NEWROUTE, 64, 100),
+                (RTM_NEWROUTE, 8, 100)
             ]
         );
     }
@@ -2030,6 +2188,11 @@ mod tests {
         let evs = cycle(&mut v, &neighs(&[]));
         assert_eq!(evs.len(), 1);
         assert_eq!(evs[0].ty, RTM_DELNEIGH);
+        // Multicast entries the constructors create as NOARP: silent; their deletion is not.
+        let mc = neigh(v4(224, 0, 0, 22), 5, Noarp, 0);
+        assert!(cycle(&mut v, &neighs(core::slice::from_ref(&mc))).is_empty());
+        let evs = cycle(&mut v, &neighs(&[]));
+        assert_eq!((evs.len(), evs[0].ty), (1, RTM_DELNEIGH));
         // IPv6 goes to the same group.
         let evs = cycle(&mut v, &neighs(&[neigh(v6(1), 5, Reachable, 1)]));
         assert_eq!((evs[0].group, evs[0].ty), (RTNLGRP_NEIGH, RTM_NEWNEIGH));
@@ -2322,13 +2485,14 @@ mod tests {
         noise: u32,
     }
 
+    /// States whose appearance and every change between which Linux announces.
     const NEIGH_STATES: [NeighbourState; 6] = [
         NeighbourState::Reachable,
         NeighbourState::Stale,
         NeighbourState::Probe,
         NeighbourState::Failed,
         NeighbourState::Permanent,
-        NeighbourState::Noarp,
+        NeighbourState::Reachable,
     ];
 
     impl Spec {
@@ -2447,26 +2611,36 @@ mod tests {
                 r.attributes
                     .retain(|x| !matches!(x, RouteAttribute::CacheInfo(_)));
                 r.header.flags = RouteFlags::from_bits_retain(r.header.flags.bits() & !16);
-                let pick = |f: &dyn Fn(&RouteAttribute) -> Option<String>| {
-                    r.attributes.iter().find_map(f).unwrap_or_default()
+                let find = |want: fn(&RouteAttribute) -> Option<String>| {
+                    r.attributes.iter().find_map(want).unwrap_or_default()
                 };
-                let key = format!(
-                    "{:?} {} {} {}",
-                    r.header.address_family,
-                    r.header.destination_prefix_length,
-                    pick(&|x| match x {
-                        RouteAttribute::Destination(d) => Some(format!("{d:?}")),
-                        _ => None,
-                    }),
-                    pick(&|x| match x {
-                        RouteAttribute::Table(t) => Some(format!("t{t}")),
-                        RouteAttribute::Priority(p) => Some(format!("p{p}")),
-                        _ => None,
-                    }) + &pick(&|x| match x {
-                        RouteAttribute::Priority(p) => Some(format!("p{p}")),
-                        _ => None,
-                    })
+                let dst = find(|x| match x {
+                    RouteAttribute::Destination(d) => Some(format!("{d:?}")),
+                    _ => None,
+                });
+                let table = find(|x| match x {
+                    RouteAttribute::Table(t) => Some(format!("t{t}")),
+                    _ => None,
+                });
+                let prio = find(|x| match x {
+                    RouteAttribute::Priority(p) => Some(format!("p{p}")),
+                    _ => None,
+                });
+                let mut key = format!(
+                    "{:?} {} {dst} {table}{prio}",
+                    r.header.address_family, r.header.destination_prefix_length
                 );
+                if r.header.address_family == AddressFamily::Inet6 {
+                    // fib6 tells routes of one prefix and metric apart by next hop.
+                    key += &find(|x| match x {
+                        RouteAttribute::Gateway(g) => Some(format!(" via {g:?}")),
+                        _ => None,
+                    });
+                    key += &find(|x| match x {
+                        RouteAttribute::Oif(o) => Some(format!(" dev {o}")),
+                        _ => None,
+                    });
+                }
                 (key, format!("{r:?}"), 0)
             }
             M::NewNeighbour(mut n) | M::DelNeighbour(mut n) => {
