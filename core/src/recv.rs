@@ -15,7 +15,7 @@
 //! `NETLINK_NO_ENOBUFS`), `SO_RCVTIMEO` bounds a blocking wait (then `EAGAIN`).
 
 use crate::abi::{self, errno, nr};
-use crate::events::{EventState, Reader, BELL, NO_ENOBUFS, OVERRUN};
+use crate::events::{EventState, BELL, NO_ENOBUFS, OVERRUN};
 use crate::kernel::{inode, read_user, write_user, Kernel};
 use crate::membership::{Slot, Table};
 use crate::sockaddr::SockaddrNl;
@@ -161,8 +161,6 @@ pub enum RecvArgs {
 /// What a receive did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Received {
-    /// Not a subscribed socket (or nothing of ours to do): the kernel answered.
-    Kernel,
     /// An event of this group (its full length is in `ret`'s sense, see Linux).
     Event(u32),
     /// The overrun report.
@@ -426,11 +424,6 @@ fn deliver_msg<K: Kernel>(k: &K, mh: usize, group: u32, msg: &[u8]) -> Result<us
     };
     write_user(k, mh + 48, &mflags.to_ne_bytes())?;
     Ok(off)
-}
-
-/// Drops everything queued for a socket (DROP of its last group, or the monitor resetting it).
-pub fn discard(r: &Reader<'_>) {
-    r.clear();
 }
 
 #[cfg(test)]

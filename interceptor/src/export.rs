@@ -51,7 +51,7 @@ fn received(nr_: usize, args: [usize; 6], ra: RecvArgs, flags: c_int) -> Option<
     let action = match what {
         Received::Event(g) => Action::Event(g),
         Received::Overrun => Action::Overrun,
-        Received::Waited | Received::Kernel => Action::Waited,
+        Received::Waited => Action::Waited,
     };
     let out = Outcome {
         ret,
