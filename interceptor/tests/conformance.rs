@@ -17,13 +17,14 @@
 //! Every program runs as a child process: nothing here changes the test
 //! runner's own state.
 
+mod common;
+
+use common::{is_ci, library_path, workspace_root};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 /// Base name of the Go binary; it is what GVNET_TARGETS must name.
 const GO_BIN: &str = "nlconform-go";
@@ -46,13 +47,6 @@ const CALL_WORDS: [&str; 7] = [
 ];
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("interceptor/ has a parent")
-        .to_path_buf()
-}
-
 fn scratch_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance")
 }
@@ -65,17 +59,9 @@ fn scratch_dir(test: &str) -> PathBuf {
     dir
 }
 
-fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 fn require_tool(tool: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join(tool);
-        if candidate.is_file() {
-            return candidate;
-        }
+    if let Some(found) = common::find_in_path(tool) {
+        return found;
     }
     let context = if is_ci() {
         "CI=true: the conformance tests cannot run without it"
@@ -86,38 +72,6 @@ fn require_tool(tool: &str, package: &str) -> PathBuf {
         "`{tool}` not found in PATH; {context}. Install the Debian package `{package}` \
          (apt-get install -y gcc golang-go)."
     );
-}
-
-/// libgvnet.so: $GVNET_SO, else the newer of target/{release,debug}.
-fn library_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("GVNET_SO") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "GVNET_SO={} does not name a file", p.display());
-        return p;
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let candidates = [
-        target.join("release/libgvnet.so"),
-        target.join("debug/libgvnet.so"),
-    ];
-    let newest = candidates
-        .iter()
-        .filter_map(|p| {
-            let modified = fs::metadata(p).and_then(|m| m.modified()).ok()?;
-            Some((modified, p))
-        })
-        .max_by_key(|(modified, _): &(SystemTime, _)| *modified);
-    match newest {
-        Some((_, p)) => p.clone(),
-        None => panic!(
-            "libgvnet.so not found (looked for {} and {}); run `cargo build -p gvnet` \
-             (or `cargo build --release -p gvnet`) first, or set GVNET_SO",
-            candidates[0].display(),
-            candidates[1].display()
-        ),
-    }
 }
 
 struct Programs {
@@ -262,51 +216,19 @@ fn run(lang: Lang, env: &Env, args: &[&str]) -> Run {
             )
         }
     };
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let err_reader = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > RUN_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stdout =
-                    String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-                panic!("{what}: no exit after {RUN_TIMEOUT:?}, killed; stdout so far:\n{stdout}");
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => panic!("{what}: wait failed: {e}"),
-        }
-    };
-    let run = Run {
-        status,
-        stdout: String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
-        what,
-    };
-    // ld.so only warns when LD_PRELOAD cannot be loaded; the run would then
-    // be a second kernel run and prove nothing.
-    assert!(
-        !run.stderr.contains("cannot be preloaded"),
-        "{}: the library was not loaded:\n{}",
-        run.what,
-        run.stderr
+    let c = common::capture(
+        &mut cmd,
+        &what,
+        &bin.display().to_string(),
+        RUN_TIMEOUT,
+        Duration::from_millis(10),
     );
-    run
+    Run {
+        status: c.status,
+        stdout: c.stdout,
+        stderr: c.stderr,
+        what,
+    }
 }
 
 fn read_log(log: &Path) -> String {

@@ -19,13 +19,14 @@
 //! library built first (`cargo build --release -p gvnet`; `GVNET_SO` overrides the path).
 //! A missing piece fails the tests; they never skip.
 
+mod common;
+
+use common::{is_ci, library_path, workspace_root};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 /// The Go binary's name; GVNET_TARGETS must name it for the seccomp path to cover it.
 const GO_BIN: &str = "nlevents-go";
@@ -33,23 +34,12 @@ const GO_BIN: &str = "nlevents-go";
 const GOCODE: &str = "/usr/share/gocode";
 const RUN_TIMEOUT: Duration = Duration::from_secs(240);
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("interceptor/ has a parent")
-        .to_path_buf()
-}
-
 fn events_src() -> PathBuf {
     workspace_root().join("tests/conformance/events")
 }
 
 fn scratch_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("events")
-}
-
-fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 fn missing(what: &str, how: &str) -> ! {
@@ -62,12 +52,8 @@ fn missing(what: &str, how: &str) -> ! {
 }
 
 fn require_tool(tool: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join(tool);
-        if candidate.is_file() {
-            return candidate;
-        }
+    if let Some(found) = common::find_in_path(tool) {
+        return found;
     }
     missing(
         &format!("`{tool}` not found in PATH"),
@@ -84,38 +70,6 @@ fn require_root() {
             "The programs create network namespaces (unshare -n) and change links in them.",
         );
     }
-}
-
-/// libgvnet.so: $GVNET_SO, else the newer of target/{release,debug}.
-fn library_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("GVNET_SO") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "GVNET_SO={} does not name a file", p.display());
-        return p;
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let candidates = [
-        target.join("release/libgvnet.so"),
-        target.join("debug/libgvnet.so"),
-    ];
-    candidates
-        .iter()
-        .filter_map(|p| {
-            let modified = fs::metadata(p).and_then(|m| m.modified()).ok()?;
-            Some((modified, p))
-        })
-        .max_by_key(|(modified, _): &(SystemTime, _)| *modified)
-        .map(|(_, p)| p.clone())
-        .unwrap_or_else(|| {
-            panic!(
-                "libgvnet.so not found (looked for {} and {}); run `cargo build --release -p gvnet` \
-                 first, or set GVNET_SO",
-                candidates[0].display(),
-                candidates[1].display()
-            )
-        })
 }
 
 struct Programs {
@@ -311,49 +265,20 @@ fn run(prog: Prog, env: Env) -> Run {
             )
         }
     };
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning unshare -n {}: {e}", argv.join(" ")));
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let err_reader = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > RUN_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stdout =
-                    String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-                panic!("{what}: no exit after {RUN_TIMEOUT:?}, killed; stdout so far:\n{stdout}");
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("{what}: wait failed: {e}"),
-        }
-    };
+    let c = common::capture(
+        &mut cmd,
+        &what,
+        &format!("unshare -n {}", argv.join(" ")),
+        RUN_TIMEOUT,
+        Duration::from_millis(20),
+    );
     let run = Run {
-        status,
-        stdout: String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
+        status: c.status,
+        stdout: c.stdout,
+        stderr: c.stderr,
         what,
         log,
     };
-    assert!(
-        !run.stderr.contains("cannot be preloaded"),
-        "{}: the library was not loaded:\n{}",
-        run.what,
-        run.stderr
-    );
     assert!(
         run.stdout.contains("\n# end: ") || run.stdout.starts_with("# end: "),
         "{}: the program did not finish its report\n{}",
