@@ -510,6 +510,13 @@ fn socket_name<K: Kernel>(k: &K, t: &Table, c: &Call, groups: impl Fn(&Slot) -> 
 
 /// `recvfrom`/`recvmsg`: queued events of a subscribed socket, see [`crate::recv`].
 fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    receive_events(k, t, c).unwrap_or_else(|| pass(k, c))
+}
+
+/// `recvfrom`/`recvmsg` (`c.nr`) served from the socket's event queue, or `None` when the
+/// kernel must answer (not a subscribed socket, or its own data is next). The libc hooks call
+/// this and fall back to the real libc function.
+pub fn receive_events<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
     let a = c.args;
     let (args, flags) = if c.nr == nr::RECVFROM {
         (
@@ -524,12 +531,13 @@ fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     } else {
         (RecvArgs::Msg { msg: a[1] }, a[2])
     };
-    match recv::recv(k, t, a[0], args, flags) {
-        None => pass(k, c),
-        Some((ret, Received::Event(g))) => Outcome::new(ret, Action::Event(g)),
-        Some((ret, Received::Overrun)) => Outcome::new(ret, Action::Overrun),
-        Some((ret, _)) => Outcome::new(ret, Action::Waited),
-    }
+    let (ret, what) = recv::recv(k, t, a[0], args, flags)?;
+    let action = match what {
+        Received::Event(g) => Action::Event(g),
+        Received::Overrun => Action::Overrun,
+        Received::Waited => Action::Waited,
+    };
+    Some(Outcome::new(ret, action))
 }
 
 /// The name of a syscall gvnet intercepts, for trace lines.

@@ -16,10 +16,9 @@
 use crate::engine;
 use core::mem::transmute;
 use gvnet_core::abi::nr;
-use gvnet_core::emulate::{handle, note_rcvbuf, trace_call, Action, Call, Outcome};
+use gvnet_core::emulate::{handle, note_rcvbuf, receive_events, trace_call, Call};
 use gvnet_core::filter::wants;
 use gvnet_core::kernel::RawKernel;
-use gvnet_core::recv::{recv as recv_events, Received, RecvArgs};
 use gvnet_core::sigsys::{PROGRAM, TABLE};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
@@ -28,12 +27,17 @@ fn emulated(nr_: usize, args: [usize; 6]) -> isize {
     let call = Call { nr: nr_, args };
     let out = handle(&RawKernel, &TABLE, &call);
     trace_call("libc", &call, &out);
-    if out.ret < 0 {
+    libc_result(out.ret)
+}
+
+/// A syscall-style result (`-errno` on failure) the libc way: -1 with errno set.
+fn libc_result(ret: isize) -> isize {
+    if ret < 0 {
         // SAFETY: __errno_location returns this thread's errno.
-        unsafe { *libc::__errno_location() = (-out.ret) as c_int };
+        unsafe { *libc::__errno_location() = (-ret) as c_int };
         return -1;
     }
-    out.ret
+    ret
 }
 
 fn args(a: &[usize]) -> [usize; 6] {
@@ -43,28 +47,14 @@ fn args(a: &[usize]) -> [usize; 6] {
 }
 
 /// A receive on a socket with queued events is served by the emulation; `None`: not ours.
-fn received(nr_: usize, args: [usize; 6], ra: RecvArgs, flags: c_int) -> Option<isize> {
+fn received(nr_: usize, args: [usize; 6]) -> Option<isize> {
     if !engine::active() || TABLE.is_empty() {
         return None;
     }
-    let (ret, what) = recv_events(&RawKernel, &TABLE, args[0], ra, flags as usize)?;
-    let action = match what {
-        Received::Event(g) => Action::Event(g),
-        Received::Overrun => Action::Overrun,
-        Received::Waited => Action::Waited,
-    };
-    let out = Outcome {
-        ret,
-        action,
-        addr: None,
-    };
-    trace_call("libc", &Call { nr: nr_, args }, &out);
-    if ret < 0 {
-        // SAFETY: __errno_location returns this thread's errno.
-        unsafe { *libc::__errno_location() = (-ret) as c_int };
-        return Some(-1);
-    }
-    Some(ret)
+    let call = Call { nr: nr_, args };
+    let out = receive_events(&RawKernel, &TABLE, &call)?;
+    trace_call("libc", &call, &out);
+    Some(libc_result(out.ret))
 }
 
 /// `recv(2)`.
@@ -74,13 +64,7 @@ fn received(nr_: usize, args: [usize; 6], ra: RecvArgs, flags: c_int) -> Option<
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
-    let ra = RecvArgs::From {
-        buf: buf as usize,
-        len,
-        addr: 0,
-        addrlen: 0,
-    };
-    if let Some(r) = received(nr::RECVFROM, a, ra, flags) {
+    if let Some(r) = received(nr::RECVFROM, a) {
         return r as ssize_t;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -112,13 +96,7 @@ pub unsafe extern "C" fn recvfrom(
         addr as usize,
         addrlen as usize,
     ]);
-    let ra = RecvArgs::From {
-        buf: buf as usize,
-        len,
-        addr: addr as usize,
-        addrlen: addrlen as usize,
-    };
-    if let Some(r) = received(nr::RECVFROM, a, ra, flags) {
+    if let Some(r) = received(nr::RECVFROM, a) {
         return r as ssize_t;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -142,7 +120,7 @@ pub unsafe extern "C" fn recvfrom(
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, msg as usize, flags as usize]);
-    if let Some(r) = received(nr::RECVMSG, a, RecvArgs::Msg { msg: msg as usize }, flags) {
+    if let Some(r) = received(nr::RECVMSG, a) {
         return r as ssize_t;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
