@@ -832,13 +832,7 @@ fn dump_kind<K: Kernel>(
     req[6..8].copy_from_slice(&(abi::NLM_F_REQUEST | abi::NLM_F_DUMP).to_ne_bytes());
     req[8..12].copy_from_slice(&seq.to_ne_bytes());
     req[16] = kind.dump_family();
-    let to = crate::sockaddr::SockaddrNl {
-        family: abi::AF_NETLINK,
-        pad: 0,
-        pid: 0,
-        groups: 0,
-    }
-    .to_bytes();
+    let to = recv::kernel_addr(0);
     let r = sys(
         k,
         nr::SENDTO,

@@ -53,13 +53,7 @@ pub fn is_bell(head: &[u8]) -> bool {
 /// answer to the `sendto`.
 pub fn ring<K: Kernel>(k: &K, fd: usize) -> isize {
     let req = bell_request();
-    let to = SockaddrNl {
-        family: abi::AF_NETLINK,
-        pad: 0,
-        pid: 0,
-        groups: 0,
-    }
-    .to_bytes();
+    let to = kernel_addr(0);
     // SAFETY: `req` and `to` are live locals of the lengths given.
     unsafe {
         k.syscall(
@@ -311,8 +305,9 @@ pub fn recv<K: Kernel>(
     }
 }
 
-/// The source address of an event: the kernel (`nl_pid` 0) and the event's group.
-fn event_source(group: u32) -> [u8; abi::SOCKADDR_NL_LEN] {
+/// The kernel's netlink address (`nl_pid` 0) with `group` (1..=32) as `nl_groups`, or none:
+/// the source of an event, and (group 0) the destination of a request to the kernel.
+pub fn kernel_addr(group: u32) -> [u8; abi::SOCKADDR_NL_LEN] {
     SockaddrNl {
         family: abi::AF_NETLINK,
         pad: 0,
@@ -335,7 +330,7 @@ fn put_name<K: Kernel>(k: &K, addr: usize, addrlen: usize, group: u32) -> Result
     if room < 0 {
         return Err(errno::EINVAL);
     }
-    let name = event_source(group);
+    let name = kernel_addr(group);
     let n = (room as usize).min(name.len());
     write_user(k, addr, &name[..n])?;
     write_user(k, addrlen, &(name.len() as u32).to_ne_bytes())
@@ -409,7 +404,7 @@ fn deliver_msg<K: Kernel>(k: &K, mh: usize, group: u32, msg: &[u8]) -> Result<us
         off += n;
     }
     if name != 0 {
-        let src = event_source(group);
+        let src = kernel_addr(group);
         write_user(k, name, &src[..namelen.min(src.len())])?;
         write_user(k, mh + 8, &(src.len() as u32).to_ne_bytes())?;
     } else {
@@ -569,7 +564,7 @@ mod tests {
         req[6..8].copy_from_slice(&abi::NLM_F_REQUEST.to_ne_bytes());
         req[8..12].copy_from_slice(&77u32.to_ne_bytes());
         req[20..24].copy_from_slice(&1i32.to_ne_bytes());
-        let to = event_source(0);
+        let to = kernel_addr(0);
         // SAFETY: live buffers of the lengths given.
         let sent = unsafe {
             libc::sendto(
@@ -594,8 +589,8 @@ mod tests {
 
     #[test]
     fn event_source_names_the_group() {
-        let a = SockaddrNl::from_bytes(&event_source(5));
+        let a = SockaddrNl::from_bytes(&kernel_addr(5));
         assert_eq!((a.pid, a.groups), (0, 1 << 4));
-        assert_eq!(SockaddrNl::from_bytes(&event_source(39)).groups, 0);
+        assert_eq!(SockaddrNl::from_bytes(&kernel_addr(39)).groups, 0);
     }
 }
