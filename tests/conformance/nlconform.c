@@ -125,24 +125,28 @@ static void kernel_groups(const char *name, int fd)
 		printf("kernel.groups(%s) = fstat failed %s\n", name, errname(errno));
 		return;
 	}
-	f = fopen("/proc/net/netlink", "r");
-	if (!f) {
-		printf("kernel.groups(%s) = open failed %s\n", name, errname(errno));
-		return;
-	}
-	while (fgets(line, sizeof line, f)) {
-		unsigned groups;
-		unsigned long inode;
-		/* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode */
-		if (sscanf(line, "%*s %*d %*u %x %*d %*d %*d %*d %*u %lu", &groups,
-			   &inode) == 2 &&
-		    inode == (unsigned long)st.st_ino) {
-			printf("kernel.groups(%s) = 0x%08x\n", name, groups);
-			found = 1;
-			break;
+	/* /proc/net/netlink walks a hash table that other processes' sockets change under it
+	 * (a rehash restarts the walk), so one pass can miss a socket: look up to 5 times. */
+	for (int pass = 0; pass < 5 && !found; pass++) {
+		f = fopen("/proc/net/netlink", "r");
+		if (!f) {
+			printf("kernel.groups(%s) = open failed %s\n", name, errname(errno));
+			return;
 		}
+		while (fgets(line, sizeof line, f)) {
+			unsigned groups;
+			unsigned long inode;
+			/* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode */
+			if (sscanf(line, "%*s %*d %*u %x %*d %*d %*d %*d %*u %lu", &groups,
+				   &inode) == 2 &&
+			    inode == (unsigned long)st.st_ino) {
+				printf("kernel.groups(%s) = 0x%08x\n", name, groups);
+				found = 1;
+				break;
+			}
+		}
+		fclose(f);
 	}
-	fclose(f);
 	if (!found)
 		printf("kernel.groups(%s) = not found\n", name);
 }
