@@ -38,6 +38,9 @@ pub struct Call {
 pub enum Action {
     /// Handed to the kernel unchanged.
     PassedThrough,
+    /// Handed to the kernel unchanged; it was a change request (RTM_NEWLINK, RTM_DELADDR, ...),
+    /// so the event monitors were kicked.
+    Kicked,
     /// `bind` issued without groups; groups 1..=32 recorded as these.
     BoundWithoutGroups(u32),
     /// `bind` without groups on a socket that had some: recorded groups 1..=32 cleared.
@@ -272,12 +275,29 @@ fn connect<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     Outcome::new(r, Action::ConnectedWithoutGroups(sa.groups)).with_addr(sa)
 }
 
+/// After a send to the kernel (`nl_pid` 0) returned `out`: if it succeeded and the message
+/// at `buf` is a change request on a route socket, kicks the event monitors (see
+/// [`monitor::sent_to_kernel`]) and says so in the outcome.
+fn after_send<K: Kernel>(k: &K, fd: usize, to: Option<SockaddrNl>, buf: usize, out: Outcome) -> Outcome {
+    if out.ret < abi::NLMSG_HDRLEN as isize || to.is_none_or(|a| a.pid != 0) {
+        return out;
+    }
+    let mut hdr = [0u8; abi::NLMSG_HDRLEN];
+    if read_user(k, buf, &mut hdr).is_err() {
+        return out;
+    }
+    if monitor::sent_to_kernel(k, fd, &hdr) && out.action == Action::PassedThrough {
+        return Outcome::new(out.ret, Action::Kicked);
+    }
+    out
+}
+
 fn sendto<K: Kernel>(k: &K, c: &Call) -> Outcome {
     let [fd, buf, len, flags, addr, alen] = c.args;
     match read_dest(k, addr, alen) {
         Some((abi::AF_NETLINK, nl)) => {
             let Some(sa) = nl.and_then(|sa| with_groups_on_route(k, fd, sa)) else {
-                return pass(k, c);
+                return after_send(k, fd, nl, buf, pass(k, c));
             };
             let bare = sa.without_groups().to_bytes();
             // SAFETY: the payload arguments are the program's; `bare` is a live sockaddr_nl.
@@ -287,7 +307,8 @@ fn sendto<K: Kernel>(k: &K, c: &Call) -> Outcome {
                     [fd, buf, len, flags, bare.as_ptr() as usize, bare.len()],
                 )
             };
-            Outcome::new(r, Action::SentWithoutGroups(sa.groups)).with_addr(sa)
+            let out = Outcome::new(r, Action::SentWithoutGroups(sa.groups)).with_addr(sa);
+            after_send(k, fd, Some(sa), buf, out)
         }
         Some((abi::AF_PACKET, _)) => {
             let out = pass(k, c);
@@ -308,10 +329,16 @@ fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
     }
     let word = |i: usize| u64::from_ne_bytes(hdr[i..i + 8].try_into().unwrap_or([0; 8])) as usize;
     let (name, namelen, iov, iovlen) = (word(0), word(8) & 0xffff_ffff, word(16), word(24));
+    // The first message starts at the first iovec's base.
+    let first = || read_u64(k, iov).unwrap_or(0) as usize;
     match read_dest(k, name, namelen) {
         Some((abi::AF_NETLINK, nl)) => {
             let Some(sa) = nl.and_then(|sa| with_groups_on_route(k, fd, sa)) else {
-                return pass(k, c);
+                let out = pass(k, c);
+                if out.ret <= 0 || iovlen == 0 {
+                    return out;
+                }
+                return after_send(k, fd, nl, first(), out);
             };
             let bare = sa.without_groups().to_bytes();
             let mut copy = hdr;
@@ -320,7 +347,11 @@ fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
             // SAFETY: `copy` is the program's msghdr with only the name replaced by `bare`, both
             // live for the call.
             let r = unsafe { k.syscall(nr::SENDMSG, [fd, copy.as_ptr() as usize, flags, 0, 0, 0]) };
-            Outcome::new(r, Action::SentWithoutGroups(sa.groups)).with_addr(sa)
+            let out = Outcome::new(r, Action::SentWithoutGroups(sa.groups)).with_addr(sa);
+            if iovlen == 0 {
+                return out;
+            }
+            after_send(k, fd, Some(sa), first(), out)
         }
         Some((abi::AF_PACKET, _)) => {
             let out = pass(k, c);
@@ -601,6 +632,7 @@ pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
     l.str(" ");
     match o.action {
         Action::PassedThrough => l.str("passed through"),
+        Action::Kicked => l.str("passed through; a change request: event monitors kicked"),
         Action::BoundWithoutGroups(g) => l.str("emulated: bound without groups, remembered groups ").hex(g as u64),
         Action::ClearedGroups => l.str("emulated: bind without groups cleared groups 1-32"),
         Action::ConnectedWithoutGroups(g) => l.str("emulated: connected without groups ").hex(g as u64),
@@ -968,6 +1000,39 @@ mod tests {
             ),
         );
         assert_eq!(o.action, Action::PassedThrough);
+    }
+
+    #[test]
+    fn change_requests_sent_to_the_kernel_kick_the_monitors() {
+        // A kick page of the test's own, so the kick is visible (ENABLED stays off).
+        static PAGE: [core::sync::atomic::AtomicU32; 2] =
+            [const { core::sync::atomic::AtomicU32::new(0) }; 2];
+        // SAFETY: a static of two u32 words, alive for the whole process.
+        unsafe { monitor::set_kick_page(PAGE.as_ptr() as *mut u32, false) };
+        let word = || PAGE[0].load(core::sync::atomic::Ordering::Acquire);
+        let k = FakeKernel::with_route_socket(FD, INO);
+        k.sockets.borrow_mut().insert(FD + 1, (16, 16, INO + 1)); // NETLINK_GENERIC
+        let t = Table::new();
+        let send = |fd: usize, msg_type: u16, pid: u32| {
+            let mut payload = [0u8; 32];
+            payload[0..4].copy_from_slice(&32u32.to_ne_bytes());
+            payload[4..6].copy_from_slice(&msg_type.to_ne_bytes());
+            let sa = nl(pid, 0);
+            let args = [fd, payload.as_ptr() as usize, 32, 0, sa.as_ptr() as usize, 12];
+            handle(&k, &t, &call(nr::SENDTO, &args))
+        };
+        let before = word();
+        // RTM_NEWLINK to the kernel on a route socket.
+        assert_eq!(send(FD, 16, 0), Outcome::new(32, Action::Kicked));
+        assert_eq!(word(), before + 1);
+        // RTM_GETLINK, a message to another socket, the same type on a generic socket, a failed
+        // send: no kick.
+        assert_eq!(send(FD, 18, 0).action, Action::PassedThrough);
+        assert_eq!(send(FD, 16, 4242).action, Action::PassedThrough);
+        assert_eq!(send(FD + 1, 16, 0).action, Action::PassedThrough);
+        k.script(nr::SENDTO, &[-105]);
+        assert_eq!(send(FD, 16, 0), Outcome::new(-105, Action::PassedThrough));
+        assert_eq!(word(), before + 1);
     }
 
     #[test]

@@ -2,11 +2,22 @@
 //!
 //! gVisor keeps no multicast subscribers, so nothing tells gvnet that a link, address, route or
 //! neighbour changed. While at least one socket of the process is subscribed, the monitor dumps
-//! the kinds of objects its subscribers asked for, in each of their network namespaces, every
-//! [`INTERVAL_MS`] (or at once when woken by a new subscription), and [`crate::rtnl`] turns the
+//! the kinds of objects its subscribers asked for, in each of their network namespaces, and
+//! [`crate::rtnl`] turns the
 //! difference between two dumps into the events Linux would have sent. They go into the queues
 //! of the subscribed sockets of that namespace whose groups match ([`crate::events`]), and the
 //! sockets' doorbells make them readable ([`crate::recv`]).
+//!
+//! When it dumps: at once when *kicked*, and otherwise on a timer that backs off while nothing
+//! changes ([`next_wait`]). A kick comes from a new subscription, or from any process with gvnet
+//! loaded that has just sent a change request (RTM_NEWLINK, RTM_DELADDR, ...) to the kernel
+//! ([`sent_to_kernel`]): dockerd's own changes, through the SIGSYS path, and those of C programs
+//! such as `ip` run under the preload, through the libc hooks. The kick word lives in a page the
+//! library's constructor maps from a file shared by every gvnet process of the sandbox
+//! ([`set_kick_page`]), so one process's change wakes every monitor at once, in any process. A
+//! wakeup costs gVisor about 0.3 ms of host CPU, so polling fast enough for every change would
+//! cost several percent of a core per subscriber; changes made without gvnet loaded are seen by
+//! the backing-off timer (at most [`IDLE`] ms late once quiet).
 //!
 //! The thread is started lazily by the first subscription, which may happen inside the SIGSYS
 //! handler of a Go program: so it is a raw `clone` of this library's own, running only this
@@ -27,16 +38,24 @@ use crate::filter;
 use crate::kernel::{inode, sockopt_int, Kernel, RawKernel};
 use crate::membership::{Slot, Table};
 use crate::recv;
-use crate::rtnl::{Event, Kind, View};
+use crate::rtnl::{self, Event, Kind, View};
 use crate::sigsys::TABLE;
 use crate::trace::{self, Level, Line};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering,
+};
 
-/// Default time between two dumps while something is subscribed.
+/// Default time between two dumps right after a change.
 pub const INTERVAL_MS: i64 = 10;
-/// Time between two dumps (`GVNET_EVENT_INTERVAL_MS`).
-pub static INTERVAL: core::sync::atomic::AtomicI64 =
-    core::sync::atomic::AtomicI64::new(INTERVAL_MS);
+/// Time between two dumps right after a change (`GVNET_EVENT_INTERVAL_MS`).
+pub static INTERVAL: AtomicI64 = AtomicI64::new(INTERVAL_MS);
+/// Default longest time between two dumps while nothing changes.
+pub const IDLE_MS: i64 = 100;
+/// Longest time between two dumps while nothing changes; 0: none, only kicks wake the monitor
+/// (`GVNET_EVENT_IDLE_MS`).
+pub static IDLE: AtomicI64 = AtomicI64::new(IDLE_MS);
+/// Cycles at [`INTERVAL`] after the last change before the timer starts to back off.
+pub const FAST_CYCLES: u32 = 20;
 /// Network namespaces watched at once.
 pub const MAX_NS: usize = 32;
 /// Closed sockets are looked for every this many cycles.
@@ -50,8 +69,13 @@ const STACK: usize = 512 << 10;
 /// Event delivery is on (set by the library's constructor; off in unit tests and with
 /// `GVNET_EVENTS=off`).
 pub static ENABLED: AtomicBool = AtomicBool::new(false);
-/// Bumped to wake the monitor.
-static WAKE: AtomicU32 = AtomicU32::new(0);
+/// The kick word and the number of monitors waiting on it: in this process's own memory until
+/// [`set_kick_page`] points [`KICK`] at a page shared with the other gvnet processes.
+static LOCAL_KICK: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+/// The kick page in use (null: [`LOCAL_KICK`]).
+static KICK: AtomicPtr<AtomicU32> = AtomicPtr::new(core::ptr::null_mut());
+/// Whether [`KICK`] is shared between processes (futex without FUTEX_PRIVATE_FLAG).
+static KICK_SHARED: AtomicBool = AtomicBool::new(false);
 /// Number of the cycle in progress or last started.
 static STARTED: AtomicU64 = AtomicU64::new(0);
 /// Number of the last finished cycle (its low 32 bits are a futex word too).
@@ -98,29 +122,134 @@ fn getpid<K: Kernel>(k: &K) -> i32 {
     sys(k, nr::GETPID, [0; 6]) as i32
 }
 
-fn futex_wait(word: &AtomicU32, seen: u32, ms: Option<i64>) {
+/// FUTEX_WAIT and FUTEX_WAKE, with FUTEX_PRIVATE_FLAG (128) unless the word is shared.
+const FUTEX_WAIT: usize = 0;
+const FUTEX_WAKE: usize = 1;
+const FUTEX_PRIVATE: usize = 128;
+
+fn futex_wait_op(word: &AtomicU32, op: usize, seen: u32, ms: Option<i64>) {
     let ts = ms.map(|ms| [ms / 1000, (ms % 1000) * 1_000_000]);
     let tsp = ts.as_ref().map_or(0, |t| t.as_ptr() as usize);
-    // FUTEX_WAIT_PRIVATE = 128.
     sys(
         &RawKernel,
         nr::FUTEX,
-        [word.as_ptr() as usize, 128, seen as usize, tsp, 0, 0],
+        [word.as_ptr() as usize, op, seen as usize, tsp, 0, 0],
+    );
+}
+
+fn futex_wait(word: &AtomicU32, seen: u32, ms: Option<i64>) {
+    futex_wait_op(word, FUTEX_WAIT | FUTEX_PRIVATE, seen, ms);
+}
+
+fn futex_wake_op(word: &AtomicU32, op: usize) {
+    sys(
+        &RawKernel,
+        nr::FUTEX,
+        [word.as_ptr() as usize, op, i32::MAX as usize, 0, 0, 0],
     );
 }
 
 fn futex_wake(word: &AtomicU32) {
-    // FUTEX_WAKE_PRIVATE = 129.
-    sys(
-        &RawKernel,
-        nr::FUTEX,
-        [word.as_ptr() as usize, 129, i32::MAX as usize, 0, 0, 0],
-    );
+    futex_wake_op(word, FUTEX_WAKE | FUTEX_PRIVATE);
+}
+
+/// The kick word, the count of monitors waiting on it, and the futex flag that fits them.
+fn kick_words() -> (&'static AtomicU32, &'static AtomicU32, usize) {
+    let p = KICK.load(Ordering::Acquire);
+    if p.is_null() {
+        return (&LOCAL_KICK[0], &LOCAL_KICK[1], FUTEX_PRIVATE);
+    }
+    let private = if KICK_SHARED.load(Ordering::Acquire) {
+        0
+    } else {
+        FUTEX_PRIVATE
+    };
+    // SAFETY: set_kick_page's contract: `p` points to two u32 words in memory that stays
+    // mapped for the life of the process.
+    unsafe { (&*p, &*p.add(1), private) }
+}
+
+/// Makes the monitor use the two words at `page` (kick counter, waiting monitors) instead of
+/// its own: a page mapped `MAP_SHARED` from a file every gvnet process of the sandbox maps, so
+/// that a change request sent by one wakes the monitors of all. `shared` says whether other
+/// processes map it (futex without FUTEX_PRIVATE_FLAG).
+///
+/// # Safety
+/// `page` is 4-byte aligned, readable and writable for 8 bytes, and stays mapped for the rest
+/// of the process's life. Called once, before any subscription (from the constructor).
+pub unsafe fn set_kick_page(page: *mut u32, shared: bool) {
+    KICK_SHARED.store(shared, Ordering::Release);
+    KICK.store(page.cast(), Ordering::Release);
+}
+
+/// Wakes every monitor waiting on the kick word: this process's, and with a shared kick page
+/// those of the other gvnet processes. Costs one atomic add, and a `futex` call only while some
+/// monitor waits.
+pub fn kick() {
+    let (word, waiting, private) = kick_words();
+    word.fetch_add(1, Ordering::AcqRel);
+    if waiting.load(Ordering::Acquire) != 0 {
+        futex_wake_op(word, FUTEX_WAKE | private);
+    }
 }
 
 fn wake() {
-    WAKE.fetch_add(1, Ordering::AcqRel);
-    futex_wake(&WAKE);
+    kick();
+}
+
+/// Whether a netlink message of type `t`, sent to the kernel on a NETLINK_ROUTE socket, asks
+/// for a change of something the monitor reports (links, addresses, routes, neighbours).
+pub const fn is_change_request(t: u16) -> bool {
+    matches!(
+        t,
+        rtnl::RTM_NEWLINK
+            | rtnl::RTM_DELLINK
+            | rtnl::RTM_SETLINK
+            | rtnl::RTM_NEWADDR
+            | rtnl::RTM_DELADDR
+            | rtnl::RTM_NEWROUTE
+            | rtnl::RTM_DELROUTE
+            | rtnl::RTM_NEWNEIGH
+            | rtnl::RTM_DELNEIGH
+    )
+}
+
+/// Called after a send to the kernel on `fd` succeeded, with `first` the start of the first
+/// message sent: kicks the monitors if it was a change request on a NETLINK_ROUTE socket. The
+/// kernel has handled the request by the time the send returns (rtnetlink requests are handled
+/// synchronously, by Linux and by gVisor), so the monitors' next dump sees its effect. Returns
+/// whether it kicked. Costs nothing unless events are on here or a kick page is shared, and a
+/// `getsockopt` only for the message types of a change.
+pub fn sent_to_kernel<K: Kernel>(k: &K, fd: usize, first: &[u8]) -> bool {
+    if first.len() < 6
+        || (KICK.load(Ordering::Relaxed).is_null() && !ENABLED.load(Ordering::Relaxed))
+    {
+        return false;
+    }
+    let t = u16::from_ne_bytes([first[4], first[5]]);
+    if is_change_request(t)
+        && sockopt_int(k, fd, abi::SOL_SOCKET, abi::SO_PROTOCOL) == Ok(abi::NETLINK_ROUTE)
+    {
+        kick();
+        return true;
+    }
+    false
+}
+
+/// How long the monitor sleeps after a cycle when `quiet` cycles in a row have seen no change
+/// and no kick: [`INTERVAL`] for [`FAST_CYCLES`] cycles (a change often comes with more), then
+/// twice as long each cycle up to `idle`; `None` (until kicked) once past the fast cycles when
+/// `idle` is 0.
+pub fn next_wait(fast: i64, idle: i64, quiet: u32) -> Option<i64> {
+    let fast = fast.max(1);
+    if quiet < FAST_CYCLES {
+        return Some(fast);
+    }
+    if idle <= 0 {
+        return None;
+    }
+    let doublings = (quiet - FAST_CYCLES + 1).min(20);
+    Some(fast.saturating_mul(1 << doublings).min(idle.max(fast)))
 }
 
 fn mmap<K: Kernel>(k: &K, len: usize) -> Option<*mut u8> {
@@ -400,20 +529,39 @@ extern "C" fn monitor_main() -> ! {
     // SAFETY: a fresh private mapping of DUMP_BUF bytes, used by this thread alone for ever.
     let dump: &mut [u8] = unsafe { core::slice::from_raw_parts_mut(dump, DUMP_BUF) };
     let mut seq: u32 = 1;
+    let mut quiet: u32 = 0;
+    let mut last = kick_words().0.load(Ordering::Acquire);
     loop {
-        let w = WAKE.load(Ordering::Acquire);
+        let (word, waiting, private) = kick_words();
+        let w = word.load(Ordering::Acquire);
+        if w != last {
+            // Kicked: a change was just made somewhere.
+            quiet = 0;
+            last = w;
+        }
         let want = Wanted::of(&TABLE);
-        if !want.any() {
+        let ms = if want.any() {
+            let c = STARTED.fetch_add(1, Ordering::AcqRel) + 1;
+            if cycle(&k, &TABLE, &mut watched, dump, &mut seq, c) {
+                quiet = 0;
+            } else {
+                quiet = quiet.saturating_add(1);
+            }
+            DONE.store(c as u32, Ordering::Release);
+            futex_wake(&DONE);
+            next_wait(
+                INTERVAL.load(Ordering::Relaxed),
+                IDLE.load(Ordering::Relaxed),
+                quiet,
+            )
+        } else {
             sweep_closed(&k, &TABLE);
             release_unused(&k, &mut watched, &Wanted::of(&TABLE));
-            futex_wait(&WAKE, w, None);
-            continue;
-        }
-        let c = STARTED.fetch_add(1, Ordering::AcqRel) + 1;
-        cycle(&k, &TABLE, &mut watched, dump, &mut seq, c);
-        DONE.store(c as u32, Ordering::Release);
-        futex_wake(&DONE);
-        futex_wait(&WAKE, w, Some(INTERVAL.load(Ordering::Relaxed)));
+            None
+        };
+        waiting.fetch_add(1, Ordering::AcqRel);
+        futex_wait_op(word, FUTEX_WAIT | private, w, ms);
+        waiting.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -651,7 +799,8 @@ fn watched_for<'w, K: Kernel>(
     watched[i].as_mut()
 }
 
-/// One pass: forget closed sockets, then dump and diff every watched namespace.
+/// One pass: forget closed sockets, then dump and diff every watched namespace. Returns whether
+/// it found any change.
 fn cycle<K: Kernel>(
     k: &K,
     t: &Table,
@@ -659,7 +808,8 @@ fn cycle<K: Kernel>(
     dump: &mut [u8],
     seq: &mut u32,
     c: u64,
-) {
+) -> bool {
+    let mut changed = false;
     // Closed sockets are looked for every SWEEP_EVERY cycles (an fstat per subscriber each).
     if c % SWEEP_EVERY == 0 {
         sweep_closed(k, t);
@@ -737,7 +887,10 @@ fn cycle<K: Kernel>(
                     .str(" failed; subscribers get ENOBUFS");
             });
         }
-        let mut emit = |e: &Event<'_>| deliver(k, t, ns, c, e);
+        let mut emit = |e: &Event<'_>| {
+            changed = true;
+            deliver(k, t, ns, c, e)
+        };
         for kind in [Kind::Route, Kind::Neigh, Kind::Addr, Kind::Link] {
             let i = kind_index(kind);
             if loaded & (1 << i) != 0 && w.views[i].primed() {
@@ -770,6 +923,7 @@ fn cycle<K: Kernel>(
             }
         }
     }
+    changed
 }
 
 /// Queues one event for every subscriber in `ns` that joined its group before cycle `c`.
@@ -895,5 +1049,52 @@ fn dump_kind<K: Kernel>(
         if done {
             return Ok(used);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timer_stays_fast_after_a_change_then_backs_off_to_idle() {
+        let waits: [Option<i64>; 26] = core::array::from_fn(|q| next_wait(10, 100, q as u32));
+        assert!(waits[..FAST_CYCLES as usize].iter().all(|w| *w == Some(10)));
+        let q = FAST_CYCLES as usize;
+        assert_eq!(&waits[q..q + 5], &[Some(20), Some(40), Some(80), Some(100), Some(100)]);
+        assert_eq!(next_wait(10, 100, u32::MAX), Some(100));
+    }
+
+    #[test]
+    fn idle_zero_waits_for_kicks_once_quiet() {
+        assert_eq!(next_wait(10, 0, FAST_CYCLES - 1), Some(10));
+        assert_eq!(next_wait(10, 0, FAST_CYCLES), None);
+        assert_eq!(next_wait(10, 0, u32::MAX), None);
+    }
+
+    #[test]
+    fn idle_shorter_than_fast_and_bad_fast_values_are_clamped() {
+        assert_eq!(next_wait(50, 20, FAST_CYCLES + 3), Some(50));
+        assert_eq!(next_wait(0, 100, 0), Some(1));
+        assert_eq!(next_wait(i64::MAX, 100, FAST_CYCLES + 40), Some(i64::MAX));
+    }
+
+    #[test]
+    fn only_route_changes_of_reported_kinds_kick() {
+        for t in [16u16, 17, 19, 20, 21, 24, 25, 28, 29] {
+            assert!(is_change_request(t), "type {t}");
+        }
+        // GET requests, rules, qdiscs, NLMSG_* control messages.
+        for t in [1u16, 2, 3, 18, 22, 26, 30, 32, 36, 44] {
+            assert!(!is_change_request(t), "type {t}");
+        }
+    }
+
+    #[test]
+    fn a_kick_bumps_the_word() {
+        let (word, _, _) = kick_words();
+        let before = word.load(Ordering::Acquire);
+        kick();
+        assert_ne!(word.load(Ordering::Acquire), before);
     }
 }

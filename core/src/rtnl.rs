@@ -103,6 +103,8 @@ pub const RTM_NEWLINK: u16 = 16;
 pub const RTM_DELLINK: u16 = 17;
 /// `RTM_GETLINK`.
 pub const RTM_GETLINK: u16 = 18;
+/// `RTM_SETLINK`.
+pub const RTM_SETLINK: u16 = 19;
 /// `RTM_NEWADDR`.
 pub const RTM_NEWADDR: u16 = 20;
 /// `RTM_DELADDR`.

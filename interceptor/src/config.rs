@@ -26,9 +26,19 @@ pub struct Config {
     pub log_file: Option<String>,
     /// GVNET_EVENTS: deliver synthesized multicast events to subscribed sockets.
     pub events: bool,
-    /// GVNET_EVENT_INTERVAL_MS: time between two dumps of the monitor (1..=10000).
+    /// GVNET_EVENT_INTERVAL_MS: time between two dumps of the monitor right after a change
+    /// (1..=10000).
     pub event_interval_ms: i64,
+    /// GVNET_EVENT_IDLE_MS: longest time between two dumps while nothing changes (0..=60000;
+    /// 0: dump only when kicked).
+    pub event_idle_ms: i64,
+    /// GVNET_EVENT_KICK: the file whose first page holds the kick word shared by the gvnet
+    /// processes of the sandbox; `None` (`off`): kicks stay inside the process.
+    pub event_kick: Option<String>,
 }
+
+/// Default GVNET_EVENT_KICK.
+pub const DEFAULT_KICK: &str = "/dev/shm/gvnet-events";
 
 /// Default GVNET_TARGETS.
 pub const DEFAULT_TARGETS: &str = "dockerd";
@@ -90,6 +100,30 @@ impl Config {
                 }
             },
         };
+        let event_idle_ms = match get("GVNET_EVENT_IDLE_MS").as_deref() {
+            None | Some("") => gvnet_core::monitor::IDLE_MS,
+            Some(v) => match v.parse::<i64>() {
+                Ok(ms) if (0..=60_000).contains(&ms) => ms,
+                _ => {
+                    complaints.push(format!(
+                        "GVNET_EVENT_IDLE_MS={v:?} is not a number of milliseconds from 0 to 60000: using {}",
+                        gvnet_core::monitor::IDLE_MS
+                    ));
+                    gvnet_core::monitor::IDLE_MS
+                }
+            },
+        };
+        let event_kick = match get("GVNET_EVENT_KICK").as_deref() {
+            None | Some("") => Some(DEFAULT_KICK.to_string()),
+            Some("off") => None,
+            Some(v) if v.starts_with('/') => Some(v.to_string()),
+            Some(v) => {
+                complaints.push(format!(
+                    "GVNET_EVENT_KICK={v:?} is not an absolute path or off: using {DEFAULT_KICK}"
+                ));
+                Some(DEFAULT_KICK.to_string())
+            }
+        };
         (
             Config {
                 mode,
@@ -98,6 +132,8 @@ impl Config {
                 log_file,
                 events,
                 event_interval_ms,
+                event_idle_ms,
+                event_kick,
             },
             complaints,
         )
@@ -133,6 +169,8 @@ mod tests {
         assert_eq!(c.level, Level::Warn);
         assert_eq!(c.targets, vec!["dockerd"]);
         assert!(c.events);
+        assert_eq!(c.event_idle_ms, gvnet_core::monitor::IDLE_MS);
+        assert_eq!(c.event_kick.as_deref(), Some(DEFAULT_KICK));
         assert!(c.is_target("/usr/sbin/dockerd"));
         assert!(!c.is_target("/usr/bin/containerd"));
         assert!(c.is_target("/usr/sbin/dockerd (deleted)"));
@@ -146,13 +184,17 @@ mod tests {
             ("GVNET_TARGETS", " , "),
             ("GVNET_EVENTS", "maybe"),
             ("GVNET_EVENT_INTERVAL_MS", "0"),
+            ("GVNET_EVENT_IDLE_MS", "-1"),
+            ("GVNET_EVENT_KICK", "shm/x"),
         ]);
         assert_eq!(c.event_interval_ms, 10);
+        assert_eq!(c.event_idle_ms, gvnet_core::monitor::IDLE_MS);
+        assert_eq!(c.event_kick.as_deref(), Some(DEFAULT_KICK));
         assert!(c.events);
         assert_eq!(c.mode, Mode::Auto);
         assert_eq!(c.level, Level::Warn);
         assert!(c.targets.is_empty());
-        assert_eq!(bad.len(), 5);
+        assert_eq!(bad.len(), 7);
         assert!(bad[0].contains("GVNET_MODE=\"always\""));
     }
 
@@ -163,9 +205,13 @@ mod tests {
             ("GVNET_TARGETS", "dockerd, nlconform-go"),
             ("GVNET_LOG", "trace"),
             ("GVNET_EVENTS", "off"),
+            ("GVNET_EVENT_IDLE_MS", "0"),
+            ("GVNET_EVENT_KICK", "off"),
         ]);
         assert!(bad.is_empty());
         assert!(!c.events);
+        assert_eq!(c.event_idle_ms, 0);
+        assert_eq!(c.event_kick, None);
         assert_eq!(c.mode, Mode::Force);
         assert_eq!(c.level, Level::Trace);
         assert!(c.is_target("/tmp/x/nlconform-go"));

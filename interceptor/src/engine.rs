@@ -69,6 +69,17 @@ extern "C" fn init() {
     ACTIVE.store(true, Ordering::Release);
     if cfg.events {
         gvnet_core::monitor::INTERVAL.store(cfg.event_interval_ms, Ordering::Relaxed);
+        gvnet_core::monitor::IDLE.store(cfg.event_idle_ms, Ordering::Relaxed);
+        match &cfg.event_kick {
+            None => info!("GVNET_EVENT_KICK=off: change requests kick this process's monitor only"),
+            Some(path) => match map_kick_page(path) {
+                Ok(()) => info!("events: change requests kick every gvnet monitor through {path}"),
+                Err(e) => warn!(
+                    "events: cannot share kicks through {path} ({e}): changes made by other processes reach this one's subscribers by polling only (GVNET_EVENT_IDLE_MS={})",
+                    cfg.event_idle_ms
+                ),
+            },
+        }
         gvnet_core::monitor::ENABLED.store(true, Ordering::Release);
     } else {
         info!("GVNET_EVENTS=off: subscriptions are emulated, but no events are delivered");
@@ -85,6 +96,62 @@ extern "C" fn init() {
             "{reason}: libc hooks active in {exe}, but its raw syscalls are NOT covered: {e}"
         ),
     }
+}
+
+/// Maps the first page of `path` (created 0644 if missing) shared and hands it to the monitor
+/// as its kick page. The file must be a regular file owned by root or by this process's user,
+/// and writable: the page is written by every kick.
+fn map_kick_page(path: &str) -> Result<(), String> {
+    const PAGE: usize = 4096;
+    let c = CString::new(path).map_err(|_| "a NUL in the path".to_string())?;
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `c` is a valid NUL-terminated path; open has no other memory arguments.
+    let fd = unsafe { libc::open(c.as_ptr(), flags, 0o644 as libc::c_uint) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    let result = (|| {
+        // SAFETY: an all-zero stat is a valid value of this plain C struct.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `fd` is open and `st` is a live, writable stat.
+        if unsafe { libc::fstat(fd, &mut st) } != 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err("not a regular file".to_string());
+        }
+        // SAFETY: geteuid has no arguments and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if st.st_uid != 0 && st.st_uid != me {
+            return Err(format!("owned by uid {}, neither root nor us", st.st_uid));
+        }
+        // SAFETY: `fd` is open for writing; growing a file has no memory arguments.
+        if (st.st_size as usize) < PAGE && unsafe { libc::ftruncate(fd, PAGE as libc::off_t) } != 0
+        {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        // SAFETY: a new shared mapping of one page of an open regular file of at least that size.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        // SAFETY: `p` is page-aligned, readable and writable for a page, and never unmapped;
+        // this runs in the constructor, before any subscription.
+        unsafe { gvnet_core::monitor::set_kick_page(p.cast(), true) };
+        Ok(())
+    })();
+    // SAFETY: `fd` is ours; the mapping stays valid after the descriptor is closed.
+    unsafe { libc::close(fd) };
+    result
 }
 
 /// Opens GVNET_LOG_FILE (append, close-on-exec); on failure lines go to stderr and one says why.

@@ -449,3 +449,83 @@ fn go_fails_with_events_off() {
 fn ip_monitor_fails_with_events_off() {
     check_events_off_fails(Prog::IpMonitor);
 }
+
+/// Runs tests/conformance/events/kick.sh in a fresh namespace: `ip monitor link` with polling
+/// off (GVNET_EVENT_IDLE_MS=0) and its kick setting `monitor_kick`; a veth added by `ip`, with
+/// gvnet (`preload`, kicking through a per-test kick file) or without (`plain`). Returns what
+/// kick.sh printed (`seen` / `not seen`) and the whole report.
+fn kick_run(name: &str, monitor_kick: &str, changer: &str) -> (String, String) {
+    require_root();
+    require_tool("ip", "iproute2");
+    require_tool("unshare", "util-linux");
+    let dir = scratch_root().join("kick");
+    fs::create_dir_all(&dir).expect("creating the kick directory");
+    let kick_file = dir.join(format!("{name}-{}", std::process::id()));
+    let _ = fs::remove_file(&kick_file);
+    let kick_file = kick_file.display().to_string();
+    let monitor_kick = if monitor_kick == "shared" {
+        kick_file.as_str()
+    } else {
+        monitor_kick
+    };
+    let script = events_src().join("kick.sh");
+    let mut cmd = Command::new("unshare");
+    cmd.arg("-n")
+        .arg("sh")
+        .arg(&script)
+        .arg(library_path())
+        .arg(monitor_kick)
+        .arg(changer)
+        .env("KICK_FILE", &kick_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("LD_PRELOAD");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GVNET_") {
+            cmd.env_remove(key);
+        }
+    }
+    let what = format!("kick.sh {monitor_kick} {changer}");
+    let c = common::capture(
+        &mut cmd,
+        &what,
+        &what,
+        Duration::from_secs(60),
+        Duration::from_millis(20),
+    );
+    let _ = fs::remove_file(&kick_file);
+    let verdict = c.stdout.trim().to_string();
+    let report = format!(
+        "{what} ({}):\n--- stdout ---\n{}--- stderr (ip monitor) ---\n{}",
+        c.status, c.stdout, c.stderr
+    );
+    assert!(
+        verdict == "seen" || verdict == "not seen",
+        "kick.sh did not finish: {report}"
+    );
+    (verdict, report)
+}
+
+/// A change made by a gvnet-loaded `ip` wakes the monitor of another process at once: with
+/// polling off, that kick is the only way the event can arrive.
+#[test]
+fn a_change_by_a_gvnet_process_kicks_another_process_monitor() {
+    let (verdict, report) = kick_run("shared", "shared", "preload");
+    assert_eq!(verdict, "seen", "{report}");
+}
+
+/// The same change made by an `ip` without gvnet kicks nobody: with polling off the subscriber
+/// sees nothing (so the test above can fail, and it is the kick that delivered there).
+#[test]
+fn a_change_without_gvnet_is_not_seen_with_polling_off() {
+    let (verdict, report) = kick_run("plain", "shared", "plain");
+    assert_eq!(verdict, "not seen", "{report}");
+}
+
+/// With GVNET_EVENT_KICK=off in the subscriber, another process's kicks do not reach it.
+#[test]
+fn kicks_do_not_cross_processes_with_the_kick_file_off() {
+    let (verdict, report) = kick_run("off", "off", "preload");
+    assert_eq!(verdict, "not seen", "{report}");
+}
