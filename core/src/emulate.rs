@@ -278,7 +278,13 @@ fn connect<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
 /// After a send to the kernel (`nl_pid` 0) returned `out`: if it succeeded and the message
 /// at `buf` is a change request on a route socket, kicks the event monitors (see
 /// [`monitor::sent_to_kernel`]) and says so in the outcome.
-fn after_send<K: Kernel>(k: &K, fd: usize, to: Option<SockaddrNl>, buf: usize, out: Outcome) -> Outcome {
+fn after_send<K: Kernel>(
+    k: &K,
+    fd: usize,
+    to: Option<SockaddrNl>,
+    buf: usize,
+    out: Outcome,
+) -> Outcome {
     if out.ret < abi::NLMSG_HDRLEN as isize || to.is_none_or(|a| a.pid != 0) {
         return out;
     }
@@ -1018,7 +1024,14 @@ mod tests {
             payload[0..4].copy_from_slice(&32u32.to_ne_bytes());
             payload[4..6].copy_from_slice(&msg_type.to_ne_bytes());
             let sa = nl(pid, 0);
-            let args = [fd, payload.as_ptr() as usize, 32, 0, sa.as_ptr() as usize, 12];
+            let args = [
+                fd,
+                payload.as_ptr() as usize,
+                32,
+                0,
+                sa.as_ptr() as usize,
+                12,
+            ];
             handle(&k, &t, &call(nr::SENDTO, &args))
         };
         let before = word();

@@ -1061,7 +1061,10 @@ mod tests {
         let waits: [Option<i64>; 26] = core::array::from_fn(|q| next_wait(10, 100, q as u32));
         assert!(waits[..FAST_CYCLES as usize].iter().all(|w| *w == Some(10)));
         let q = FAST_CYCLES as usize;
-        assert_eq!(&waits[q..q + 5], &[Some(20), Some(40), Some(80), Some(100), Some(100)]);
+        assert_eq!(
+            &waits[q..q + 5],
+            &[Some(20), Some(40), Some(80), Some(100), Some(100)]
+        );
         assert_eq!(next_wait(10, 100, u32::MAX), Some(100));
     }
 

@@ -244,6 +244,53 @@ fn events_ip_monitor(c: &mut Ctx) -> Verdict {
     run_program(c, "ip-monitor", "ipmon.sh", &script, "")
 }
 
+/// Kicks across processes, with dockerd as the changer: two `ip monitor link` run in the sandbox
+/// with polling off (GVNET_EVENT_IDLE_MS=0), one with the default shared kick file and one with
+/// GVNET_EVENT_KICK=off, and a container is started on the default bridge. dockerd creates its
+/// veth through Go's raw syscalls, so its kick comes from the SIGSYS path; the first monitor
+/// must report the veth, the second must not (nothing else can wake it).
+fn events_kick(c: &mut Ctx) -> Verdict {
+    let lib = format!("{}/libgvnet.so", c.sb.opt);
+    let log = format!("{}/events-kick.log", c.sb.log);
+    let script = format!(
+        "a=$(mktemp); b=$(mktemp); \
+         if [ -e {lib} ]; then export LD_PRELOAD={lib} GVNET_EVENT_IDLE_MS=0 GVNET_LOG=debug GVNET_LOG_FILE={log}; fi; \
+         ip monitor link >$a 2>&1 & m1=$!; \
+         GVNET_EVENT_KICK=off ip monitor link >$b 2>&1 & m2=$!; \
+         unset LD_PRELOAD; sleep 2; \
+         docker run --rm bb true; echo \"docker-exit $?\"; sleep 1; kill $m1 $m2; \
+         echo '--- kicked'; cat $a; echo '--- kick file off'; cat $b; rm -f $a $b"
+    );
+    let out = c.run(&["sh", "-c", &script], RUN_TIMEOUT)?;
+    if out.timed_out {
+        return Err(format!("timed out after {RUN_TIMEOUT:?}"));
+    }
+    judge_kick(&out.stdout)
+}
+
+fn judge_kick(stdout: &str) -> Verdict {
+    if !stdout.contains("docker-exit 0") {
+        return Err(format!("docker run failed: {}", stdout.trim()));
+    }
+    let (kicked, off) = stdout
+        .split_once("--- kick file off")
+        .ok_or("the script did not finish")?;
+    let veth = |s: &str| s.lines().filter(|l| l.contains("veth")).count();
+    match (veth(kicked), veth(off)) {
+        (0, _) => Err(format!(
+            "the monitor with the shared kick file saw no veth: {}",
+            kicked.trim()
+        )),
+        (_, n) if n > 0 => Err(format!(
+            "the monitor with GVNET_EVENT_KICK=off saw {n} veth lines although only kicks \
+             could wake it: the test cannot tell"
+        )),
+        (n, _) => Ok(format!(
+            "{n} veth event lines through dockerd's kicks; none without the kick file"
+        )),
+    }
+}
+
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "events-c",
@@ -261,11 +308,26 @@ pub const SCENARIOS: &[Scenario] = &[
         without_preload: Some("Cannot bind netlink socket: Permission denied"),
         run: events_ip_monitor,
     },
+    Scenario {
+        name: "events-kick",
+        without_preload: Some(crate::check::EXPECTED_NO_PRELOAD),
+        run: events_kick,
+    },
 ];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kick_verdict_needs_the_veth_in_the_kicked_monitor_only() {
+        let out =
+            |a: &str, b: &str| format!("docker-exit 0\n--- kicked\n{a}\n--- kick file off\n{b}\n");
+        assert!(judge_kick(&out("7: veth1@if6: <UP>", "")).is_ok());
+        assert!(judge_kick(&out("", "")).is_err());
+        assert!(judge_kick(&out("7: veth1@if6", "7: veth1@if6")).is_err());
+        assert!(judge_kick("docker: Error\n--- kicked\n--- kick file off\n").is_err());
+    }
 
     #[test]
     fn all_ok_passes_and_names_known_gaps() {
