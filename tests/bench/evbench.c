@@ -1,12 +1,16 @@
 /* evbench: how long a link change takes to reach a RTNLGRP_LINK subscriber, and what an idle
  * subscription costs in CPU.
  *
- *   evbench N IDLE_SECONDS
+ *   evbench N IDLE_SECONDS [kick|raw] [GAP_MS]
  *
  * Run it as root in a network namespace of its own (`unshare -n evbench 200 10`). It creates a
  * veth pair (gvb0/gvb1), subscribes a socket to RTNLGRP_LINK, then N times sets gvb0's MTU
  * (alternating 1400/1500) with an acknowledged RTM_NEWLINK from a second socket and waits for the
- * RTM_NEWLINK event carrying the new MTU. It prints one line per change:
+ * RTM_NEWLINK event carrying the new MTU, GAP_MS (default 0) after the previous one arrived.
+ * With `kick` (the default) the request goes through libc's sendto, so under LD_PRELOAD gvnet
+ * sees it as the change request of a gvnet process; with `raw` it is a raw syscall(SYS_sendto),
+ * which gvnet never sees: a change made by a process without gvnet. It prints one line per
+ * change:
  *     latency_us <microseconds from sending the request to receiving the event>
  * and then, with the subscription open and nothing changing, the process's CPU time (all threads:
  * gvnet's monitor thread included) over IDLE_SECONDS:
@@ -25,6 +29,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +45,9 @@ static double cpu_us(void) {
     return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec +
            ru.ru_stime.tv_usec;
 }
+
+/* Sends the requests through libc (0) or as raw syscalls that no preload sees (1). */
+static int raw_send;
 
 /* Sets the MTU of ifindex `idx` and waits for the kernel's acknowledgement. */
 static int set_mtu(int s, int idx, unsigned mtu, unsigned seq) {
@@ -60,7 +68,9 @@ static int set_mtu(int s, int idx, unsigned mtu, unsigned seq) {
     req.a.rta_len = RTA_LENGTH(sizeof(unsigned));
     req.mtu = mtu;
     struct sockaddr_nl k = {.nl_family = AF_NETLINK};
-    if (sendto(s, &req, sizeof req, 0, (struct sockaddr *)&k, sizeof k) < 0) return -errno;
+    long sent = raw_send ? syscall(SYS_sendto, s, &req, sizeof req, 0, &k, sizeof k)
+                         : sendto(s, &req, sizeof req, 0, (struct sockaddr *)&k, sizeof k);
+    if (sent < 0) return -errno;
     char buf[4096];
     for (;;) {
         int n = recv(s, buf, sizeof buf, 0);
@@ -103,6 +113,8 @@ static int wait_event(int sub, int idx, unsigned *last) {
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 100;
     int idle = argc > 2 ? atoi(argv[2]) : 10;
+    raw_send = argc > 3 && strcmp(argv[3], "raw") == 0;
+    int gap_ms = argc > 4 ? atoi(argv[4]) : 0;
     if (system("ip link add gvb0 type veth peer name gvb1 && ip link set gvb0 up") != 0) {
         fprintf(stderr, "evbench: cannot create the veth pair (root in a namespace of its own?)\n");
         return 2;
@@ -124,6 +136,10 @@ int main(int argc, char **argv) {
     int missed = 0;
     for (int i = 0; i < n; i++) {
         unsigned mtu = i % 2 ? 1500 : 1400;
+        if (gap_ms > 0) {
+            struct timespec gap = {gap_ms / 1000, (gap_ms % 1000) * 1000000L};
+            nanosleep(&gap, NULL);
+        }
         double t0 = now_us();
         int e = set_mtu(req, idx, mtu, i + 1);
         if (e != 0) {
