@@ -258,7 +258,7 @@ fn events_kick(c: &mut Ctx) -> Verdict {
          ip monitor link >$a 2>&1 & m1=$!; \
          GVNET_EVENT_KICK=off ip monitor link >$b 2>&1 & m2=$!; \
          unset LD_PRELOAD; sleep 2; \
-         docker run --rm bb true; echo \"docker-exit $?\"; sleep 1; kill $m1 $m2; \
+         docker run --rm bb true 2>&1; echo \"docker-exit $?\"; sleep 1; kill $m1 $m2; \
          echo '--- kicked'; cat $a; echo '--- kick file off'; cat $b; rm -f $a $b"
     );
     let out = c.run(&["sh", "-c", &script], RUN_TIMEOUT)?;
