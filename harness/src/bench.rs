@@ -804,7 +804,7 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
 fn dockerd_status(b: &mut Bench, sb: &Sandbox) -> Result<(f64, usize)> {
     let out = b.sh(
         sb,
-        "sleep 2; p=$(cat /run/gvnet-dockerd.pid); grep -E '^(VmRSS|RssAnon|RssFile|RssShmem):' /proc/$p/status; echo fds $(ls /proc/$p/fd | wc -l)",
+        "sleep 2; p=$(cat /run/gvnet-dockerd/dockerd.pid); grep -E '^(VmRSS|RssAnon|RssFile|RssShmem):' /proc/$p/status; echo fds $(ls /proc/$p/fd | wc -l)",
         Duration::from_secs(30),
     )?;
     let rss = parse_lines(&out.stdout, "VmRSS:")

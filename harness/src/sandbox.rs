@@ -229,7 +229,7 @@ fn init_script(mode: Mode) -> String {
          echo \"gvnet-harness: env {env_q}\" >>$L\n\
          echo \"gvnet-harness: $ {argv_q}\" >>$L\n\
          env {env} {argv} >>$L 2>&1 &\n\
-         echo $! >/run/gvnet-dockerd.pid\n\
+         echo $! >/run/gvnet-dockerd.pid  # the wrapper; dockerd's own: /run/gvnet-dockerd/dockerd.pid\n\
          wait $!\n\
          echo \"gvnet-harness: dockerd exited with status $?\" >>$L\n\
          exec sleep 2147483647\n",
