@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const LOOP_SRC: &str = include_str!("../../tests/bench/loopbench.c");
+const FLOOR_SRC: &str = include_str!("../../tests/bench/sigsysfloor.c");
 const TRAP_GO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/trapbench-go");
 const TRAP_BIN: &str = "trapbench-go";
 const EV_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/evbench.c");
@@ -426,6 +427,46 @@ fn part_trap_host(b: &mut Bench, bin: &Path, lib: &Path) -> Result<()> {
         Ok(out.stdout)
     };
     trap_compare(b, "host kernel", true, &mut run)
+}
+
+/// The floor under any seccomp-trap design: tests/bench/sigsysfloor.c, a trapped getsockname
+/// with an empty SIGSYS handler (B) against the same call untrapped (A), on the host kernel.
+fn part_trap_floor(b: &mut Bench, dir: &Path) -> Result<()> {
+    eprintln!("bench: SIGSYS round trip alone on the host kernel");
+    let bin = dir.join("sigsysfloor");
+    util::build_static_c(FLOOR_SRC, &bin)?;
+    let (iters, batches) = (b.p.trap_iters.to_string(), b.p.trap_batches.to_string());
+    let (mut a, mut t) = (Vec::new(), Vec::new());
+    for _ in 0..b.p.trap_rounds {
+        for mode in ["plain", "trap"] {
+            let mut c = Command::new(&bin);
+            c.args([iters.as_str(), batches.as_str(), mode]);
+            b.note(&format!("[host] $ {}", util::cmdline(&c)));
+            let out = util::capture(&mut c, Duration::from_secs(300))?;
+            b.note(out.combined().trim_end());
+            if !out.ok() {
+                bail!("sigsysfloor on the host: {}", out.describe());
+            }
+            let got = parse_lines(&out.stdout, "getsockname");
+            let side = if mode == "trap" { &mut t } else { &mut a };
+            side.extend(got.iter().map(|x| x.0));
+        }
+    }
+    let (mut row, sa, sb) = cmp_row(
+        "getsockname, UDP socket, trapped with an empty handler (C), host kernel",
+        "A: not trapped; B: SECCOMP_RET_TRAP + a SIGSYS handler that only sets the result",
+        &a,
+        &t,
+        "ns",
+    );
+    row.target = "none (the floor for the row above)".into();
+    row.result = format!("added {}", fmt_num(sb.median - sa.median, "ns"));
+    row.note = Some(format!(
+        "what the kernel charges for one trapped call on this machine before any handler code runs: signal frame, delivery, rt_sigreturn; {:.0} ns of the trapped calls' added cost is this floor",
+        sb.median - sa.median
+    ));
+    b.rows.push(row);
+    Ok(())
 }
 
 fn part_trap_gvisor(b: &mut Bench, sb: &Sandbox) -> Result<()> {
@@ -1086,15 +1127,29 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    is the mean ns per call of one batch. On the host kernel it runs directly; in gVisor it runs
    in the gvnet sandbox (`runsc exec`, not in a container), staged in `/opt/gvnet`. The call
    results are in the notes: in gVisor without gvnet the membership is refused (ENOPROTOOPT),
-   which is the failure gvnet exists to fix, so A there is the cost of a refusal.
+   which is the failure gvnet exists to fix, so A there is the cost of a refusal. The floor:
+   `tests/bench/sigsysfloor.c` (static C) times the same getsockname untrapped (A) and trapped
+   by a one-rule filter with a SIGSYS handler that only sets the result (B), on the host, with
+   the same counts: what the kernel alone charges for a trapped call on this machine.
 3. **Inherited filter**: `tests/bench/loopbench.c` (static, `gcc -static`) in a `--network none`
    container, {reps} containers per side, alternating between the sandbox without gvnet (A) and
    the one with gvnet (B); each container does {loop_iters} `getppid`, {loop_iters} 64-byte reads
    of /dev/zero and {udp} UDP send+receive round trips on loopback and reports ns per iteration.
-4. **Events**: not measured, see the table.
+4. **Events**: `tests/bench/evbench.c` (dynamic C, so it runs under the preload) in a fresh
+   network namespace (`unshare -n`) with a veth pair: a socket subscribed to RTNLGRP_LINK, and
+   gvb0's MTU changed by an acknowledged RTM_NEWLINK from a second socket; the time from the
+   send to the event's arrival is one sample. A is Linux on the host without gvnet; B is the
+   gvnet sandbox with `LD_PRELOAD=libgvnet.so`. Two ways: {events} changes back to back, sent
+   through libc (gvnet sees them: a change by a gvnet process, which kicks the monitors, as
+   dockerd's do); and {quiet} changes 1 s apart sent as raw syscalls (unseen by gvnet: a change
+   by a process without it, found by the monitor's timer once it has backed off). Idle cost:
+   evbench subscribed and idle in the gvnet sandbox, {idle_rounds} rounds each of
+   `GVNET_EVENTS=off` (A) and on (B), alternating; one sample is the CPU time (utime+stime, from
+   the host's /proc) of the whole runsc sandbox over 10 s, in percent of one core. gVisor's own
+   getrusage is not used: it is tick-sampled and charges sleeping threads.
 5. **Scale**: in the gvnet sandbox, {containers} containers (`docker run -d ... sleep`) on one
    user-defined network, {parallel} started in parallel at a time; failures counted. dockerd's
-   VmRSS (`/proc/<pid>/status`) is read in both sandboxes right after start, and again after the
+   VmRSS (`/proc/<pid>/status`, pid from `/run/gvnet-dockerd/dockerd.pid`) is read in both sandboxes right after start, and again after the
    containers are up (the sandbox without gvnet runs the same number of containers with
    `--network none`: a user-defined network does not work there); RssAnon/RssFile are in
    `bench.log`. The idle figures are read right after both sandboxes came up, before any part.
@@ -1105,7 +1160,8 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
 
 Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {batches}
 --trap-rounds {rounds} --loop-iters {loop_iters} --loop-reps {reps} --containers {containers}
---parallel {parallel} --cycles {cycles}`. The commands and raw outputs are in the run's
+--parallel {parallel} --cycles {cycles} --events {events} --quiet-events {quiet} --idle-rounds
+{idle_rounds}`. The commands and raw outputs are in the run's
 `bench.log` under the harness cache (`runs/<time>-bench-preload/`).
 "#,
         starts = p.starts,
@@ -1118,6 +1174,9 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
         containers = p.containers,
         parallel = p.parallel,
         cycles = p.cycles,
+        events = p.events,
+        quiet = p.quiet_events,
+        idle_rounds = p.idle_rounds,
     );
     s
 }
@@ -1268,6 +1327,10 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         attempt!(
             "trapped call, host kernel",
             part_trap_host(&mut b, &trap_bin, &lib)
+        );
+        attempt!(
+            "SIGSYS round trip alone, host kernel",
+            part_trap_floor(&mut b, &scratch)
         );
         attempt!("trapped call, gVisor", part_trap_gvisor(&mut b, &with));
     } else {
