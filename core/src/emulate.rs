@@ -237,8 +237,12 @@ fn bind<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     }
     match claim(k, t, fd) {
         Ok(s) => {
+            let before = s.groups();
             s.set_low32(sa.groups);
-            monitor::subscribed(k, s, fd);
+            // Only a group the socket did not have yet needs the monitor (and its wait).
+            if s.groups() & !before != 0 {
+                monitor::subscribed(k, s, fd);
+            }
             Outcome::new(0, Action::BoundWithoutGroups(sa.groups)).with_addr(sa)
         }
         Err(_) => Outcome::new(0, Action::NotRemembered(sa.groups)).with_addr(sa),
@@ -418,8 +422,13 @@ fn setsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
         return Outcome::new(neg(errno::EINVAL), action);
     }
     if join {
+        let before = s.groups();
         s.join(g);
-        monitor::subscribed(k, s, fd);
+        // Joining a group again changes nothing (Linux: a bit already set), so no wait for the
+        // monitor either.
+        if before & (1u64 << (g - 1)) == 0 {
+            monitor::subscribed(k, s, fd);
+        }
     } else {
         s.leave(g);
     }
