@@ -150,6 +150,14 @@ pub mod nr {
     pub const READLINKAT: usize = Sysno::readlinkat as usize;
     /// `seccomp`.
     pub const SECCOMP: usize = Sysno::seccomp as usize;
+    /// `ioctl`.
+    pub const IOCTL: usize = Sysno::ioctl as usize;
+    /// `lseek`.
+    pub const LSEEK: usize = Sysno::lseek as usize;
+    /// `faccessat`.
+    pub const FACCESSAT: usize = Sysno::faccessat as usize;
+    /// `memfd_create`.
+    pub const MEMFD_CREATE: usize = Sysno::memfd_create as usize;
 }
 
 /// errno values used by the emulation.
@@ -180,6 +188,10 @@ pub mod errno {
     pub const ENODEV: i32 = 19;
     /// `ENOBUFS`.
     pub const ENOBUFS: i32 = 105;
+    /// `ENOENT`.
+    pub const ENOENT: i32 = 2;
+    /// `EIO`.
+    pub const EIO: i32 = 5;
 
     /// The symbolic name of an errno, for trace lines.
     pub fn name(e: i32) -> &'static str {
@@ -187,6 +199,7 @@ pub mod errno {
             1 => "EPERM",
             2 => "ENOENT",
             4 => "EINTR",
+            5 => "EIO",
             9 => "EBADF",
             11 => "EAGAIN",
             12 => "ENOMEM",
@@ -236,5 +249,13 @@ mod tests {
         assert_eq!(errno::ENOPROTOOPT, libc::ENOPROTOOPT);
         assert_eq!(errno::EACCES, libc::EACCES);
         assert_eq!(errno::name(libc::EFAULT), "EFAULT");
+        assert_eq!(nr::OPENAT as i64, libc::SYS_openat);
+        assert_eq!(nr::IOCTL as i64, libc::SYS_ioctl);
+        assert_eq!(nr::LSEEK as i64, libc::SYS_lseek);
+        assert_eq!(nr::FACCESSAT as i64, libc::SYS_faccessat);
+        assert_eq!(nr::MEMFD_CREATE as i64, libc::SYS_memfd_create);
+        assert_eq!(errno::ENOENT, libc::ENOENT);
+        assert_eq!(errno::EIO, libc::EIO);
+        assert_eq!(crate::sysctl::O_CLOEXEC as i32, libc::O_CLOEXEC);
     }
 }

@@ -12,6 +12,9 @@
 //! * `getsockopt(SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS)`, `getsockname`: report what was joined.
 //! * `sendto`/`sendmsg` on AF_PACKET refused with EOPNOTSUPP: reported as sent, and said so.
 //!
+//! * `openat` of `/proc/sys/net/ipv6/conf/IFACE/disable_ipv6` for reading where gVisor has no
+//!   IPv6 sysctls: answered with `0` ([`crate::sysctl`]).
+//!
 //! Everything else is passed to the kernel unchanged. Sockets that are not NETLINK_ROUTE (asked
 //! with `SO_DOMAIN`/`SO_PROTOCOL`) are never emulated.
 
@@ -69,6 +72,9 @@ pub enum Action {
     Overrun,
     /// The receive waited for an event or the kernel, then timed out or was interrupted.
     Waited,
+    /// `openat` of a missing `/proc/sys/net/ipv6/conf/IFACE/disable_ipv6` answered with a
+    /// file holding `0` ([`crate::sysctl`]).
+    Ipv6SysctlAnswered,
 }
 
 /// The result register and what happened.
@@ -179,6 +185,7 @@ pub fn handle<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
         nr::GETSOCKNAME => getsockname(k, t, c),
         nr::GETPEERNAME => getpeername(k, t, c),
         nr::RECVFROM | nr::RECVMSG => receive(k, t, c),
+        nr::OPENAT => crate::sysctl::openat(k, c),
         _ => pass(k, c),
     }
 }
@@ -601,6 +608,7 @@ pub fn name(nr_: usize) -> &'static str {
         nr::RECVMSG => "recvmsg",
         nr::SOCKET => "socket",
         nr::CLOSE => "close",
+        nr::OPENAT => "openat",
         _ => "syscall",
     }
 }
@@ -609,7 +617,10 @@ pub fn name(nr_: usize) -> &'static str {
 pub fn level(o: &Outcome) -> Level {
     match o.action {
         Action::PassedThrough | Action::Event(_) | Action::Waited => Level::Trace,
-        Action::PacketDropped | Action::Overrun | Action::NotRemembered(_) => Level::Info,
+        Action::PacketDropped
+        | Action::Overrun
+        | Action::NotRemembered(_)
+        | Action::Ipv6SysctlAnswered => Level::Info,
         _ => Level::Debug,
     }
 }
@@ -669,6 +680,9 @@ pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
         }),
         Action::Overrun => l.str("emulated: events were dropped (receive queue full): ENOBUFS"),
         Action::Waited => l.str("emulated: waited for events"),
+        Action::Ipv6SysctlAnswered => {
+            l.str("emulated: no IPv6 sysctls in this kernel; disable_ipv6 read as 0 (IPv6 on)")
+        }
         Action::NotRemembered(g) => {
             l.str("emulated: bound without groups, but the membership table is full: groups ").hex(g as u64).str(" forgotten")
         }

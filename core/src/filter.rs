@@ -11,6 +11,7 @@
 //! | sendto | addrlen == 12 or 20 (`sockaddr_nl`, `sockaddr_ll`) |
 //! | setsockopt, getsockopt | level == SOL_NETLINK |
 //! | getsockname, getpeername | always (the family is only known after the call) |
+//! | openat | flags == `O_RDONLY \| O_CLOEXEC` (Go's `os.Open`; for [`crate::sysctl`]) |
 //!
 //! A trap returns `SECCOMP_RET_TRAP | TRAP_DATA`; the handler recognises its own traps by that
 //! value in `si_errno`. A descendant that does not run gvnet's handler never traps: its syscall
@@ -29,6 +30,8 @@ pub const RET_TRAP: u32 = 0x0003_0000;
 pub const TRAP_DATA: u32 = 0x6776;
 /// At most this many syscall sites.
 pub const MAX_SITES: usize = 8;
+/// The `openat` flags that trap: `O_RDONLY | O_CLOEXEC`, what Go's `os.Open` passes.
+const OPEN_READ: usize = crate::sysctl::O_CLOEXEC;
 /// At most this many instructions.
 pub const MAX_INSNS: usize = 64;
 
@@ -81,6 +84,7 @@ enum To {
     Bind,
     Sendto,
     Sockopt,
+    Openat,
     Site(usize),
 }
 
@@ -95,7 +99,7 @@ enum Op {
 struct Program {
     ops: [Op; MAX_INSNS],
     len: usize,
-    labels: [usize; 16],
+    labels: [usize; 7 + MAX_SITES],
 }
 
 impl Program {
@@ -117,7 +121,8 @@ fn slot(t: To) -> usize {
         To::Bind => 3,
         To::Sendto => 4,
         To::Sockopt => 5,
-        To::Site(i) => 6 + i,
+        To::Openat => 6,
+        To::Site(i) => 7 + i,
         To::Next => usize::MAX,
     }
 }
@@ -154,7 +159,7 @@ pub fn build_layer(
     let mut p = Program {
         ops: [Op::Ret(RET_ALLOW); MAX_INSNS],
         len: 0,
-        labels: [0; 16],
+        labels: [0; 7 + MAX_SITES],
     };
     p.push(Op::Ld(data::ARCH));
     p.push(Op::Jeq(abi::AUDIT_ARCH_X86_64, To::Next, To::Allow));
@@ -167,7 +172,8 @@ pub fn build_layer(
             p.push(Op::Jeq(nr::SETSOCKOPT as u32, To::Sockopt, To::Next));
             p.push(Op::Jeq(nr::GETSOCKOPT as u32, To::Sockopt, To::Next));
             p.push(Op::Jeq(nr::GETSOCKNAME as u32, To::CheckIp, To::Next));
-            p.push(Op::Jeq(nr::GETPEERNAME as u32, To::CheckIp, To::Allow));
+            p.push(Op::Jeq(nr::GETPEERNAME as u32, To::CheckIp, To::Next));
+            p.push(Op::Jeq(nr::OPENAT as u32, To::Openat, To::Allow));
             p.label(To::Bind);
             p.push(Op::Ld(data::arg_lo(2)));
             p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Allow));
@@ -178,6 +184,9 @@ pub fn build_layer(
             p.label(To::Sockopt);
             p.push(Op::Ld(data::arg_lo(1)));
             p.push(Op::Jeq(abi::SOL_NETLINK as u32, To::CheckIp, To::Allow));
+            p.label(To::Openat);
+            p.push(Op::Ld(data::arg_lo(2)));
+            p.push(Op::Jeq(OPEN_READ as u32, To::CheckIp, To::Allow));
         }
         Layer::Recv => {
             p.push(Op::Jeq(nr::RECVFROM as u32, To::CheckIp, To::Next));
@@ -341,6 +350,7 @@ pub fn wants(nr_: usize, args: &[usize; 6]) -> bool {
         nr::SENDTO => lo(5) == abi::SOCKADDR_NL_LEN as u32 || lo(5) == abi::SOCKADDR_LL_LEN as u32,
         nr::SETSOCKOPT | nr::GETSOCKOPT => lo(1) == abi::SOL_NETLINK as u32,
         nr::GETSOCKNAME | nr::GETPEERNAME => true,
+        nr::OPENAT => lo(2) == OPEN_READ as u32,
         _ => false,
     }
 }
@@ -428,6 +438,18 @@ mod tests {
             run(&p, nr::GETSOCKNAME as u32, X86, OTHER, [3, 0, 0, 0, 0, 0]),
             RET_ALLOW
         );
+        let openat = nr::OPENAT as u32;
+        let read = OPEN_READ as u64;
+        assert_eq!(run(&p, openat, X86, SITE, [0, 0x1000, read, 0, 0, 0]), TRAP);
+        assert_eq!(
+            run(&p, openat, X86, SITE, [0, 0x1000, read | 1, 0, 0, 0]),
+            RET_ALLOW,
+            "opened for writing"
+        );
+        assert_eq!(
+            run(&p, openat, X86, OTHER, [0, 0x1000, read, 0, 0, 0]),
+            RET_ALLOW
+        );
     }
 
     #[test]
@@ -442,6 +464,7 @@ mod tests {
                 nr::GETSOCKOPT,
                 nr::GETSOCKNAME,
                 nr::GETPEERNAME,
+                nr::OPENAT,
             ];
             if named.contains(&(n as usize)) {
                 continue;
@@ -462,7 +485,17 @@ mod tests {
     #[test]
     fn wants_agrees_with_the_program() {
         let p = prog(&[SITE]);
-        let vals = [0usize, 1, 12, 16, 20, 270, 0x1_0000_000c];
+        let vals = [
+            0usize,
+            1,
+            12,
+            16,
+            20,
+            270,
+            0x1_0000_000c,
+            OPEN_READ,
+            OPEN_READ | 1,
+        ];
         for n in 0..340usize {
             for &a in &vals {
                 for &b in &vals {

@@ -29,4 +29,5 @@ pub mod rtnl;
 pub mod sigsys;
 pub mod sites;
 pub mod sockaddr;
+pub mod sysctl;
 pub mod trace;

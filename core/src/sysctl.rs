@@ -1,0 +1,358 @@
+//! The one IPv6 sysctl dockerd needs and gVisor lacks:
+//! `/proc/sys/net/ipv6/conf/IFACE/disable_ipv6`.
+//!
+//! gVisor (20240729) has no `/proc/sys/net/ipv6` at all, although its netstack runs IPv6 on
+//! every interface (addresses, neighbour discovery, routes and TCP over bridges and veth pairs
+//! work; docs/docker.md). moby's bridge driver reads that file for the bridge of every network
+//! created with `--ipv6` (`setupBridgeIPv6`) and fails the network with `Cannot read IPv6 setup
+//! for bridge`. It writes the file only when the value read is not `0`.
+//!
+//! gvnet answers the read, and only the read, with what is true there: `0` (IPv6 enabled). It
+//! does so only when all of these hold, so a kernel that has the file, or a name that is no
+//! interface, is answered by the kernel:
+//! * the kernel's own `openat` returned ENOENT;
+//! * the path is absolute, `/proc/sys/net/ipv6/conf/NAME/disable_ipv6`, NAME one path element;
+//! * it is opened for reading (`O_RDONLY`);
+//! * `/proc/sys/net/ipv6` does not exist at all (a kernel with IPv6 sysctls, or with IPv6 off,
+//!   has the directory);
+//! * NAME is `all`, `default`, or an interface of the caller's network namespace
+//!   (`SIOCGIFINDEX`);
+//! * the calling thread is in the process's own network namespace (`/proc/thread-self/ns/net`
+//!   and `/proc/self/ns/net` name the same inode). gVisor cannot turn IPv6 off on one
+//!   interface, so a read of `0` must not be followed by a write of `1`: moby reads the file for
+//!   a container's `eth0` from a thread inside the container's namespace and, for an IPv4-only
+//!   container, writes `1` when it read `0` (and fails the container when the write fails),
+//!   but on ENOENT it goes on without IPv6 changes. Its bridges live in its own namespace.
+//!
+//! The answer is a memfd holding `0\n`, positioned at 0, close-on-exec when asked.
+
+use crate::abi::{errno, nr};
+use crate::emulate::{Action, Call, Outcome};
+use crate::kernel::{read_user, Kernel};
+
+/// The directory a kernel with IPv6 sysctls has.
+const IPV6_DIR: &[u8] = b"/proc/sys/net/ipv6\0";
+const PREFIX: &[u8] = b"/proc/sys/net/ipv6/conf/";
+const LEAF: &[u8] = b"/disable_ipv6";
+/// Longest path considered: prefix + IFNAMSIZ - 1 + leaf.
+const MAX_PATH: usize = 24 + 15 + 13;
+/// `O_ACCMODE`, `O_RDONLY`, `O_CLOEXEC`.
+const O_ACCMODE: usize = 3;
+const O_RDONLY: usize = 0;
+/// `O_CLOEXEC`: the only `openat` flags the filter traps are `O_RDONLY | O_CLOEXEC`, which is
+/// what Go's `os.Open`/`os.ReadFile` pass.
+pub const O_CLOEXEC: usize = 0o2000000;
+const AT_FDCWD: isize = -100;
+const F_OK: usize = 0;
+const MFD_CLOEXEC: usize = 1;
+const SIOCGIFINDEX: usize = 0x8933;
+/// `sizeof(struct ifreq)`.
+const IFREQ_LEN: usize = 40;
+const AF_INET: usize = 2;
+const SOCK_DGRAM_CLOEXEC: usize = 2 | O_CLOEXEC;
+/// What a read of the emulated file returns.
+const ENABLED: &[u8] = b"0\n";
+
+/// Reads the NUL-terminated path at `addr` into `buf` in 16-byte aligned pieces (a piece never
+/// crosses a page, so a short string at the end of a mapping reads fine). Returns its length
+/// without the NUL, or None when it is longer than `buf` or unreadable.
+fn read_path<K: Kernel>(k: &K, addr: usize, buf: &mut [u8; MAX_PATH + 1]) -> Option<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let at = addr.checked_add(got)?;
+        let piece = (16 - at % 16).min(buf.len() - got);
+        read_user(k, at, &mut buf[got..got + piece]).ok()?;
+        if let Some(i) = buf[got..got + piece].iter().position(|&b| b == 0) {
+            return Some(got + i);
+        }
+        got += piece;
+    }
+    None
+}
+
+/// NAME of `/proc/sys/net/ipv6/conf/NAME/disable_ipv6`, if `path` is that.
+fn iface_of(path: &[u8]) -> Option<&[u8]> {
+    let name = path.strip_prefix(PREFIX)?.strip_suffix(LEAF)?;
+    let ok = !name.is_empty() && name.len() <= 15 && !name.contains(&b'/') && name != b"..";
+    ok.then_some(name)
+}
+
+/// Whether NAME is `all`, `default` or an interface of the caller's network namespace.
+fn iface_exists<K: Kernel>(k: &K, name: &[u8]) -> bool {
+    if name == b"all" || name == b"default" {
+        return true;
+    }
+    let mut ifr = [0u8; IFREQ_LEN];
+    ifr[..name.len()].copy_from_slice(name);
+    // SAFETY: socket, ioctl on it with a live 40-byte ifreq, close: no memory of the program.
+    unsafe {
+        let s = k.syscall(nr::SOCKET, [AF_INET, SOCK_DGRAM_CLOEXEC, 0, 0, 0, 0]);
+        if s < 0 {
+            return false;
+        }
+        let r = k.syscall(
+            nr::IOCTL,
+            [s as usize, SIOCGIFINDEX, ifr.as_mut_ptr() as usize, 0, 0, 0],
+        );
+        k.syscall(nr::CLOSE, [s as usize, 0, 0, 0, 0, 0]);
+        r == 0
+    }
+}
+
+/// The inode of the network namespace `path` names (NUL-terminated), if it can be stat'ed.
+fn ns_inode<K: Kernel>(k: &K, path: &[u8]) -> Option<u64> {
+    let mut st = [0u64; 18];
+    // SAFETY: newfstatat of a NUL-terminated path into a live 144-byte buffer.
+    let r = unsafe {
+        k.syscall(
+            nr::NEWFSTATAT,
+            [
+                AT_FDCWD as usize,
+                path.as_ptr() as usize,
+                st.as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    (r == 0).then_some(st[1])
+}
+
+/// Whether the calling thread is in the network namespace of the process (its main thread).
+fn in_own_namespace<K: Kernel>(k: &K) -> bool {
+    match (
+        ns_inode(k, b"/proc/thread-self/ns/net\0"),
+        ns_inode(k, b"/proc/self/ns/net\0"),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// A memfd holding [`ENABLED`], at offset 0; or `-errno`.
+fn answer<K: Kernel>(k: &K, cloexec: bool) -> isize {
+    let name = b"gvnet-disable_ipv6\0";
+    let flags = if cloexec { MFD_CLOEXEC } else { 0 };
+    // SAFETY: memfd_create with a static NUL-terminated name; write of a static buffer; lseek.
+    unsafe {
+        let fd = k.syscall(
+            nr::MEMFD_CREATE,
+            [name.as_ptr() as usize, flags, 0, 0, 0, 0],
+        );
+        if fd < 0 {
+            return fd;
+        }
+        let w = k.syscall(
+            nr::WRITE,
+            [
+                fd as usize,
+                ENABLED.as_ptr() as usize,
+                ENABLED.len(),
+                0,
+                0,
+                0,
+            ],
+        );
+        let s = k.syscall(nr::LSEEK, [fd as usize, 0, 0, 0, 0, 0]);
+        if w != ENABLED.len() as isize || s != 0 {
+            k.syscall(nr::CLOSE, [fd as usize, 0, 0, 0, 0, 0]);
+            return -(errno::EIO as isize);
+        }
+        fd
+    }
+}
+
+/// `openat`: the kernel's answer, unless it is the missing IPv6 sysctl described above.
+pub fn openat<K: Kernel>(k: &K, c: &Call) -> Outcome {
+    // SAFETY: the program's own arguments, handed to the kernel unchanged.
+    let ret = unsafe { k.syscall(c.nr, c.args) };
+    let passed = Outcome {
+        ret,
+        action: Action::PassedThrough,
+        addr: None,
+    };
+    if ret != -(errno::ENOENT as isize) || c.args[2] & O_ACCMODE != O_RDONLY {
+        return passed;
+    }
+    let mut buf = [0u8; MAX_PATH + 1];
+    let Some(len) = read_path(k, c.args[1], &mut buf) else {
+        return passed;
+    };
+    let Some(name) = iface_of(&buf[..len]) else {
+        return passed;
+    };
+    // SAFETY: faccessat of a static NUL-terminated path.
+    let dir = unsafe {
+        k.syscall(
+            nr::FACCESSAT,
+            [AT_FDCWD as usize, IPV6_DIR.as_ptr() as usize, F_OK, 0, 0, 0],
+        )
+    };
+    if dir != -(errno::ENOENT as isize) || !in_own_namespace(k) || !iface_exists(k, name) {
+        return passed;
+    }
+    let fd = answer(k, c.args[2] & O_CLOEXEC != 0);
+    if fd < 0 {
+        return passed;
+    }
+    Outcome {
+        ret: fd,
+        action: Action::Ipv6SysctlAnswered,
+        addr: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::fake::FakeKernel;
+
+    fn open_call(path: &core::ffi::CStr, flags: usize) -> Call {
+        Call {
+            nr: nr::OPENAT,
+            args: [AT_FDCWD as usize, path.as_ptr() as usize, flags, 0, 0, 0],
+        }
+    }
+
+    const ENOENT: isize = -(errno::ENOENT as isize);
+    const RD: usize = O_RDONLY | O_CLOEXEC;
+
+    /// A kernel without /proc/sys/net/ipv6, where `socket` gives fd 9 and SIOCGIFINDEX finds
+    /// what `ioctl` is scripted to answer, and memfd_create gives fd 11.
+    fn gvisor(ioctl: isize) -> FakeKernel {
+        let k = FakeKernel::default();
+        k.script(nr::OPENAT, &[ENOENT]);
+        k.script(nr::FACCESSAT, &[ENOENT]);
+        k.script(nr::SOCKET, &[9]);
+        k.script(nr::IOCTL, &[ioctl]);
+        k.script(nr::MEMFD_CREATE, &[11]);
+        k.script(nr::WRITE, &[2]);
+        k.script(nr::LSEEK, &[0]);
+        k
+    }
+
+    #[test]
+    fn answers_the_bridge_sysctl_where_the_directory_is_missing() {
+        let k = gvisor(0);
+        let o = openat(
+            &k,
+            &open_call(c"/proc/sys/net/ipv6/conf/br-0123456789ab/disable_ipv6", RD),
+        );
+        assert_eq!(o.ret, 11);
+        assert_eq!(o.action, Action::Ipv6SysctlAnswered);
+        assert_eq!(k.calls_of(nr::MEMFD_CREATE)[0].args[1], MFD_CLOEXEC);
+        let w = &k.calls_of(nr::WRITE)[0];
+        assert_eq!((w.args[0], w.args[2]), (11, 2));
+        assert_eq!(k.calls_of(nr::LSEEK)[0].args[..3], [11, 0, 0]);
+        assert_eq!(
+            k.calls_of(nr::CLOSE)[0].args[0],
+            9,
+            "the ioctl socket is closed"
+        );
+    }
+
+    #[test]
+    fn all_and_default_need_no_interface() {
+        for p in [
+            c"/proc/sys/net/ipv6/conf/all/disable_ipv6",
+            c"/proc/sys/net/ipv6/conf/default/disable_ipv6",
+        ] {
+            let k = gvisor(-(errno::ENODEV as isize));
+            assert_eq!(openat(&k, &open_call(p, RD)).ret, 11);
+            assert!(k.calls_of(nr::IOCTL).is_empty());
+        }
+    }
+
+    #[test]
+    fn the_kernel_answers_everything_else() {
+        // The kernel has the file (Linux): its fd, nothing else asked.
+        let k = FakeKernel::default();
+        k.script(nr::OPENAT, &[5]);
+        let o = openat(
+            &k,
+            &open_call(c"/proc/sys/net/ipv6/conf/eth0/disable_ipv6", RD),
+        );
+        assert_eq!((o.ret, o.action), (5, Action::PassedThrough));
+        assert!(k.calls_of(nr::FACCESSAT).is_empty());
+        // No such interface: ENOENT, as Linux.
+        let k = gvisor(-(errno::ENODEV as isize));
+        let o = openat(
+            &k,
+            &open_call(c"/proc/sys/net/ipv6/conf/nope0/disable_ipv6", RD),
+        );
+        assert_eq!((o.ret, o.action), (ENOENT, Action::PassedThrough));
+        assert!(k.calls_of(nr::MEMFD_CREATE).is_empty());
+        // The directory exists (IPv6 sysctls present, or IPv6 disabled in Linux): ENOENT.
+        let k = FakeKernel::default();
+        k.script(nr::OPENAT, &[ENOENT]);
+        k.script(nr::FACCESSAT, &[0]);
+        let o = openat(
+            &k,
+            &open_call(c"/proc/sys/net/ipv6/conf/br0/disable_ipv6", RD),
+        );
+        assert_eq!(o.ret, ENOENT);
+        // A thread in another network namespace (a container's): ENOENT.
+        let k = gvisor(0);
+        k.script(nr::NEWFSTATAT, &[0, ENOENT]);
+        let o = openat(
+            &k,
+            &open_call(c"/proc/sys/net/ipv6/conf/eth0/disable_ipv6", RD),
+        );
+        assert_eq!(o.ret, ENOENT);
+        // Opened for writing: ENOENT (a write of 1 could not be honoured).
+        let k = gvisor(0);
+        let o = openat(
+            &k,
+            &open_call(c"/proc/sys/net/ipv6/conf/br0/disable_ipv6", 1 | O_CLOEXEC),
+        );
+        assert_eq!(o.ret, ENOENT);
+        // Other files and malformed names.
+        for p in [
+            c"/proc/sys/net/ipv6/conf/br0/forwarding",
+            c"/proc/sys/net/ipv6/conf/a/b/disable_ipv6",
+            c"/proc/sys/net/ipv6/conf//disable_ipv6",
+            c"/proc/sys/net/ipv6/conf/../disable_ipv6",
+            c"/proc/sys/net/ipv6/conf/abcdefghijklmnop/disable_ipv6",
+            c"proc/sys/net/ipv6/conf/br0/disable_ipv6",
+            c"/etc/hosts",
+        ] {
+            let k = gvisor(0);
+            let o = openat(&k, &open_call(p, RD));
+            assert_eq!(o.ret, ENOENT, "{p:?}");
+            assert!(k.calls_of(nr::MEMFD_CREATE).is_empty(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn without_cloexec_the_memfd_is_inherited() {
+        let k = gvisor(0);
+        openat(
+            &k,
+            &open_call(c"/proc/sys/net/ipv6/conf/all/disable_ipv6", O_RDONLY),
+        );
+        assert_eq!(k.calls_of(nr::MEMFD_CREATE)[0].args[1], 0);
+    }
+
+    #[test]
+    fn iface_of_parses_one_element() {
+        assert_eq!(
+            iface_of(b"/proc/sys/net/ipv6/conf/docker0/disable_ipv6"),
+            Some(&b"docker0"[..])
+        );
+        assert_eq!(
+            iface_of(b"/proc/sys/net/ipv6/conf/docker0/disable_ipv6x"),
+            None
+        );
+    }
+
+    #[test]
+    fn read_path_stops_at_the_nul_and_refuses_long_paths() {
+        let k = FakeKernel::default();
+        let mut buf = [0u8; MAX_PATH + 1];
+        let p = c"/a/b";
+        assert_eq!(read_path(&k, p.as_ptr() as usize, &mut buf), Some(4));
+        let long = [b'x'; 80];
+        assert_eq!(read_path(&k, long.as_ptr() as usize, &mut buf), None);
+    }
+}
