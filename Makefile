@@ -5,7 +5,25 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 LIB     := target/release/libgvnet.so
 HARNESS := target/release/gvnet-harness
 
-.PHONY: all deps build lint unit check check-preload check-baseline test bench demo down clean
+.PHONY: all deps build lint unit check check-preload check-baseline test bench demo down clean \
+	install uninstall
+
+# `make install`: libgvnet.so, the gvnet command, gvnet-dockerd, a docker.service drop-in and
+# the settings file it reads. PREFIX and DESTDIR as usual; NOBUILD=1 installs what is already
+# built (no cargo). The drop-in and settings go under SYSCONFDIR (systemd does not read
+# /usr/local/etc). Files: see docs/quickstart-gvisor.md.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib/gvnet
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= $(SYSCONFDIR)/systemd/system
+BUILD_DIR  ?= $(or $(CARGO_TARGET_DIR),target)/release
+NOBUILD    ?=
+INSTALLED  := $(BINDIR)/gvnet $(BINDIR)/gvnet-dockerd $(LIBDIR)/libgvnet.so \
+	$(SYSTEMDDIR)/docker.service.d/gvnet.conf $(SYSCONFDIR)/default/gvnet
+SUBST      := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@SYSTEMDDIR@|$(SYSTEMDDIR)|g'
 
 all: build
 
@@ -53,6 +71,25 @@ demo: build
 
 down:
 	$(HARNESS) down
+
+install:
+	@if [ -z "$(NOBUILD)" ]; then cargo build --release -p gvnet -p gvnet-cli; fi
+	@for f in $(BUILD_DIR)/libgvnet.so $(BUILD_DIR)/gvnet; do \
+		[ -f $$f ] || { echo "install: $$f is not built (cargo build --release)" >&2; exit 1; }; done
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(SYSTEMDDIR)/docker.service.d $(DESTDIR)$(SYSCONFDIR)/default
+	install -m 0755 $(BUILD_DIR)/gvnet $(DESTDIR)$(BINDIR)/gvnet
+	install -m 0755 tools/gvnet-dockerd $(DESTDIR)$(BINDIR)/gvnet-dockerd
+	install -m 0644 $(BUILD_DIR)/libgvnet.so $(DESTDIR)$(LIBDIR)/libgvnet.so
+	$(SUBST) tools/systemd/gvnet.conf.in >$(DESTDIR)$(SYSTEMDDIR)/docker.service.d/gvnet.conf
+	$(SUBST) tools/default/gvnet.in >$(DESTDIR)$(SYSCONFDIR)/default/gvnet
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/docker.service.d/gvnet.conf $(DESTDIR)$(SYSCONFDIR)/default/gvnet
+	@echo "installed; start dockerd with: $(BINDIR)/gvnet-dockerd   (or: systemctl daemon-reload; systemctl restart docker)"
+
+# Removes exactly what install put there, and the directories it made if they are left empty.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSTEMDDIR)/docker.service.d 2>/dev/null
 
 clean:
 	cargo clean

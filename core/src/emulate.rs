@@ -626,7 +626,9 @@ pub fn level(o: &Outcome) -> Level {
 }
 
 /// Writes the trace line for one intercepted call: `via` is `raw` (SIGSYS) or `libc`.
+/// Also counts the call ([`crate::counters`]): every intercepted call passes here once.
 pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
+    crate::counters::COUNTERS.record(via == "raw", c, o);
     let lvl = level(o);
     if !trace::enabled(lvl) {
         return;

@@ -18,6 +18,7 @@
 )]
 
 pub mod abi;
+pub mod counters;
 pub mod emulate;
 pub mod events;
 pub mod filter;

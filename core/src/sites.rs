@@ -32,6 +32,35 @@ pub fn scan(hay: &[u8], mut found: impl FnMut(usize)) {
     }
 }
 
+/// Scans `size` bytes of a file segment in chunks of `buf.len()` bytes (more than
+/// `GO_SYSCALL6.len()`), reading with `read_at(chunk, offset into the segment)`, which fills as
+/// much of `chunk` as the file holds. Calls `found(offset)` for every offset in the segment just
+/// past an occurrence of [`GO_SYSCALL6`]. Chunks overlap by one byte less than the pattern, so an
+/// occurrence across a chunk border is found once. Serves the library (its own executable, from
+/// `/proc/self/exe`) and `gvnet doctor` (dockerd's file).
+pub fn scan_chunked<E>(
+    buf: &mut [u8],
+    size: u64,
+    mut read_at: impl FnMut(&mut [u8], u64) -> Result<usize, E>,
+    mut found: impl FnMut(u64),
+) -> Result<(), E> {
+    let overlap = GO_SYSCALL6.len() - 1;
+    if buf.len() <= overlap {
+        return Ok(());
+    }
+    let mut done = 0u64;
+    while done < size {
+        let want = ((size - done) as usize).min(buf.len());
+        let got = read_at(&mut buf[..want], done)?;
+        scan(&buf[..got], |end| found(done + end as u64));
+        if got < want || done + got as u64 >= size {
+            break;
+        }
+        done += (got - overlap) as u64;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +76,23 @@ mod tests {
         hits.clear();
         scan(&text, |o| hits.push(o));
         assert!(hits.is_empty());
+    }
+
+    #[test]
+    fn chunked_scan_finds_a_site_across_a_chunk_border_once() {
+        for at in 0..40 {
+            let mut file = [0x90u8; 64];
+            file[at..at + 14].copy_from_slice(&GO_SYSCALL6);
+            let mut buf = [0u8; 20];
+            let mut hits = vec![];
+            let read = |chunk: &mut [u8], off: u64| -> Result<usize, ()> {
+                let off = off as usize;
+                let n = chunk.len().min(file.len() - off);
+                chunk[..n].copy_from_slice(&file[off..off + n]);
+                Ok(n)
+            };
+            scan_chunked(&mut buf, file.len() as u64, read, |o| hits.push(o)).unwrap();
+            assert_eq!(hits, vec![at as u64 + 14], "site at {at}");
+        }
     }
 }

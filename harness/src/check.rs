@@ -438,6 +438,7 @@ fn all_scenarios() -> impl Iterator<Item = &'static Scenario> {
     BASE.iter()
         .chain(crate::scenarios::events::SCENARIOS)
         .chain(crate::scenarios::docker::SCENARIOS)
+        .chain(crate::scenarios::tools::SCENARIOS)
 }
 
 const BASE: &[Scenario] = &[

@@ -11,6 +11,7 @@
 use crate::config::{Config, Mode};
 use crate::{logger, real, sites};
 use gvnet_core::abi::{self, nr};
+use gvnet_core::counters::{engine, probe, COUNTERS};
 use gvnet_core::filter::{self, SockFilter, MAX_INSNS};
 use gvnet_core::kernel::{inode, Kernel, RawKernel};
 use gvnet_core::sigsys::{handle_sigsys, PROGRAM};
@@ -52,16 +53,24 @@ extern "C" fn init() {
     real::resolve_all();
     let exe = sites::exe_path();
     if cfg.mode == Mode::Off {
+        COUNTERS.engine.store(engine::OFF, Ordering::Relaxed);
         info!("GVNET_MODE=off: inert in {exe}");
         return;
     }
     let probe = probe_kernel();
+    let seen = if probe.is_ok() {
+        probe::ACCEPTED
+    } else {
+        probe::REFUSED
+    };
+    COUNTERS.probe.store(seen, Ordering::Relaxed);
     let reason = match (&probe, cfg.mode) {
         (Err(why), _) => format!("the kernel refuses netlink multicast ({why})"),
         (Ok(()), Mode::Force) => {
             "GVNET_MODE=force (the kernel accepts netlink multicast)".to_string()
         }
         (Ok(()), _) => {
+            COUNTERS.engine.store(engine::PASSIVE, Ordering::Relaxed);
             info!("the kernel accepts netlink multicast: passive in {exe}");
             return;
         }
@@ -85,16 +94,25 @@ extern "C" fn init() {
         info!("GVNET_EVENTS=off: subscriptions are emulated, but no events are delivered");
     }
     if !cfg.is_target(&exe) {
+        COUNTERS.engine.store(engine::HOOKS, Ordering::Relaxed);
         info!("{reason}: libc hooks active in {exe}; not a target (GVNET_TARGETS={}), no raw-syscall engine", cfg.targets.join(","));
         return;
     }
     match install_engine(cfg.events) {
         Ok(detail) => {
+            COUNTERS
+                .engine
+                .store(engine::HOOKS_AND_TRAP, Ordering::Relaxed);
             info!("{reason}: libc hooks and raw-syscall engine active in {exe}: {detail}")
         }
-        Err(e) => error!(
-            "{reason}: libc hooks active in {exe}, but its raw syscalls are NOT covered: {e}"
-        ),
+        Err(e) => {
+            COUNTERS
+                .engine
+                .store(engine::TRAP_FAILED, Ordering::Relaxed);
+            error!(
+                "{reason}: libc hooks active in {exe}, but its raw syscalls are NOT covered: {e}"
+            )
+        }
     }
 }
 
@@ -339,6 +357,7 @@ fn install_engine(events: bool) -> Result<String, String> {
             .map_err(|e| format!("receive layer: {e:?}"))?;
         filter::RECV_LAYER.stage(&prog[..n]);
     }
+    COUNTERS.sites.store(sites.len() as u64, Ordering::Relaxed);
     let list: Vec<String> = sites.iter().map(|s| format!("{s:#x}")).collect();
     Ok(format!(
         "{} Go syscall site(s) at {}, filter of {len} instructions",

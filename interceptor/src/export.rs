@@ -1,4 +1,5 @@
-//! Every symbol libgvnet.so exports: the libc functions it interposes for C programs.
+//! Every symbol libgvnet.so exports: the libc functions it interposes for C programs, and
+//! [`gvnet_counters`], where `gvnet counters PID` reads what the library did.
 //!
 //! Each hook sends calls that gvnet has no business with straight to the real libc function
 //! (resolved in the constructor) and only the calls the filter rules name ([`wants`]) through the
@@ -21,6 +22,13 @@ use gvnet_core::filter::wants;
 use gvnet_core::kernel::RawKernel;
 use gvnet_core::sigsys::{PROGRAM, TABLE};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+
+/// The address of this process's counters (`gvnet_core::counters`): the one data symbol, found
+/// by `gvnet counters PID` in the `.dynsym` of the mapped library. A pointer, so the struct
+/// itself stays in the handler-reachable core crate.
+#[no_mangle]
+#[allow(non_upper_case_globals)] // a C symbol name
+pub static gvnet_counters: &gvnet_core::counters::Counters = &gvnet_core::counters::COUNTERS;
 
 /// Runs a call through the emulation and returns it the libc way: the result, or -1 and errno.
 fn emulated(nr_: usize, args: [usize; 6]) -> isize {

@@ -5,23 +5,40 @@
 //! ordinary code, not signal context.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
+use gvnet_core::abi::nr;
+use gvnet_core::counters::COUNTERS;
+
+/// `Sym::counted` of a symbol whose forwarded calls are not counted.
+const NONE: usize = usize::MAX;
 
 /// One resolved symbol.
 pub struct Sym {
     name: &'static [u8],
     addr: AtomicUsize,
+    /// The syscall a forwarded call stands for (counted), or `NONE` (`sigaction`).
+    counted: usize,
 }
 
 impl Sym {
-    const fn new(name: &'static [u8]) -> Sym {
+    const fn new(name: &'static [u8], counted: usize) -> Sym {
         Sym {
             name,
             addr: AtomicUsize::new(0),
+            counted,
         }
     }
 
-    /// The address of the next definition after libgvnet.so.
+    /// The address of the next definition after libgvnet.so, for a call the hook forwards:
+    /// counted as forwarded (`gvnet_core::counters`).
     pub fn get(&self) -> usize {
+        if self.counted != NONE {
+            COUNTERS.forwarded(self.counted);
+        }
+        self.resolve()
+    }
+
+    /// The address, resolved now if it was not yet; not counted.
+    pub fn resolve(&self) -> usize {
         let a = self.addr.load(Ordering::Acquire);
         if a != 0 {
             return a;
@@ -44,26 +61,26 @@ impl Sym {
 }
 
 macro_rules! syms {
-    ($($id:ident = $name:literal),* $(,)?) => {
-        $(#[allow(missing_docs)] pub static $id: Sym = Sym::new(concat!($name, "\0").as_bytes());)*
+    ($($id:ident = $name:literal / $nr:expr),* $(,)?) => {
+        $(#[allow(missing_docs)] pub static $id: Sym = Sym::new(concat!($name, "\0").as_bytes(), $nr);)*
         /// Resolves every symbol (called by the constructor).
         pub fn resolve_all() {
-            $( $id.get(); )*
+            $( $id.resolve(); )*
         }
     };
 }
 
 syms! {
-    BIND = "bind",
-    CONNECT = "connect",
-    SENDTO = "sendto",
-    SENDMSG = "sendmsg",
-    SETSOCKOPT = "setsockopt",
-    GETSOCKOPT = "getsockopt",
-    GETSOCKNAME = "getsockname",
-    GETPEERNAME = "getpeername",
-    SIGACTION = "sigaction",
-    RECV = "recv",
-    RECVFROM = "recvfrom",
-    RECVMSG = "recvmsg",
+    BIND = "bind" / nr::BIND,
+    CONNECT = "connect" / nr::CONNECT,
+    SENDTO = "sendto" / nr::SENDTO,
+    SENDMSG = "sendmsg" / nr::SENDMSG,
+    SETSOCKOPT = "setsockopt" / nr::SETSOCKOPT,
+    GETSOCKOPT = "getsockopt" / nr::GETSOCKOPT,
+    GETSOCKNAME = "getsockname" / nr::GETSOCKNAME,
+    GETPEERNAME = "getpeername" / nr::GETPEERNAME,
+    SIGACTION = "sigaction" / NONE,
+    RECV = "recv" / nr::RECVFROM,
+    RECVFROM = "recvfrom" / nr::RECVFROM,
+    RECVMSG = "recvmsg" / nr::RECVMSG,
 }

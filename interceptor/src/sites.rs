@@ -4,7 +4,7 @@
 //! program, with the load bias of a PIE) and read from `/proc/self/exe` in chunks, not from
 //! memory: scanning the mapped text would fault every page of it into the daemon's RSS.
 
-use gvnet_core::sites::{scan, GO_SYSCALL6};
+use gvnet_core::sites::{scan_chunked, GO_SYSCALL6};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -54,20 +54,10 @@ pub fn go_syscall_sites() -> std::io::Result<Vec<u64>> {
     };
     let exe = File::open("/proc/self/exe")?;
     let mut sites = Vec::new();
-    const CHUNK: usize = 4 << 20;
-    let overlap = GO_SYSCALL6.len() - 1;
-    let mut buf = vec![0u8; CHUNK + overlap];
+    let mut buf = vec![0u8; (4 << 20) + GO_SYSCALL6.len() - 1];
     for s in segs {
-        let mut done = 0u64;
-        while done < s.size {
-            let want = ((s.size - done) as usize).min(CHUNK + overlap);
-            let got = read_at_full(&exe, &mut buf[..want], s.offset + done)?;
-            scan(&buf[..got], |end| sites.push(s.addr + done + end as u64));
-            if got < want || done + got as u64 >= s.size {
-                break;
-            }
-            done += (got - overlap) as u64;
-        }
+        let read = |chunk: &mut [u8], off: u64| read_at_full(&exe, chunk, s.offset + off);
+        scan_chunked(&mut buf, s.size, read, |end| sites.push(s.addr + end))?;
     }
     sites.sort_unstable();
     sites.dedup();

@@ -122,3 +122,32 @@ pub fn capture(
     );
     c
 }
+
+/// The `gvnet` command: $GVNET_CMD, else the newer of target/{release,debug}/gvnet.
+pub fn gvnet_command() -> PathBuf {
+    if let Some(p) = std::env::var_os("GVNET_CMD") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "GVNET_CMD={} does not name a file",
+            p.display()
+        );
+        return p;
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let candidates = [target.join("release/gvnet"), target.join("debug/gvnet")];
+    candidates
+        .iter()
+        .filter_map(|p| Some((fs::metadata(p).and_then(|m| m.modified()).ok()?, p)))
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, p)| p.clone())
+        .unwrap_or_else(|| {
+            panic!(
+                "the gvnet command was not found (looked for {} and {}); run `cargo build --release` first, or set GVNET_CMD",
+                candidates[0].display(),
+                candidates[1].display()
+            )
+        })
+}
