@@ -20,10 +20,10 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// `b"gvnetcnt"` read as a little-endian u64: the first field of [`Counters`].
 pub const MAGIC: u64 = u64::from_le_bytes(*b"gvnetcnt");
 /// Layout version of [`Counters`].
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The syscalls counted, in the order of [`Counters::calls`]; the last row is every other number.
-pub const CALLS: [&str; 11] = [
+pub const CALLS: [&str; 12] = [
     "bind",
     "connect",
     "sendto",
@@ -34,6 +34,7 @@ pub const CALLS: [&str; 11] = [
     "getpeername",
     "recvfrom",
     "recvmsg",
+    "openat",
     "other",
 ];
 
@@ -50,12 +51,13 @@ pub const fn call_index(n: usize) -> usize {
         nr::GETPEERNAME => 7,
         nr::RECVFROM => 8,
         nr::RECVMSG => 9,
-        _ => 10,
+        nr::OPENAT => 10,
+        _ => 11,
     }
 }
 
 /// The outcomes counted, in the order of [`Counters::actions`] (one per [`Action`] variant).
-pub const ACTIONS: [&str; 15] = [
+pub const ACTIONS: [&str; 17] = [
     "passed_through",
     "bound_without_groups",
     "cleared_groups",
@@ -71,6 +73,8 @@ pub const ACTIONS: [&str; 15] = [
     "event",
     "overrun",
     "waited",
+    "kicked",
+    "ipv6_sysctl_answered",
 ];
 
 /// Index into [`Counters::actions`].
@@ -91,6 +95,8 @@ pub const fn action_index(a: &Action) -> usize {
         Action::Event(_) => 12,
         Action::Overrun => 13,
         Action::Waited => 14,
+        Action::Kicked => 15,
+        Action::Ipv6SysctlAnswered => 16,
     }
 }
 
@@ -221,7 +227,7 @@ impl Counters {
     pub fn record(&self, raw: bool, c: &Call, o: &Outcome) {
         let row = &self.calls[call_index(c.nr)];
         if raw { &row.trapped } else { &row.hooked }.fetch_add(1, Relaxed);
-        if o.action == Action::PassedThrough {
+        if matches!(o.action, Action::PassedThrough | Action::Kicked) {
             &row.passed
         } else {
             &row.emulated
@@ -258,8 +264,8 @@ mod tests {
         assert_eq!(offset_of!(CallCounts, emulated), 16);
         assert_eq!(offset_of!(CallCounts, passed), 24);
         assert_eq!(offset_of!(CallCounts, forwarded), 32);
-        assert_eq!(offset_of!(Counters, actions), 40 + 11 * 40);
-        assert_eq!(size_of::<Counters>(), 40 + 11 * 40 + 15 * 8);
+        assert_eq!(offset_of!(Counters, actions), 40 + 12 * 40);
+        assert_eq!(size_of::<Counters>(), 40 + 12 * 40 + 17 * 8);
         assert_eq!(COUNTERS.size as usize, size_of::<Counters>());
         assert_eq!(&MAGIC.to_le_bytes(), b"gvnetcnt");
         // Every byte is a plain little-endian u64 or u32: no padding a reader could misplace.
@@ -284,6 +290,8 @@ mod tests {
             Action::Event(1),
             Action::Overrun,
             Action::Waited,
+            Action::Kicked,
+            Action::Ipv6SysctlAnswered,
         ];
         let mut seen = [false; ACTIONS.len()];
         for a in &all {
@@ -324,7 +332,7 @@ mod tests {
         let send = &c.calls[call_index(nr::SENDTO)];
         assert_eq!((get(&send.hooked), get(&send.emulated)), (1, 1));
         assert_eq!(get(&send.forwarded), 1);
-        assert_eq!(get(&c.calls[10].forwarded), 1);
+        assert_eq!(get(&c.calls[CALLS.len() - 1].forwarded), 1);
         assert_eq!(get(&c.actions[0]), 1);
         assert_eq!(get(&c.actions[1]), 1);
         assert_eq!(get(&c.actions[5]), 1);
