@@ -837,14 +837,21 @@ fn cycle<K: Kernel>(
                 continue;
             }
             let mut r = Err(());
-            // A dump the kernel marks interrupted (NLM_F_DUMP_INTR) is taken again.
-            for _ in 0..3 {
+            // A dump the kernel marks interrupted (NLM_F_DUMP_INTR) is taken again, and so is
+            // one it refuses: only a refusal seen twice in a row, on a drained socket, means
+            // this kernel has no such objects (a busy or half-read socket must not silence a
+            // kind for good).
+            for attempt in 0..3 {
                 *seq = seq.wrapping_add(1);
                 r = match dump_kind(k, fd as usize, kind, *seq, dump) {
                     Ok(n) => match w.views[i].load(&dump[..n]) {
                         Err(crate::rtnl::Error::Interrupted) => continue,
                         other => other.map_err(|_| ()),
                     },
+                    Err(e) if refusal(e) && attempt == 0 => {
+                        drain(k, fd as usize, dump);
+                        continue;
+                    }
                     Err(e) if refusal(e) => {
                         // Not a lost event: this kernel has no such objects to report.
                         w.refused |= 1 << i;
@@ -861,7 +868,12 @@ fn cycle<K: Kernel>(
                         });
                         Ok(())
                     }
-                    Err(_) => Err(()),
+                    Err(_) => {
+                        // What is left of a dump that failed half-way must not be read as
+                        // part of the next one.
+                        drain(k, fd as usize, dump);
+                        Err(())
+                    }
                 };
                 break;
             }
@@ -966,6 +978,27 @@ fn push_traced(ev: &EventState, group: u32, hdr: &[u8], body: &[u8]) {
     }
 }
 
+/// Reads and drops whatever waits on the dump socket `fd` (at most 4096 datagrams).
+fn drain<K: Kernel>(k: &K, fd: usize, buf: &mut [u8]) {
+    for _ in 0..4096 {
+        let n = sys(
+            k,
+            nr::RECVFROM,
+            [
+                fd,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                abi::MSG_DONTWAIT,
+                0,
+                0,
+            ],
+        );
+        if n < 0 && n != -(abi::errno::ENOBUFS as isize) {
+            return;
+        }
+    }
+}
+
 /// Dumps one kind into `buf`; returns the bytes of all answer datagrams up to NLMSG_DONE.
 fn dump_kind<K: Kernel>(
     k: &K,
@@ -1019,6 +1052,13 @@ fn dump_kind<K: Kernel>(
         let n = n as usize;
         if n > room.len() {
             return Err(-(abi::errno::ENOBUFS as isize));
+        }
+        // A datagram of an earlier dump (one that failed half-way) is dropped, not kept.
+        if n >= abi::NLMSG_HDRLEN {
+            let s = u32::from_ne_bytes([room[8], room[9], room[10], room[11]]);
+            if s != seq {
+                continue;
+            }
         }
         // Look for the end of this dump in the datagram just read.
         let mut off = used;
