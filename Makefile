@@ -5,8 +5,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 LIB     := target/release/libgvnet.so
 HARNESS := target/release/gvnet-harness
 
-.PHONY: all deps build lint unit check check-preload check-baseline test bench demo down clean \
-	install uninstall
+.PHONY: all deps build lint unit stress fuzz check check-preload check-baseline test bench demo down \
+	clean install uninstall
 
 # `make install`: libgvnet.so, the gvnet command, gvnet-dockerd, a docker.service drop-in and
 # the settings file it reads. PREFIX and DESTDIR as usual; NOBUILD=1 installs what is already
@@ -41,6 +41,23 @@ lint: deps
 # seccomp trap), each compared with Linux's own answers.
 unit: build
 	GVNET_SO=$(CURDIR)/$(LIB) cargo test --release --workspace
+
+# Stress (interceptor/tests/stress.rs): 16 threads of trapped calls while others fork, exec and
+# take signals, under GVNET_MODE=force; fails on a hang, a crash or a swallowed SIGSYS. `unit`
+# runs it for 10 s; this target for STRESS_SECONDS (default 60).
+STRESS_SECONDS ?= 60
+stress: build
+	GVNET_SO=$(CURDIR)/$(LIB) GVNET_STRESS_SECONDS=$(STRESS_SECONDS) cargo test --release -p gvnet --test stress -- --nocapture
+
+# Fuzzing (fuzz/, cargo-fuzz on nightly; not part of test): every target in turn, FUZZ_SECONDS
+# each (default 150: 4 targets = 10 minutes). Crashes land in fuzz/artifacts/<target>/.
+FUZZ_SECONDS ?= 150
+fuzz:
+	cargo +nightly fuzz --help >/dev/null 2>&1 || cargo install cargo-fuzz
+	cd fuzz && for t in $$(cargo +nightly fuzz list); do \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 # The gVisor suite: a real dockerd in a real runsc sandbox, with the preload and without it.
 check: check-preload check-baseline

@@ -66,6 +66,8 @@ pub const NLMSG_HDRLEN: usize = 16;
 pub const SOCKADDR_NL_LEN: usize = 12;
 /// `sizeof(struct sockaddr_ll)`.
 pub const SOCKADDR_LL_LEN: usize = 20;
+/// `sizeof(struct sockaddr_storage)`: the longest address `move_addr_to_kernel` accepts.
+pub const SOCKADDR_STORAGE_LEN: usize = 128;
 /// `sizeof(struct msghdr)` on x86_64.
 pub const MSGHDR_LEN: usize = 56;
 /// `sizeof(struct iovec)` on x86_64.
@@ -240,6 +242,10 @@ mod tests {
         assert_eq!(NETLINK_LIST_MEMBERSHIPS, libc::NETLINK_LIST_MEMBERSHIPS);
         assert_eq!(SOCKADDR_NL_LEN, core::mem::size_of::<libc::sockaddr_nl>());
         assert_eq!(SOCKADDR_LL_LEN, core::mem::size_of::<libc::sockaddr_ll>());
+        assert_eq!(
+            SOCKADDR_STORAGE_LEN,
+            core::mem::size_of::<libc::sockaddr_storage>()
+        );
         assert_eq!(MSGHDR_LEN, core::mem::size_of::<libc::msghdr>());
         assert_eq!(IOVEC_LEN, core::mem::size_of::<libc::iovec>());
         assert_eq!(nr::BIND as i64, libc::SYS_bind);

@@ -190,6 +190,16 @@ pub fn handle<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     }
 }
 
+/// An address length as the kernel reads it (`int`, the low 32 bits of the register), when
+/// `move_addr_to_kernel` would accept it: 0..=sizeof(struct sockaddr_storage). Any other is
+/// the kernel's EINVAL, so such calls are passed through, never emulated.
+fn addr_len(len: usize) -> Option<usize> {
+    let len = len as u32 as i32;
+    (0..=abi::SOCKADDR_STORAGE_LEN as i32)
+        .contains(&len)
+        .then_some(len as usize)
+}
+
 /// A netlink address with groups on a NETLINK_ROUTE socket: the case gVisor refuses.
 fn route_addr_with_groups<K: Kernel>(
     k: &K,
@@ -197,7 +207,7 @@ fn route_addr_with_groups<K: Kernel>(
     addr: usize,
     len: usize,
 ) -> Option<SockaddrNl> {
-    if len < abi::SOCKADDR_NL_LEN {
+    if addr_len(len)? < abi::SOCKADDR_NL_LEN {
         return None;
     }
     with_groups_on_route(k, fd, read_nl(k, addr)?)
@@ -211,6 +221,7 @@ fn with_groups_on_route<K: Kernel>(k: &K, fd: usize, sa: SockaddrNl) -> Option<S
 /// A send's destination, read from the caller's memory once: the family, and the decoded
 /// `sockaddr_nl` when the address is long enough to be one.
 fn read_dest<K: Kernel>(k: &K, addr: usize, len: usize) -> Option<(u16, Option<SockaddrNl>)> {
+    let len = addr_len(len)?;
     if addr == 0 || len < 2 {
         return None;
     }
@@ -397,7 +408,9 @@ fn setsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
         return no_enobufs(k, t, c);
     }
     let join = opt as i32 == abi::NETLINK_ADD_MEMBERSHIP;
+    // The kernel reads optlen as an int and refuses a negative one (EINVAL) before the option.
     if level as i32 != abi::SOL_NETLINK
+        || (optlen as u32 as i32) < 0
         || !(join || opt as i32 == abi::NETLINK_DROP_MEMBERSHIP)
         || !is_route_socket(k, fd)
     {
@@ -545,17 +558,18 @@ fn socket_name<K: Kernel>(k: &K, t: &Table, c: &Call, groups: impl Fn(&Slot) -> 
         return pass(k, c);
     };
     let out = pass(k, c);
-    if out.ret != 0
-        || (room as usize) < abi::SOCKADDR_NL_LEN
-        || read_family(k, addr) != Some(abi::AF_NETLINK)
-    {
+    // The kernel copies min(room, 12) bytes of the address (move_addr_to_user): nl_groups
+    // starts at offset 8, so a room of 9..=11 holds part of it.
+    let room = room as i32;
+    if out.ret != 0 || room <= 8 || read_family(k, addr) != Some(abi::AF_NETLINK) {
         return out;
     }
     let Some(s) = lookup(k, t, fd) else {
         return out;
     };
     let g = groups(s);
-    if write_user(k, addr + 8, &g.to_ne_bytes()).is_err() {
+    let n = (room as usize).min(abi::SOCKADDR_NL_LEN) - 8;
+    if write_user(k, addr + 8, &g.to_ne_bytes()[..n]).is_err() {
         return out;
     }
     Outcome::new(0, Action::ReportedGroups(g))

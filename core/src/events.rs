@@ -263,7 +263,7 @@ impl Reader<'_> {
         let st = self.st;
         let ring = st.ring.load(Ordering::Acquire);
         let cap = st.cap.load(Ordering::Acquire) as usize;
-        if self.front().is_none() || ring.is_null() {
+        if self.front().is_none() || ring.is_null() || cap == 0 {
             return;
         }
         let head = st.head.load(Ordering::Acquire);

@@ -291,12 +291,12 @@ impl Staged {
     /// installed before; returns the kernel's answer, or 0 when there was nothing to do.
     pub fn install_once<K: crate::kernel::Kernel>(&self, k: &K) -> isize {
         use core::sync::atomic::Ordering;
-        let n = self.len.load(Ordering::Acquire);
+        let n = self.len.load(Ordering::Acquire).min(MAX_INSNS);
         if n == 0 || self.installed.swap(true, Ordering::AcqRel) {
             return 0;
         }
         let mut prog = [SockFilter::default(); MAX_INSNS];
-        for (f, slot) in prog.iter_mut().zip(&self.insns[..n]) {
+        for (f, slot) in prog.iter_mut().zip(self.insns.iter().take(n)) {
             let v = slot.load(Ordering::Relaxed);
             *f = SockFilter {
                 code: v as u16,

@@ -16,6 +16,33 @@
     clippy::print_stdout,
     clippy::print_stderr
 )]
+// Signal safety by construction (see docs/security.md): no formatting, no panicking macros or
+// unwraps, no spin locks, no lazy cells. core/clippy.toml names what is disallowed; tests may
+// use all of it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::disallowed_macros,
+        clippy::disallowed_methods,
+        clippy::disallowed_types,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::unreachable,
+        clippy::use_debug,
+        clippy::dbg_macro
+    )
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::disallowed_macros,
+        clippy::disallowed_methods,
+        clippy::disallowed_types
+    )
+)]
 
 pub mod abi;
 pub mod counters;

@@ -399,7 +399,8 @@ fn deliver_msg<K: Kernel>(k: &K, mh: usize, group: u32, msg: &[u8]) -> Result<us
             u64::from_ne_bytes([v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]]) as usize;
         let n = len.min(msg.len() - off);
         if n > 0 {
-            write_user(k, base, &msg[off..off + n])?;
+            // off + n <= msg.len() by the `min` above; `get` keeps a panic path out of the handler.
+            write_user(k, base, msg.get(off..off + n).unwrap_or(&[]))?;
         }
         off += n;
     }

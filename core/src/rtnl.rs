@@ -381,6 +381,8 @@ pub struct View<'a> {
     store: &'a mut [u8],
     half: usize,
     cur: usize,
+    /// Current and staged generation; indexed `h & 1` (h is 0 or 1), which keeps bounds-check
+    /// panics out of the monitor thread's code.
     gens: [Gen; 2],
     primed: bool,
     staged: bool,
@@ -432,7 +434,7 @@ impl<'a> View<'a> {
     /// Number of objects in the current state.
     pub fn len(&self) -> usize {
         if self.primed {
-            self.gens[self.cur].count
+            self.gens[self.cur & 1].count
         } else {
             0
         }
@@ -457,9 +459,9 @@ impl<'a> View<'a> {
     pub fn load(&mut self, dump: &[u8]) -> Result<(), Error> {
         self.staged = false;
         let s = 1 - self.cur;
-        self.gens[s] = Gen::default();
+        self.gens[s & 1] = Gen::default();
         if let Err(e) = self.fill(s, dump) {
-            self.gens[s] = Gen::default();
+            self.gens[s & 1] = Gen::default();
             return Err(e);
         }
         if self.primed {
@@ -540,7 +542,7 @@ impl<'a> View<'a> {
 
     /// Calls `f(offset, record)` for each record of half `h`, in dump order.
     fn walk<'s>(&'s self, h: usize, f: &mut dyn FnMut(usize, Rec<'s>)) {
-        let used = self.gens[h].used;
+        let used = self.gens[h & 1].used;
         let mut off = 0;
         while off < used {
             let Some(r) = self.rec(h, off) else { return };
@@ -623,7 +625,7 @@ impl<'a> View<'a> {
         let key = key.bytes();
         let body_len = u32::try_from(body.len()).map_err(|_| Error::Full)?;
         let size = REC_HDR + align4(key.len()) + align4(body.len());
-        let g = self.gens[s];
+        let g = self.gens[s & 1];
         let need = g
             .used
             .checked_add(size)
@@ -644,7 +646,7 @@ impl<'a> View<'a> {
         copy(bpart, body);
         let ia = self.idx_at(s, g.count);
         wr_u32(self.store, ia, g.used as u32);
-        self.gens[s] = Gen {
+        self.gens[s & 1] = Gen {
             count: g.count + 1,
             used: g.used + size,
             sorted: false,
@@ -658,7 +660,7 @@ impl<'a> View<'a> {
         let (c, s) = (self.cur, 1 - self.cur);
         // Reset the current generation's marks from an earlier load.
         let mut off = 0;
-        while off < self.gens[c].used {
+        while off < self.gens[c & 1].used {
             let Some(size) = self.rec(c, off).map(|r| r.size) else {
                 break;
             };
@@ -678,11 +680,11 @@ impl<'a> View<'a> {
     /// anything. Any difference goes through the sorted merge, which also pairs objects that
     /// share a key by content, so a reordering of such objects is not taken for a change.
     fn pair_by_position(&mut self, c: usize, s: usize) -> bool {
-        if self.gens[c].count != self.gens[s].count {
+        if self.gens[c & 1].count != self.gens[s & 1].count {
             return false;
         }
         let (mut oc, mut os) = (0, 0);
-        while oc < self.gens[c].used && os < self.gens[s].used {
+        while oc < self.gens[c & 1].used && os < self.gens[s & 1].used {
             let (Some(a), Some(b)) = (self.rec(c, oc), self.rec(s, os)) else {
                 return false;
             };
@@ -693,7 +695,7 @@ impl<'a> View<'a> {
             os += b.size;
         }
         let (mut oc, mut os) = (0, 0);
-        while oc < self.gens[c].used && os < self.gens[s].used {
+        while oc < self.gens[c & 1].used && os < self.gens[s & 1].used {
             let (Some(a), Some(b)) = (self.rec(c, oc), self.rec(s, os)) else {
                 break;
             };
@@ -713,10 +715,10 @@ impl<'a> View<'a> {
 
     /// Heap sort of half `h`'s index by (key, dump position): no allocation, O(n log n).
     fn sort(&mut self, h: usize) {
-        if self.gens[h].sorted {
+        if self.gens[h & 1].sorted {
             return;
         }
-        let n = self.gens[h].count;
+        let n = self.gens[h & 1].count;
         for i in (0..n / 2).rev() {
             self.sift_down(h, i, n);
         }
@@ -724,7 +726,7 @@ impl<'a> View<'a> {
             self.swap_idx(h, 0, end);
             self.sift_down(h, 0, end);
         }
-        self.gens[h].sorted = true;
+        self.gens[h & 1].sorted = true;
     }
 
     fn sift_down(&mut self, h: usize, mut root: usize, end: usize) {
@@ -745,7 +747,7 @@ impl<'a> View<'a> {
     }
 
     fn merge(&mut self, c: usize, s: usize) {
-        let (nc, ns) = (self.gens[c].count, self.gens[s].count);
+        let (nc, ns) = (self.gens[c & 1].count, self.gens[s & 1].count);
         let (mut i, mut j) = (0, 0);
         while i < nc && j < ns {
             let (oi, oj) = (self.idx(c, i), self.idx(s, j));
@@ -841,7 +843,7 @@ impl<'a> View<'a> {
     fn finish(&mut self, c: usize, s: usize) {
         let link = self.kind == Kind::Link;
         let mut off = 0;
-        while off < self.gens[c].used {
+        while off < self.gens[c & 1].used {
             let Some(r) = self.rec(c, off) else { break };
             let size = r.size;
             if r.status & ST_MATCHED == 0 {
@@ -853,7 +855,7 @@ impl<'a> View<'a> {
             off += size;
         }
         let mut off = 0;
-        while off < self.gens[s].used {
+        while off < self.gens[s & 1].used {
             let Some(r) = self.rec(s, off) else { break };
             let (size, status, peer) = (r.size, r.status, r.peer);
             if status & ST_MATCHED == 0 {

@@ -185,14 +185,19 @@ impl Line {
 
     /// Terminates the line and writes it with one `write(2)`.
     pub fn emit(mut self) {
-        if self.truncated {
-            for &c in "…".as_bytes() {
-                self.buf[self.len] = c;
+        // `bytes` stops at CAP - 4, which leaves room for the ellipsis (3 bytes) and the newline;
+        // `get_mut` keeps that reasoning out of the machine code (no bounds-check panic path).
+        let tail: &[u8] = if self.truncated {
+            "…\n".as_bytes()
+        } else {
+            b"\n"
+        };
+        for &c in tail {
+            if let Some(b) = self.buf.get_mut(self.len) {
+                *b = c;
                 self.len += 1;
             }
         }
-        self.buf[self.len] = b'\n';
-        self.len += 1;
         let fd = FD.load(Ordering::Acquire);
         let ino = FD_INODE.load(Ordering::Acquire);
         if ino != 0 && crate::kernel::inode(&RawKernel, fd as usize) != Ok(ino) {

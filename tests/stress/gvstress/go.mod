@@ -1,0 +1,3 @@
+module gvstress
+
+go 1.19
