@@ -61,8 +61,9 @@ fn read_path<K: Kernel>(k: &K, addr: usize, buf: &mut [u8; MAX_PATH + 1]) -> Opt
     while got < buf.len() {
         let at = addr.checked_add(got)?;
         let piece = (16 - at % 16).min(buf.len() - got);
-        read_user(k, at, &mut buf[got..got + piece]).ok()?;
-        if let Some(i) = buf[got..got + piece].iter().position(|&b| b == 0) {
+        let part = buf.get_mut(got..got + piece)?;
+        read_user(k, at, part).ok()?;
+        if let Some(i) = part.iter().position(|&b| b == 0) {
             return Some(got + i);
         }
         got += piece;
@@ -83,7 +84,10 @@ fn iface_exists<K: Kernel>(k: &K, name: &[u8]) -> bool {
         return true;
     }
     let mut ifr = [0u8; IFREQ_LEN];
-    ifr[..name.len()].copy_from_slice(name);
+    match ifr.get_mut(..name.len()) {
+        Some(dst) => dst.copy_from_slice(name),
+        None => return false,
+    }
     // SAFETY: socket, ioctl on it with a live 40-byte ifreq, close: no memory of the program.
     unsafe {
         let s = k.syscall(nr::SOCKET, [AF_INET, SOCK_DGRAM_CLOEXEC, 0, 0, 0, 0]);
@@ -179,7 +183,7 @@ pub fn openat<K: Kernel>(k: &K, c: &Call) -> Outcome {
     let Some(len) = read_path(k, c.args[1], &mut buf) else {
         return passed;
     };
-    let Some(name) = iface_of(&buf[..len]) else {
+    let Some(name) = buf.get(..len).and_then(iface_of) else {
         return passed;
     };
     // SAFETY: faccessat of a static NUL-terminated path.
