@@ -686,6 +686,69 @@ impl Sandbox {
         Ok(())
     }
 
+    /// Stops dockerd with `signal` (TERM: a clean shutdown; KILL: a crash), waits for
+    /// gvnet-dockerd to exit, deletes the bridges the old dockerd left (gVisor reports them
+    /// without their kind, and a new dockerd refuses an existing `docker0`/`br-*` as "not a
+    /// bridge": docs/docker.md), and starts gvnet-dockerd again, detached, with dockerd's
+    /// environment changed by `env` (added or replaced). Returns what the script printed once
+    /// the API answers. Only for a runsc sandbox: in direct mode `stop` would not know the new
+    /// dockerd.
+    pub fn restart_dockerd(&self, signal: &str, env: &[(&str, &str)]) -> Result<String> {
+        if !matches!(self.kind, Kind::Runsc { .. }) {
+            bail!("restarting dockerd needs a runsc sandbox (direct mode cannot stop it again)");
+        }
+        let mut vars = dockerd_env(self.mode, &self.opt, &self.log);
+        for (k, v) in env {
+            match vars.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) => slot.1 = v.to_string(),
+                None => vars.push((k.to_string(), v.to_string())),
+            }
+        }
+        let env_sh = vars
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let argv = dockerd_argv(self.mode, &self.opt)
+            .iter()
+            .map(|a| sh_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let script = format!(
+            "S=/run/gvnet-dockerd; L={log}/dockerd.log
+echo \"gvnet-harness: restarting dockerd (SIG{signal}); env {env_q}\" >>$L
+[ -f $S/dockerd.pid ] && kill -{signal} \"$(cat $S/dockerd.pid)\"
+i=0
+while [ -e $S/gvnet-dockerd.pid ]; do
+  i=$((i + 1)); [ $i -gt 300 ] && {{ echo 'gvnet-dockerd did not exit within 60 s'; exit 1; }}
+  sleep 0.2
+done
+echo \"stopped after $((i / 5)) s\"
+for l in $(ip -o link show | awk -F': ' '{{print $2}}' | grep -E '^(docker0|br-[0-9a-f]+)$'); do
+  ip link del \"$l\" && echo \"deleted the leftover bridge $l\"
+done
+env {env_sh} setsid -f {argv} >>$L 2>&1 </dev/null
+i=0
+until docker info >/dev/null 2>&1; do
+  i=$((i + 1)); [ $i -gt 300 ] && {{ echo 'no docker API within 60 s'; tail -n 5 $L; exit 1; }}
+  sleep 0.2
+done
+echo \"dockerd answers after $((i / 5)) s\"
+",
+            log = self.log,
+            env_q = env_sh.replace('\'', ""),
+        );
+        let out = self.sh(&script, Duration::from_secs(180))?;
+        if !out.ok() {
+            bail!(
+                "restarting dockerd ({}): {}",
+                out.describe(),
+                out.combined().trim()
+            );
+        }
+        Ok(out.stdout.trim().to_string())
+    }
+
     /// Stops dockerd and the sandbox; the run directory stays.
     pub fn stop(&self) -> Result<()> {
         match &self.kind {

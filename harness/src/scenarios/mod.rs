@@ -8,9 +8,14 @@ use std::path::Path;
 
 pub mod docker;
 pub mod events;
+pub mod safety;
 
 /// Stages a module's programs into `run_dir/opt`.
 pub type Prepare = fn(&Path) -> Result<()>;
 
 /// (module name, prepare function), called in this order before the sandbox starts.
-pub const PREPARE: &[(&str, Prepare)] = &[("events", events::prepare), ("docker", docker::prepare)];
+pub const PREPARE: &[(&str, Prepare)] = &[
+    ("events", events::prepare),
+    ("docker", docker::prepare),
+    ("safety", safety::prepare),
+];
