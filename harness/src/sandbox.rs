@@ -687,9 +687,8 @@ impl Sandbox {
     }
 
     /// Stops dockerd with `signal` (TERM: a clean shutdown; KILL: a crash), waits for
-    /// gvnet-dockerd to exit, deletes the bridges the old dockerd left (gVisor reports them
-    /// without their kind, and a new dockerd refuses an existing `docker0`/`br-*` as "not a
-    /// bridge": docs/docker.md), and starts gvnet-dockerd again, detached, with dockerd's
+    /// gvnet-dockerd to exit, and starts gvnet-dockerd again (which deletes the bridges the
+    /// old dockerd left: docs/docker.md, restarts), detached, with dockerd's
     /// environment changed by `env` (added or replaced). Returns what the script printed once
     /// the API answers. Only for a runsc sandbox: in direct mode `stop` would not know the new
     /// dockerd.
@@ -724,9 +723,6 @@ while [ -e $S/gvnet-dockerd.pid ]; do
   sleep 0.2
 done
 echo \"stopped after $((i / 5)) s\"
-for l in $(ip -o link show | awk -F': ' '{{print $2}}' | grep -E '^(docker0|br-[0-9a-f]+)$'); do
-  ip link del \"$l\" && echo \"deleted the leftover bridge $l\"
-done
 env {env_sh} setsid -f {argv} >>$L 2>&1 </dev/null
 i=0
 until docker info >/dev/null 2>&1; do
