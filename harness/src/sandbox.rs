@@ -210,8 +210,25 @@ fn dockerd_env(mode: Mode, opt: &str, log: &str) -> Vec<(String, String)> {
     env
 }
 
-/// The sandbox's init: starts dockerd in the background with its output in the log dir, and
-/// stays alive after dockerd exits so its state can still be inspected with `runsc exec`.
+/// PID 1's loop after starting dockerd: reaps every child, adopted orphans included (a
+/// containerd left by a killed dockerd would otherwise stay a zombie that the next dockerd
+/// takes for a running containerd and waits for in vain), notes when the first dockerd
+/// (argv[1]) exits, and stays alive so the sandbox can still be inspected with `runsc exec`.
+const REAPER_PY: &str = "import os, sys, time
+first, log = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        pid, status = os.wait()
+    except ChildProcessError:
+        time.sleep(1)
+        continue
+    if pid == first:
+        with open(log, 'a') as f:
+            f.write('gvnet-harness: dockerd exited with status %d\\n' % os.waitstatus_to_exitcode(status))
+";
+
+/// The sandbox's init: starts dockerd in the background with its output in the log dir, then
+/// becomes the reaper above.
 fn init_script(mode: Mode) -> String {
     let env = dockerd_env(mode, OPT_INSIDE, LOG_INSIDE)
         .iter()
@@ -230,9 +247,8 @@ fn init_script(mode: Mode) -> String {
          echo \"gvnet-harness: $ {argv_q}\" >>$L\n\
          env {env} {argv} >>$L 2>&1 &\n\
          echo $! >/run/gvnet-dockerd.pid\n\
-         wait $!\n\
-         echo \"gvnet-harness: dockerd exited with status $?\" >>$L\n\
-         exec sleep 2147483647\n",
+         exec python3 -c {reaper} $! $L\n",
+        reaper = sh_quote(REAPER_PY),
         mode = mode.name(),
         env_q = env.replace('\'', ""),
         argv_q = argv.replace('\'', ""),
@@ -716,7 +732,7 @@ impl Sandbox {
         let script = format!(
             "S=/run/gvnet-dockerd; L={log}/dockerd.log
 echo \"gvnet-harness: restarting dockerd (SIG{signal}); env {env_q}\" >>$L
-[ -f $S/dockerd.pid ] && kill -{signal} \"$(cat $S/dockerd.pid)\"
+[ -f $S/dockerd.pid ] && kill -{signal} \"$(cat $S/dockerd.pid)\" 2>/dev/null
 i=0
 while [ -e $S/gvnet-dockerd.pid ]; do
   i=$((i + 1)); [ $i -gt 300 ] && {{ echo 'gvnet-dockerd did not exit within 60 s'; exit 1; }}
