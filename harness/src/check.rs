@@ -309,100 +309,6 @@ fn no_stale_veth(c: &mut Ctx) -> Verdict {
     }
 }
 
-/// Runs the victim in one container; Ok((summary, seccomp mode line)).
-fn victim_once(
-    c: &mut Ctx,
-    label: &str,
-    extra: &[&str],
-) -> std::result::Result<(String, String), String> {
-    let bin = format!("{}/sockets", c.sb.opt);
-    let vol = format!("{bin}:/sockets:ro");
-    let mut args = vec!["run", "--rm", "--network", "none", "-v", &vol];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["bb", "/sockets"]);
-    let out = c.docker(&args, RUN_TIMEOUT)?;
-    let run_dir = c.sb.run_dir.clone();
-    let _ = fs::write(
-        run_dir.join(format!("victim-sandbox-{label}.txt")),
-        &out.stdout,
-    );
-    // Side by side with the host kernel: informative (gVisor refuses some calls Linux allows).
-    let host = fs::read_to_string(run_dir.join("victim-host.txt")).unwrap_or_default();
-    c.note(&format!(
-        "victim ({label}): container in the sandbox vs host kernel:"
-    ));
-    let mut differ = 0;
-    for line in out.stdout.lines() {
-        let key = line.split(": ").next().unwrap_or(line);
-        let h = host
-            .lines()
-            .find(|l| l.split(": ").next() == Some(key))
-            .unwrap_or("(no line)");
-        if h != line {
-            differ += 1;
-            c.note(&format!("  differs: sandbox `{line}` | host `{h}`"));
-        }
-    }
-    c.note(&format!(
-        "victim ({label}): {differ} lines differ from the host"
-    ));
-    let last = util::tail_str(&out.stdout, 1);
-    if out.timed_out {
-        return Err(format!("{label}: timed out after `{last}`"));
-    }
-    match out.code() {
-        Some(0) => {}
-        Some(159) => {
-            return Err(format!(
-                "{label}: killed by SIGSYS (status 159) after `{last}`"
-            ))
-        }
-        Some(n) => {
-            return Err(failure_reason(
-                &format!("{label}: exit {n} after `{last}`"),
-                &out,
-            ));
-        }
-        None => return Err(format!("{label}: no exit status")),
-    }
-    if last != "alive" {
-        return Err(format!("{label}: did not print 'alive': `{last}`"));
-    }
-    let calls: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.contains(": ") && !l.starts_with("seccomp mode"))
-        .collect();
-    let refused = calls.iter().filter(|l| !l.contains(": ok")).count();
-    let seccomp = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("seccomp mode"))
-        .unwrap_or("seccomp mode: ?")
-        .to_string();
-    Ok((
-        format!(
-            "{} calls, {refused} refused, {differ} differ from host",
-            calls.len()
-        ),
-        seccomp,
-    ))
-}
-
-fn socket_victim(c: &mut Ctx) -> Verdict {
-    let (summary, _) = victim_once(c, "default-profile", &[])?;
-    // Without docker's own profile, the only filter left is the one inherited from dockerd.
-    let (_, seccomp) = victim_once(c, "unconfined", &["--security-opt", "seccomp=unconfined"])?;
-    let inherited = match seccomp.as_str() {
-        "seccomp mode: 2" => "a filter is inherited from dockerd",
-        "seccomp mode: 0" => "no filter inherited from dockerd",
-        _ => "seccomp mode unknown",
-    };
-    Ok(format!(
-        "exit 0 and 'alive' twice; {summary}; with seccomp=unconfined: {inherited}"
-    ))
-}
-
 /// `ip monitor link`'s complaint when gVisor refuses its subscription.
 pub const EXPECTED_IP_MONITOR: &str = "Cannot bind netlink socket: Permission denied";
 
@@ -439,6 +345,7 @@ fn all_scenarios() -> impl Iterator<Item = &'static Scenario> {
         .chain(crate::scenarios::events::SCENARIOS)
         .chain(crate::scenarios::docker::SCENARIOS)
         .chain(crate::scenarios::tools::SCENARIOS)
+        .chain(crate::scenarios::safety::SCENARIOS)
 }
 
 const BASE: &[Scenario] = &[
@@ -476,11 +383,6 @@ const BASE: &[Scenario] = &[
         name: "no-stale-veth",
         without_preload: None,
         run: no_stale_veth,
-    },
-    Scenario {
-        name: "socket-victim",
-        without_preload: None,
-        run: socket_victim,
     },
     Scenario {
         name: "ip-monitor",
@@ -630,7 +532,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         let t = Instant::now();
         let verdict = match (&sb, &victim_err) {
             (None, _) => Err("dockerd did not start (see its log)".to_string()),
-            (Some(_), Some(e)) if s.name == "socket-victim" => Err(e.clone()),
+            (Some(_), Some(e)) if s.name == "descendants" => Err(e.clone()),
             (Some(sb), _) => {
                 let log = fs::OpenOptions::new()
                     .create(true)

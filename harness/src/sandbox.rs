@@ -210,8 +210,25 @@ fn dockerd_env(mode: Mode, opt: &str, log: &str) -> Vec<(String, String)> {
     env
 }
 
-/// The sandbox's init: starts dockerd in the background with its output in the log dir, and
-/// stays alive after dockerd exits so its state can still be inspected with `runsc exec`.
+/// PID 1's loop after starting dockerd: reaps every child, adopted orphans included (a
+/// containerd left by a killed dockerd would otherwise stay a zombie that the next dockerd
+/// takes for a running containerd and waits for in vain), notes when the first dockerd
+/// (argv[1]) exits, and stays alive so the sandbox can still be inspected with `runsc exec`.
+const REAPER_PY: &str = "import os, sys, time
+first, log = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        pid, status = os.wait()
+    except ChildProcessError:
+        time.sleep(1)
+        continue
+    if pid == first:
+        with open(log, 'a') as f:
+            f.write('gvnet-harness: dockerd exited with status %d\\n' % os.waitstatus_to_exitcode(status))
+";
+
+/// The sandbox's init: starts dockerd in the background with its output in the log dir, then
+/// becomes the reaper above.
 fn init_script(mode: Mode) -> String {
     let env = dockerd_env(mode, OPT_INSIDE, LOG_INSIDE)
         .iter()
@@ -230,9 +247,8 @@ fn init_script(mode: Mode) -> String {
          echo \"gvnet-harness: $ {argv_q}\" >>$L\n\
          env {env} {argv} >>$L 2>&1 &\n\
          echo $! >/run/gvnet-dockerd.pid  # the wrapper; dockerd's own: /run/gvnet-dockerd/dockerd.pid\n\
-         wait $!\n\
-         echo \"gvnet-harness: dockerd exited with status $?\" >>$L\n\
-         exec sleep 2147483647\n",
+         exec python3 -c {reaper} $! $L\n",
+        reaper = sh_quote(REAPER_PY),
         mode = mode.name(),
         env_q = env.replace('\'', ""),
         argv_q = argv.replace('\'', ""),
@@ -684,6 +700,65 @@ impl Sandbox {
         )?;
         util::write_file(&self.run_dir.join("sandbox-info.txt"), info.combined())?;
         Ok(())
+    }
+
+    /// Stops dockerd with `signal` (TERM: a clean shutdown; KILL: a crash), waits for
+    /// gvnet-dockerd to exit, and starts gvnet-dockerd again (which deletes the bridges the
+    /// old dockerd left: docs/docker.md, restarts), detached, with dockerd's
+    /// environment changed by `env` (added or replaced). Returns what the script printed once
+    /// the API answers. Only for a runsc sandbox: in direct mode `stop` would not know the new
+    /// dockerd.
+    pub fn restart_dockerd(&self, signal: &str, env: &[(&str, &str)]) -> Result<String> {
+        if !matches!(self.kind, Kind::Runsc { .. }) {
+            bail!("restarting dockerd needs a runsc sandbox (direct mode cannot stop it again)");
+        }
+        let mut vars = dockerd_env(self.mode, &self.opt, &self.log);
+        for (k, v) in env {
+            match vars.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) => slot.1 = v.to_string(),
+                None => vars.push((k.to_string(), v.to_string())),
+            }
+        }
+        let env_sh = vars
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let argv = dockerd_argv(self.mode, &self.opt)
+            .iter()
+            .map(|a| sh_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let script = format!(
+            "S=/run/gvnet-dockerd; L={log}/dockerd.log
+echo \"gvnet-harness: restarting dockerd (SIG{signal}); env {env_q}\" >>$L
+[ -f $S/dockerd.pid ] && kill -{signal} \"$(cat $S/dockerd.pid)\" 2>/dev/null
+i=0
+while [ -e $S/gvnet-dockerd.pid ]; do
+  i=$((i + 1)); [ $i -gt 300 ] && {{ echo 'gvnet-dockerd did not exit within 60 s'; exit 1; }}
+  sleep 0.2
+done
+echo \"stopped after $((i / 5)) s\"
+env {env_sh} setsid -f {argv} >>$L 2>&1 </dev/null
+i=0
+until docker info >/dev/null 2>&1; do
+  i=$((i + 1)); [ $i -gt 300 ] && {{ echo 'no docker API within 60 s'; tail -n 5 $L; exit 1; }}
+  sleep 0.2
+done
+echo \"dockerd answers after $((i / 5)) s\"
+",
+            log = self.log,
+            env_q = env_sh.replace('\'', ""),
+        );
+        let out = self.sh(&script, Duration::from_secs(180))?;
+        if !out.ok() {
+            bail!(
+                "restarting dockerd ({}): {}",
+                out.describe(),
+                out.combined().trim()
+            );
+        }
+        Ok(out.stdout.trim().to_string())
     }
 
     /// Stops dockerd and the sandbox; the run directory stays.

@@ -199,6 +199,52 @@ mod tests {
     }
 
     #[test]
+    fn interval_bounds_and_junk() {
+        for bad in ["abc", "-5", "10001", "1.5", " 10", "0x10"] {
+            let (c, complaints) = parse(&[("GVNET_EVENT_INTERVAL_MS", bad)]);
+            assert_eq!(c.event_interval_ms, 10, "{bad}");
+            assert_eq!(complaints.len(), 1, "{bad}");
+            assert!(
+                complaints[0].contains(&format!("GVNET_EVENT_INTERVAL_MS={bad:?}"))
+                    && complaints[0].contains("using 10"),
+                "{}",
+                complaints[0]
+            );
+        }
+        for good in [("1", 1), ("10000", 10_000), ("250", 250)] {
+            let (c, complaints) = parse(&[("GVNET_EVENT_INTERVAL_MS", good.0)]);
+            assert_eq!((c.event_interval_ms, complaints.len()), (good.1, 0));
+        }
+    }
+
+    #[test]
+    fn empty_values_are_the_defaults_without_a_complaint() {
+        let (c, complaints) = parse(&[
+            ("GVNET_MODE", ""),
+            ("GVNET_LOG", ""),
+            ("GVNET_LOG_FILE", ""),
+            ("GVNET_EVENTS", ""),
+            ("GVNET_EVENT_INTERVAL_MS", ""),
+        ]);
+        assert!(complaints.is_empty(), "{complaints:?}");
+        assert_eq!(c, parse(&[]).0);
+        assert_eq!(c.log_file, None);
+    }
+
+    #[test]
+    fn each_complaint_names_its_variable_value_and_the_default_used() {
+        let (_, complaints) = parse(&[("GVNET_MODE", "FORCE"), ("GVNET_LOG", "verbose")]);
+        assert_eq!(
+            complaints,
+            vec![
+                "GVNET_MODE=\"FORCE\" is not auto, force or off: using auto".to_string(),
+                "GVNET_LOG=\"verbose\" is not off, error, warn, info, debug or trace: using warn"
+                    .to_string(),
+            ]
+        );
+    }
+
+    #[test]
     fn lists_and_modes() {
         let (c, bad) = parse(&[
             ("GVNET_MODE", "force"),

@@ -45,13 +45,13 @@ static INIT: extern "C" fn() = init;
 
 extern "C" fn init() {
     let (cfg, complaints) = Config::parse(|k| std::env::var(k).ok());
-    open_log(&cfg);
+    let exe = sites::exe_path();
+    open_log(&cfg, cfg.is_target(&exe));
     logger::init(cfg.level);
     for c in &complaints {
         warn!("{c}");
     }
     real::resolve_all();
-    let exe = sites::exe_path();
     if cfg.mode == Mode::Off {
         COUNTERS.engine.store(engine::OFF, Ordering::Relaxed);
         info!("GVNET_MODE=off: inert in {exe}");
@@ -172,10 +172,40 @@ fn map_kick_page(path: &str) -> Result<(), String> {
     result
 }
 
-/// Opens GVNET_LOG_FILE (append, close-on-exec); on failure lines go to stderr and one says why.
-fn open_log(cfg: &Config) {
+/// Whether gvnet may write its lines to this process's stderr. A target's stderr is its log
+/// (dockerd writes its own lines there). Any other process's only when a person reads it: a
+/// terminal or a regular file. A pipe or socket may be parsed by whoever reads it: containerd
+/// takes a shim's `start` output (stdout and stderr together) as the shim's address, so one
+/// gvnet line there fails every container start.
+fn stderr_allowed(target: bool) -> bool {
+    if target {
+        return true;
+    }
+    // SAFETY: a zeroed `stat` is a valid buffer for fstat to fill.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: fstat of fd 2 into the live buffer above; an error leaves it unused.
+    if unsafe { libc::fstat(2, &mut st) } != 0 {
+        return false;
+    }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => true,
+        // SAFETY: isatty only queries fd 2.
+        libc::S_IFCHR => (unsafe { libc::isatty(2) }) == 1,
+        _ => false,
+    }
+}
+
+/// Opens GVNET_LOG_FILE (append, close-on-exec). Without one, or when it cannot be opened,
+/// lines go to stderr where `stderr_allowed` (and one line says why the file was not used);
+/// elsewhere they are dropped.
+fn open_log(cfg: &Config, target: bool) {
+    let stderr_level = if stderr_allowed(target) {
+        cfg.level
+    } else {
+        Level::Off
+    };
     let Some(path) = &cfg.log_file else {
-        trace::configure(cfg.level, 2, 0);
+        trace::configure(stderr_level, 2, 0);
         return;
     };
     let fd = CString::new(path.as_str()).ok().map(|c| {
@@ -193,7 +223,7 @@ fn open_log(cfg: &Config) {
             trace::configure(cfg.level, fd, inode(&RawKernel, fd as usize).unwrap_or(0));
         }
         _ => {
-            trace::configure(cfg.level, 2, 0);
+            trace::configure(stderr_level, 2, 0);
             let e = std::io::Error::last_os_error();
             trace::line(
                 Level::Warn,

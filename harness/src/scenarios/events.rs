@@ -83,7 +83,7 @@ fn build_c(opt: &Path) -> Result<()> {
 /// The Go toolchain and GOPATH to build with: the testbed's own (Debian sid's golang-go and
 /// golang-github-vishvananda-netlink-dev, from its root filesystem), else, inside gVisor
 /// (direct mode, no testbed), this system's go and /usr/share/gocode.
-fn go_toolchain() -> Result<(PathBuf, Option<PathBuf>, PathBuf)> {
+pub(crate) fn go_toolchain() -> Result<(PathBuf, Option<PathBuf>, PathBuf)> {
     if !sandbox::in_gvisor() {
         if let Some(tb) = testbed::current(&util::cache_root()) {
             let root = tb.rootfs();

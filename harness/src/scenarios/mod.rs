@@ -9,6 +9,7 @@ use std::path::Path;
 pub mod docker;
 pub mod events;
 pub mod tools;
+pub mod safety;
 
 /// Stages a module's programs into `run_dir/opt`.
 pub type Prepare = fn(&Path) -> Result<()>;
@@ -18,4 +19,5 @@ pub const PREPARE: &[(&str, Prepare)] = &[
     ("events", events::prepare),
     ("docker", docker::prepare),
     ("tools", tools::prepare),
+    ("safety", safety::prepare),
 ];
