@@ -8,8 +8,8 @@ use std::path::Path;
 
 pub mod docker;
 pub mod events;
-pub mod tools;
 pub mod safety;
+pub mod tools;
 
 /// Stages a module's programs into `run_dir/opt`.
 pub type Prepare = fn(&Path) -> Result<()>;
