@@ -76,26 +76,32 @@ extern "C" fn init() {
         }
     };
     ACTIVE.store(true, Ordering::Release);
-    if cfg.events {
+    // What the decision line says about events (one line per process: this goes into it).
+    let events = if cfg.events {
         gvnet_core::monitor::INTERVAL.store(cfg.event_interval_ms, Ordering::Relaxed);
         gvnet_core::monitor::IDLE.store(cfg.event_idle_ms, Ordering::Relaxed);
+        gvnet_core::monitor::ENABLED.store(true, Ordering::Release);
         match &cfg.event_kick {
-            None => info!("GVNET_EVENT_KICK=off: change requests kick this process's monitor only"),
+            None => {
+                "; events on, kicks only within this process (GVNET_EVENT_KICK=off)".to_string()
+            }
             Some(path) => match map_kick_page(path) {
-                Ok(()) => info!("events: change requests kick every gvnet monitor through {path}"),
-                Err(e) => warn!(
-                    "events: cannot share kicks through {path} ({e}): changes made by other processes reach this one's subscribers by polling only (GVNET_EVENT_IDLE_MS={})",
-                    cfg.event_idle_ms
-                ),
+                Ok(()) => format!("; events on, kicks shared through {path}"),
+                Err(e) => {
+                    warn!(
+                        "events: cannot share kicks through {path} ({e}): changes made by other processes reach this one's subscribers by polling only (GVNET_EVENT_IDLE_MS={})",
+                        cfg.event_idle_ms
+                    );
+                    "; events on, kicks only within this process".to_string()
+                }
             },
         }
-        gvnet_core::monitor::ENABLED.store(true, Ordering::Release);
     } else {
-        info!("GVNET_EVENTS=off: subscriptions are emulated, but no events are delivered");
-    }
+        "; GVNET_EVENTS=off: subscriptions are emulated, but no events are delivered".to_string()
+    };
     if !cfg.is_target(&exe) {
         COUNTERS.engine.store(engine::HOOKS, Ordering::Relaxed);
-        info!("{reason}: libc hooks active in {exe}; not a target (GVNET_TARGETS={}), no raw-syscall engine", cfg.targets.join(","));
+        info!("{reason}: libc hooks active in {exe}; not a target (GVNET_TARGETS={}), no raw-syscall engine{events}", cfg.targets.join(","));
         return;
     }
     match install_engine(cfg.events) {
@@ -103,7 +109,7 @@ extern "C" fn init() {
             COUNTERS
                 .engine
                 .store(engine::HOOKS_AND_TRAP, Ordering::Relaxed);
-            info!("{reason}: libc hooks and raw-syscall engine active in {exe}: {detail}")
+            info!("{reason}: libc hooks and raw-syscall engine active in {exe}: {detail}{events}")
         }
         Err(e) => {
             COUNTERS
