@@ -15,7 +15,7 @@
 //! such as `ip` run under the preload, through the libc hooks. The kick word lives in a page the
 //! library's constructor maps from a file shared by every gvnet process of the sandbox
 //! ([`set_kick_page`]), so one process's change wakes every monitor at once, in any process. A
-//! wakeup costs gVisor about 0.3 ms of host CPU, so polling fast enough for every change would
+//! wakeup costs gVisor about 0.5 ms of host CPU, so polling fast enough for every change would
 //! cost several percent of a core per subscriber; changes made without gvnet loaded are seen by
 //! the backing-off timer (at most [`IDLE`] ms late once quiet).
 //!
@@ -50,7 +50,7 @@ pub const INTERVAL_MS: i64 = 10;
 /// Time between two dumps right after a change (`GVNET_EVENT_INTERVAL_MS`).
 pub static INTERVAL: AtomicI64 = AtomicI64::new(INTERVAL_MS);
 /// Default longest time between two dumps while nothing changes.
-pub const IDLE_MS: i64 = 100;
+pub const IDLE_MS: i64 = 200;
 /// Longest time between two dumps while nothing changes; 0: none, only kicks wake the monitor
 /// (`GVNET_EVENT_IDLE_MS`).
 pub static IDLE: AtomicI64 = AtomicI64::new(IDLE_MS);

@@ -99,23 +99,7 @@ fn build_programs() -> Result<Programs, String> {
     }
 
     let go = out.join(GO_BIN);
-    let gocache = scratch_root().join("go-cache");
-    let gopath = scratch_root().join("go-path");
-    let output = Command::new(go_tool)
-        .args(["build", "-o"])
-        .arg(&go)
-        .arg(".")
-        .current_dir(src.join("nlconform-go"))
-        .env("CGO_ENABLED", "1")
-        .env("GO111MODULE", "on")
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "")
-        .env("GOWORK", "off")
-        .env("GOENV", "off")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOCACHE", &gocache)
-        .env("GOPATH", &gopath)
-        .output()
+    let output = common::go_build(&go_tool, &src.join("nlconform-go"), &go, &scratch_root())
         .map_err(|e| format!("running go build: {e}"))?;
     if !output.status.success() {
         return Err(format!(
@@ -192,13 +176,8 @@ fn run(lang: Lang, env: &Env, args: &[&str]) -> Run {
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("LD_PRELOAD");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GVNET_") {
-            cmd.env_remove(key);
-        }
-    }
+        .stderr(Stdio::piped());
+    common::clean_gvnet_env(&mut cmd);
     let what = match env {
         Env::Kernel => format!("{lang:?} program on the host kernel"),
         Env::Gvnet { mode, log } => {

@@ -227,13 +227,8 @@ fn run(prog: Prog, env: Env) -> Run {
         .args(&argv)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("LD_PRELOAD");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GVNET_") {
-            cmd.env_remove(key);
-        }
-    }
+        .stderr(Stdio::piped());
+    common::clean_gvnet_env(&mut cmd);
     let mut log = None;
     let what = match env {
         Env::Kernel => format!("{prog:?} on the host kernel"),
@@ -479,13 +474,8 @@ fn kick_run(name: &str, monitor_kick: &str, changer: &str) -> (String, String) {
         .env("KICK_FILE", &kick_file)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("LD_PRELOAD");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GVNET_") {
-            cmd.env_remove(key);
-        }
-    }
+        .stderr(Stdio::piped());
+    common::clean_gvnet_env(&mut cmd);
     let what = format!("kick.sh {monitor_kick} {changer}");
     let c = common::capture(
         &mut cmd,

@@ -39,22 +39,13 @@ fn build() -> PathBuf {
     let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stress");
     fs::create_dir_all(&scratch).expect("scratch dir");
     let out = scratch.join(BIN);
-    let o = Command::new(go)
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(workspace_root().join("tests/stress/gvstress"))
-        .env("CGO_ENABLED", "1")
-        .env("GO111MODULE", "on")
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "")
-        .env("GOWORK", "off")
-        .env("GOENV", "off")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOCACHE", scratch.join("go-cache"))
-        .env("GOPATH", scratch.join("go-path"))
-        .output()
-        .expect("running go build");
+    let o = common::go_build(
+        &go,
+        &workspace_root().join("tests/stress/gvstress"),
+        &out,
+        &scratch,
+    )
+    .expect("running go build");
     assert!(
         o.status.success(),
         "go build of tests/stress/gvstress failed: {}",
@@ -77,13 +68,8 @@ fn run(bin: &PathBuf, secs: u64, preload: Option<(&PathBuf, &PathBuf)>) -> Strin
     cmd.args(["-seconds", &secs.to_string(), "-threads", "16"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("LD_PRELOAD");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GVNET_") {
-            cmd.env_remove(key);
-        }
-    }
+        .stderr(Stdio::piped());
+    common::clean_gvnet_env(&mut cmd);
     if let Some((lib, log)) = preload {
         cmd.env("LD_PRELOAD", lib)
             .env("GVNET_MODE", "force")

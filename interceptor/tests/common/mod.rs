@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Output};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -150,4 +150,36 @@ pub fn gvnet_command() -> PathBuf {
                 candidates[1].display()
             )
         })
+}
+
+/// Clears LD_PRELOAD and every GVNET_* variable the test itself runs with from `cmd`, so each
+/// run states its whole gvnet environment.
+pub fn clean_gvnet_env(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove("LD_PRELOAD");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GVNET_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// `go build -o out .` in `dir`, offline and module mode, cgo on, with the cache and GOPATH
+/// under `scratch` (the Debian toolchain, nothing fetched).
+pub fn go_build(go: &Path, dir: &Path, out: &Path, scratch: &Path) -> std::io::Result<Output> {
+    Command::new(go)
+        .args(["build", "-o"])
+        .arg(out)
+        .arg(".")
+        .current_dir(dir)
+        .env("CGO_ENABLED", "1")
+        .env("GO111MODULE", "on")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "")
+        .env("GOWORK", "off")
+        .env("GOENV", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOCACHE", scratch.join("go-cache"))
+        .env("GOPATH", scratch.join("go-path"))
+        .output()
 }
