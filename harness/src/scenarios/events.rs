@@ -100,6 +100,41 @@ pub(crate) fn go_toolchain() -> Result<(PathBuf, Option<PathBuf>, PathBuf)> {
     Ok((go, None, PathBuf::from("/usr/share/gocode")))
 }
 
+/// `go build -o out .` in `src`, GOPATH mode (Debian's packaged sources, nothing fetched), with
+/// the toolchain `go_toolchain` found and the harness's shared build cache; cgo on or off.
+pub fn go_build(
+    (go, goroot): (&Path, Option<&Path>),
+    src: &Path,
+    out: &Path,
+    gopath: &Path,
+    cgo: bool,
+) -> Result<()> {
+    let mut cmd = Command::new(go);
+    cmd.args(["build", "-o"])
+        .arg(out)
+        .arg(".")
+        .current_dir(src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gopath)
+        .env("CGO_ENABLED", if cgo { "1" } else { "0" })
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "")
+        .env("GOCACHE", util::cache_root().join("go-build-cache"));
+    if let Some(goroot) = goroot {
+        cmd.env("GOROOT", goroot);
+    }
+    let res = util::capture(&mut cmd, Duration::from_secs(300))?;
+    if !res.ok() {
+        let name = out.file_name().unwrap_or_default().to_string_lossy();
+        crate::bail!(
+            "go build {name} ({}) failed: {}",
+            go.display(),
+            res.combined()
+        );
+    }
+    Ok(())
+}
+
 /// The sandbox has go but no C compiler, and the subscriber must be a cgo (dynamically linked)
 /// binary to be preloadable: so it is built here, with the testbed's go and Debian's packaged
 /// netlink sources, and this machine's gcc for the cgo part.
@@ -114,28 +149,13 @@ fn build_go(run_dir: &Path) -> Result<()> {
             gopath.display()
         );
     }
-    let mut cmd = Command::new(&go);
-    cmd.args(["build", "-o"])
-        .arg(run_dir.join("opt").join(GO_BIN))
-        .arg(".")
-        .current_dir(&src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", &gopath)
-        .env("CGO_ENABLED", "1")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "")
-        .env("GOCACHE", util::cache_root().join("go-build-cache"));
-    if let Some(goroot) = &goroot {
-        cmd.env("GOROOT", goroot);
-    }
-    let out = util::capture(&mut cmd, Duration::from_secs(300))?;
-    if !out.ok() {
-        crate::bail!(
-            "go build nlevents-go ({}) failed: {}",
-            go.display(),
-            out.combined()
-        );
-    }
+    go_build(
+        (&go, goroot.as_deref()),
+        &src,
+        &run_dir.join("opt").join(GO_BIN),
+        &gopath,
+        true,
+    )?;
     util::write_file(
         &run_dir.join("opt/nlevents-go.source"),
         format!(

@@ -102,29 +102,13 @@ fn build_go(dir: &Path, bin: &str, source: &str, cgo: bool) -> Result<()> {
     };
     util::write_file(&src.join("main.go"), main)?;
     let (go, goroot, _) = crate::scenarios::events::go_toolchain()?;
-    let mut cmd = Command::new(&go);
-    cmd.args(["build", "-o"])
-        .arg(dir.join(bin))
-        .arg(".")
-        .current_dir(&src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", src.join("gopath"))
-        .env("CGO_ENABLED", if cgo { "1" } else { "0" })
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "")
-        .env("GOCACHE", util::cache_root().join("go-build-cache"));
-    if let Some(goroot) = &goroot {
-        cmd.env("GOROOT", goroot);
-    }
-    let out = util::capture(&mut cmd, Duration::from_secs(300))?;
-    if !out.ok() {
-        crate::bail!(
-            "go build {bin} ({}) failed: {}",
-            go.display(),
-            out.combined()
-        );
-    }
-    Ok(())
+    crate::scenarios::events::go_build(
+        (&go, goroot.as_deref()),
+        &src,
+        &dir.join(bin),
+        &src.join("gopath"),
+        cgo,
+    )
 }
 
 fn staged(c: &Ctx, file: &str) -> std::result::Result<(), String> {
