@@ -14,6 +14,9 @@ use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 pub const SLOTS: usize = 512;
 
 const FREE: u64 = 0;
+/// A slot one thread has taken and is still resetting: no socket's inode (sockfs counts up from
+/// small numbers), never matched, never released by anyone but its claimer.
+const CLAIMING: u64 = u64::MAX;
 /// The socket's group bitmap exists: Linux allocates it on the first bind with groups or the
 /// first ADD/DROP_MEMBERSHIP, and only from then on does LIST_MEMBERSHIPS report words.
 const ALLOCATED: u32 = 1;
@@ -51,7 +54,10 @@ impl Slot {
 
     /// The socket's inode (0 while the slot is free).
     pub fn ino(&self) -> u64 {
-        self.ino.load(Ordering::Acquire)
+        match self.ino.load(Ordering::Acquire) {
+            CLAIMING => FREE,
+            ino => ino,
+        }
     }
 
     /// The fd the socket was last seen at.
@@ -159,6 +165,7 @@ impl Table {
     /// Releases the slot of inode `ino` if it still holds it.
     pub fn release(&self, s: &Slot, ino: u64) -> bool {
         if ino != FREE
+            && ino != CLAIMING
             && s.ino
                 .compare_exchange(ino, FREE, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
@@ -188,18 +195,19 @@ impl Table {
             return Some(s);
         }
         for (i, s) in self.slots.iter().enumerate() {
-            if s.ino.load(Ordering::Acquire) == FREE {
+            // Take the slot first, then reset it: resetting a slot another thread may win
+            // would wipe the winner's groups (seen in the stress test: a bind's groups lost).
+            if s.ino
+                .compare_exchange(FREE, CLAIMING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
                 // Reset before publishing the inode, so no reader sees the previous owner's state.
                 s.reset(fd);
                 // Publish the extent before the inode, so a scan that finds it can see it.
                 self.hwm.fetch_max(i + 1, Ordering::AcqRel);
-                if s.ino
-                    .compare_exchange(FREE, ino, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    self.live.fetch_add(1, Ordering::AcqRel);
-                    return Some(s);
-                }
+                s.ino.store(ino, Ordering::Release);
+                self.live.fetch_add(1, Ordering::AcqRel);
+                return Some(s);
             }
         }
         None
@@ -211,6 +219,7 @@ impl Table {
         for s in self.slots() {
             let ino = s.ino.load(Ordering::Acquire);
             if ino != FREE
+                && ino != CLAIMING
                 && is_stale(s.fd.load(Ordering::Acquire), ino)
                 && s.ino
                     .compare_exchange(ino, FREE, Ordering::AcqRel, Ordering::Acquire)
@@ -227,6 +236,36 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_claims_never_reset_a_slot_another_thread_won() {
+        extern crate std;
+        use std::sync::Barrier;
+        for round in 0..200u64 {
+            let t = Table::new();
+            let go = Barrier::new(8);
+            std::thread::scope(|sc| {
+                for th in 0..8u64 {
+                    let (t, go) = (&t, &go);
+                    sc.spawn(move || {
+                        go.wait();
+                        for k in 0..16u64 {
+                            let ino = 1 + round * 1000 + th * 100 + k;
+                            let s = t.claim(th as i32, ino).expect("room for all");
+                            s.set_low32(1 << th);
+                        }
+                    });
+                }
+            });
+            for s in t.slots() {
+                let ino = s.ino();
+                assert_ne!(ino, FREE);
+                let th = (ino - 1 - round * 1000) / 100;
+                assert_eq!(s.groups(), 1 << th, "slot of inode {ino} lost its groups");
+            }
+            assert_eq!(t.slots().len(), 128);
+        }
+    }
 
     #[test]
     fn bind_replaces_only_the_first_32_groups() {
