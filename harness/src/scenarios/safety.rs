@@ -580,6 +580,12 @@ fn log_decisions(c: &mut Ctx) -> std::result::Result<String, String> {
         let Some(pid) = l.strip_prefix("gvnet[").and_then(|r| r.split(']').next()) else {
             continue;
         };
+        // A child between fork and exec inherits its parent's decision and may only record
+        // signal dispositions (a cgo runtime resets them through libc `sigaction`): it writes
+        // no decision line of its own.
+        if l.contains("recorded for the program") && !per_pid.contains_key(pid) {
+            continue;
+        }
         let entry = per_pid.entry(pid).or_default();
         if is_decision(l) {
             let exe = l
