@@ -140,6 +140,10 @@ pub mod nr {
     pub const CLONE: usize = Sysno::clone as usize;
     /// `mmap`.
     pub const MMAP: usize = Sysno::mmap as usize;
+    /// `munmap`.
+    pub const MUNMAP: usize = Sysno::munmap as usize;
+    /// `madvise`.
+    pub const MADVISE: usize = Sysno::madvise as usize;
     /// `newfstatat`.
     pub const NEWFSTATAT: usize = Sysno::newfstatat as usize;
     /// `exit`.

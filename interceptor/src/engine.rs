@@ -17,7 +17,7 @@ use gvnet_core::kernel::{inode, Kernel, RawKernel};
 use gvnet_core::sigsys::{handle_sigsys, PROGRAM};
 use gvnet_core::sockaddr::SockaddrNl;
 use gvnet_core::trace::{self, Level};
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -76,6 +76,11 @@ extern "C" fn init() {
         }
     };
     ACTIVE.store(true, Ordering::Release);
+    if gvnet_core::kernel::cache_pid(&RawKernel) {
+        debug!("copies of the program's memory use the cached pid (a MADV_WIPEONFORK page)");
+    } else {
+        debug!("no MADV_WIPEONFORK here: every copy of the program's memory asks getpid");
+    }
     // What the decision line says about events (one line per process: this goes into it).
     let events = if cfg.events {
         gvnet_core::monitor::INTERVAL.store(cfg.event_interval_ms, Ordering::Relaxed);
