@@ -70,7 +70,8 @@ pub enum Action {
     Event(u32),
     /// The receive reported the overrun (ENOBUFS).
     Overrun,
-    /// The receive waited for an event or the kernel, then timed out or was interrupted.
+    /// The receive waited for an event or the kernel, then timed out, was interrupted, or
+    /// found its socket's fd closed (EBADF).
     Waited,
     /// `openat` of a missing `/proc/sys/net/ipv6/conf/IFACE/disable_ipv6` answered with a
     /// file holding `0` ([`crate::sysctl`]).

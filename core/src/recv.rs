@@ -159,7 +159,8 @@ pub enum Received {
     Event(u32),
     /// The overrun report.
     Overrun,
-    /// Waited for the kernel or an event and gave up (timeout or signal).
+    /// Waited for the kernel or an event and gave up (timeout, signal, or the socket's fd was
+    /// closed under the wait: EBADF).
     Waited,
 }
 
@@ -220,9 +221,13 @@ fn now_ms<K: Kernel>(k: &K) -> i64 {
 
 /// Waits until `fd` is readable or `deadline` (ms, monotonic) passes. Returns 0 when readable,
 /// `-EAGAIN` at the deadline, `-EINTR` when a signal came and the wait has a deadline (a
-/// receive with a timeout is not restarted by Linux either).
-fn wait<K: Kernel>(k: &K, fd: usize, deadline: Option<i64>) -> isize {
+/// receive with a timeout is not restarted by Linux either), `-EBADF` once `fd` no longer
+/// names the socket of inode `ino` (see [`same_socket`]).
+fn wait<K: Kernel>(k: &K, fd: usize, deadline: Option<i64>, ino: u64) -> isize {
     loop {
+        if !same_socket(k, fd, ino) {
+            return neg(errno::EBADF);
+        }
         let timeout = match deadline {
             None => -1i64,
             Some(d) => (d - now_ms(k)).max(0),
@@ -246,6 +251,20 @@ fn wait<K: Kernel>(k: &K, fd: usize, deadline: Option<i64>) -> isize {
     }
 }
 
+/// Whether `fd` still names the socket of inode `ino` that a waiting receive was called on.
+///
+/// Linux's blocked receive holds the socket it was called on: another thread's `close` of the
+/// fd does not end it, and a new socket that gets the same number is none of its business.
+/// gvnet's wait polls the fd *number*, again after every signal, so it must check that the
+/// number still names the same socket, or it would take the new socket's doorbell and leave
+/// that socket's own reader asleep with events queued. (vishvananda/netlink's `Close` closes
+/// the fd under its blocked reader; the next subscription often gets the same number.) When the
+/// socket is gone from under it the receive ends with EBADF: what the program's next call on
+/// that number would give, where Linux would block for good.
+fn same_socket<K: Kernel>(k: &K, fd: usize, ino: u64) -> bool {
+    inode(k, fd) == Ok(ino)
+}
+
 /// Serves a receive on `fd`. `None`: not ours, hand the call to the kernel unchanged.
 pub fn recv<K: Kernel>(
     k: &K,
@@ -259,9 +278,13 @@ pub fn recv<K: Kernel>(
         return None;
     }
     let ev = &s.ev;
+    let ino = s.ino();
     let mut deadline: Option<Option<i64>> = None;
     let mut waited = false;
     loop {
+        if waited && !same_socket(k, fd, ino) {
+            return Some((neg(errno::EBADF), Received::Waited));
+        }
         if ev.has(OVERRUN) && ev.clear(OVERRUN) && !ev.has(NO_ENOBUFS) {
             return Some((neg(errno::ENOBUFS), Received::Overrun));
         }
@@ -297,7 +320,7 @@ pub fn recv<K: Kernel>(
         if waited && d.is_some_and(|d| now_ms(k) >= d) {
             return Some((neg(errno::EAGAIN), Received::Waited));
         }
-        let w = wait(k, fd, d);
+        let w = wait(k, fd, d, ino);
         waited = true;
         if w < 0 {
             return Some((w, Received::Waited));
