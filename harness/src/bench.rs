@@ -171,6 +171,10 @@ struct Bench {
     /// dockerd's VmRSS (KiB) right after both sandboxes came up: (with gvnet, without).
     idle_rss: (f64, f64),
     rows: Vec<Row>,
+    /// What a trapped call with an empty handler adds in trapbench-go on the host (ns, median
+    /// B − median A), once `part_trap_floor` measured it: the part of the trapped rows' cost
+    /// that no handler can avoid.
+    go_floor: Option<f64>,
     log: fs::File,
 }
 
@@ -397,6 +401,13 @@ fn trap_compare(b: &mut Bench, place: &str, host: bool, run: &mut TrapRun) -> Re
             row.result = verdict(added <= 2000.0);
             if added > 2000.0 {
                 note.push_str("; cause: every call is a seccomp trap, i.e. a SIGSYS delivered to the process (signal frame, handler, rt_sigreturn) plus the handler's own system calls to re-issue or emulate it, several kernel entries instead of one");
+                if let Some(floor) = b.go_floor {
+                    note.push_str(&format!(
+                        "; {floor:.0} ns of it is the floor measured in the same Go program with an empty handler (its own row), which no SECCOMP_RET_TRAP design avoids; gvnet's handler adds {:.0} ns ({})",
+                        added - floor,
+                        handler_work(calls[i].0),
+                    ));
+                }
             }
         } else {
             row.target = "none (host target only)".into();
@@ -406,6 +417,18 @@ fn trap_compare(b: &mut Bench, place: &str, host: bool, run: &mut TrapRun) -> Re
         b.rows.push(row);
     }
     Ok(())
+}
+
+/// What gvnet's handler does for one call of trapbench-go's, beside the trap itself.
+fn handler_work(call: &str) -> &'static str {
+    match call {
+        "getsockname" => {
+            "the call re-issued from the library's text, and one fstat: some netlink socket of the process has a record, so the socket's inode is checked against them"
+        }
+        _ => {
+            "one fstat to find the socket's record, one process_vm_readv of the group; the kernel is not asked"
+        }
+    }
 }
 
 fn part_trap_host(b: &mut Bench, bin: &Path, lib: &Path) -> Result<()> {
@@ -429,40 +452,62 @@ fn part_trap_host(b: &mut Bench, bin: &Path, lib: &Path) -> Result<()> {
     trap_compare(b, "host kernel", true, &mut run)
 }
 
-/// The floor under any seccomp-trap design: tests/bench/sigsysfloor.c, a trapped getsockname
-/// with an empty SIGSYS handler (B) against the same call untrapped (A), on the host kernel.
-fn part_trap_floor(b: &mut Bench, dir: &Path) -> Result<()> {
+/// The floor under any seccomp-trap design, on the host kernel: a trapped getsockname with an
+/// empty SIGSYS handler (B) against the same call untrapped (A), in tests/bench/sigsysfloor.c
+/// (static C) and in trapbench-go's `floor` mode (the Go program of the trapped rows, whose
+/// signal frames carry the FPU state Go's runtime uses). Sets `b.go_floor`.
+fn part_trap_floor(b: &mut Bench, dir: &Path, trap_bin: &Path) -> Result<()> {
     eprintln!("bench: SIGSYS round trip alone on the host kernel");
-    let bin = dir.join("sigsysfloor");
-    util::build_static_c(FLOOR_SRC, &bin)?;
+    let c_bin = dir.join("sigsysfloor");
+    util::build_static_c(FLOOR_SRC, &c_bin)?;
     let (iters, batches) = (b.p.trap_iters.to_string(), b.p.trap_batches.to_string());
-    let (mut a, mut t) = (Vec::new(), Vec::new());
+    let (mut ca, mut ct, mut ga, mut gt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..b.p.trap_rounds {
-        for mode in ["plain", "trap"] {
-            let mut c = Command::new(&bin);
-            c.args([iters.as_str(), batches.as_str(), mode]);
+        let runs: [(&Path, &[&str], &mut Vec<f64>); 4] = [
+            (&c_bin, &["plain"], &mut ca),
+            (&c_bin, &["trap"], &mut ct),
+            (trap_bin, &[], &mut ga),
+            (trap_bin, &["floor"], &mut gt),
+        ];
+        for (bin, mode, side) in runs {
+            let mut c = Command::new(bin);
+            c.args([iters.as_str(), batches.as_str()]).args(mode);
             b.note(&format!("[host] $ {}", util::cmdline(&c)));
             let out = util::capture(&mut c, Duration::from_secs(300))?;
             b.note(out.combined().trim_end());
             if !out.ok() {
-                bail!("sigsysfloor on the host: {}", out.describe());
+                bail!("{} on the host: {}", util::cmdline(&c), out.describe());
             }
-            let got = parse_lines(&out.stdout, "getsockname");
-            let side = if mode == "trap" { &mut t } else { &mut a };
-            side.extend(got.iter().map(|x| x.0));
+            side.extend(parse_lines(&out.stdout, "getsockname").iter().map(|x| x.0));
         }
     }
+    let sides = "A: not trapped; B: SECCOMP_RET_TRAP + a SIGSYS handler that only sets the result";
     let (mut row, sa, sb) = cmp_row(
-        "getsockname, UDP socket, trapped with an empty handler (C), host kernel",
-        "A: not trapped; B: SECCOMP_RET_TRAP + a SIGSYS handler that only sets the result",
-        &a,
-        &t,
+        "getsockname, UDP socket, trapped with an empty handler, Go (trapbench-go floor), host kernel",
+        sides,
+        &ga,
+        &gt,
         "ns",
     );
-    row.target = "none (the floor for the row above)".into();
+    let go_floor = sb.median - sa.median;
+    row.target = "none (the floor under the trapped rows)".into();
+    row.result = format!("added {}", fmt_num(go_floor, "ns"));
+    row.note = Some(format!(
+        "what the kernel charges trapbench-go (the program of the trapped rows) for one trapped call before any handler code runs: SIGSYS delivery on the thread's signal stack, the signal frame with the FPU state Go's runtime has in use, rt_sigreturn; {go_floor:.0} ns of the trapped calls' added cost is this floor"
+    ));
+    b.rows.push(row);
+    b.go_floor = Some(go_floor);
+    let (mut row, sa, sb) = cmp_row(
+        "getsockname, UDP socket, trapped with an empty handler, static C (sigsysfloor), host kernel",
+        sides,
+        &ca,
+        &ct,
+        "ns",
+    );
+    row.target = "none (for comparison)".into();
     row.result = format!("added {}", fmt_num(sb.median - sa.median, "ns"));
     row.note = Some(format!(
-        "what the kernel charges for one trapped call on this machine before any handler code runs: signal frame, delivery, rt_sigreturn; {:.0} ns of the trapped calls' added cost is this floor",
+        "the same floor in a small static C program (no Go runtime, no signal stack, little FPU state in use): {:.0} ns, for comparison with the Go row",
         sb.median - sa.median
     ));
     b.rows.push(row);
@@ -1143,10 +1188,13 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    is the mean ns per call of one batch. On the host kernel it runs directly; in gVisor it runs
    in the gvnet sandbox (`runsc exec`, not in a container), staged in `/opt/gvnet`. The call
    results are in the notes: in gVisor without gvnet the membership is refused (ENOPROTOOPT),
-   which is the failure gvnet exists to fix, so A there is the cost of a refusal. The floor:
-   `tests/bench/sigsysfloor.c` (static C) times the same getsockname untrapped (A) and trapped
-   by a one-rule filter with a SIGSYS handler that only sets the result (B), on the host, with
-   the same counts: what the kernel alone charges for a trapped call on this machine.
+   which is the failure gvnet exists to fix, so A there is the cost of a refusal. The floor,
+   on the host, with the same counts: `trapbench-go ... floor` (the same Go program, without
+   the library) times the same getsockname untrapped (A) and trapped by a filter of its own
+   with a SIGSYS handler that only sets the result (B): what the kernel alone charges this
+   program for a trapped call, which any SECCOMP_RET_TRAP design pays; the host rows' notes
+   split their added cost into this floor and gvnet's handler. `tests/bench/sigsysfloor.c`
+   (static C) measures the same floor in a small C program, for comparison.
 3. **Inherited filter**: `tests/bench/loopbench.c` (static, `gcc -static`) in a `--network none`
    container, {reps} containers per side, alternating between the sandbox without gvnet (A) and
    the one with gvnet (B); each container does {loop_iters} `getppid`, {loop_iters} 64-byte reads
@@ -1314,6 +1362,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     let mut b = Bench {
         p,
         idle_rss: (f64::NAN, f64::NAN),
+        go_floor: None,
         rows: Vec::new(),
         log,
     };
@@ -1343,12 +1392,12 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     if part("trap") {
         attempt!(
-            "trapped call, host kernel",
-            part_trap_host(&mut b, &trap_bin, &lib)
+            "SIGSYS round trip alone, host kernel",
+            part_trap_floor(&mut b, &scratch, &trap_bin)
         );
         attempt!(
-            "SIGSYS round trip alone, host kernel",
-            part_trap_floor(&mut b, &scratch)
+            "trapped call, host kernel",
+            part_trap_host(&mut b, &trap_bin, &lib)
         );
         attempt!("trapped call, gVisor", part_trap_gvisor(&mut b, &with));
     } else {
