@@ -1,9 +1,14 @@
 //! The seccomp filter: which raw syscalls trap into gvnet's SIGSYS handler.
 //!
-//! The filter decides on the syscall number first and lets every number it does not name through
-//! without looking further, so gVisor (and Linux) can cache the verdict for those numbers. For the
-//! few it names it looks at one argument each, then at the instruction pointer, which must be one
-//! of the target program's own syscall sites (the address after its `syscall` instruction):
+//! The filter decides on the syscall number alone for every number it does not name, reading
+//! nothing else (not even the architecture), so gVisor (`populateCache` in
+//! `pkg/sentry/kernel/seccomp.go`) and Linux (5.11+, the seccomp action cache) cache the verdict
+//! for those numbers and never run the filter for them. A number a filter names cannot be cached:
+//! then gVisor interprets every filter of the task for each such call, the container's own
+//! profile included (docs/performance.md, *Inherited filter*). For the few it names it looks at
+//! one argument each, then at the instruction pointer, which must be one of the target program's
+//! own syscall sites (the address after its `syscall` instruction), and last at the
+//! architecture:
 //!
 //! | syscall | traps when |
 //! |---|---|
@@ -12,6 +17,13 @@
 //! | setsockopt, getsockopt | level == SOL_NETLINK |
 //! | getsockname, getpeername | always (the family is only known after the call) |
 //! | openat | flags == `O_RDONLY \| O_CLOEXEC` (Go's `os.Open`; for [`crate::sysctl`]) |
+//!
+//! The number is tested with range jumps first (the named x86_64 numbers are 42..=55 and 257),
+//! so a number outside 42..=55 leaves after 4 instructions and every other number not named
+//! after at most 8; the receive layer needs 4. The architecture test comes only before a trap:
+//! a number that is not named is allowed whatever the architecture, and an i386 or x32 call
+//! (other `arch`, or bit 30 set in the number) never reaches the trap. The tests compare every
+//! verdict with the former arch-first program and count the instructions executed.
 //!
 //! A trap returns `SECCOMP_RET_TRAP | TRAP_DATA`; the handler recognises its own traps by that
 //! value in `si_errno`. A descendant that does not run gvnet's handler never traps: its syscall
@@ -52,6 +64,15 @@ pub struct SockFilter {
 /// BPF_LD | BPF_W | BPF_ABS.
 const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
+/// BPF_JMP | BPF_JGT | BPF_K (unsigned).
+const BPF_JMP_JGT_K: u16 = 0x05 | 0x20;
+/// BPF_JMP | BPF_JGE | BPF_K (unsigned).
+const BPF_JMP_JGE_K: u16 = 0x05 | 0x30;
+/// x86_64 `socketpair`, the one number in 51..=53 that is not named.
+const SOCKETPAIR: u32 = 53;
+
+// The dispatch tree in `build_layer` relies on the order of the named numbers: see the test
+// `the_dispatch_tree_matches_the_numbers`.
 const BPF_RET_K: u16 = 0x06;
 
 /// Offsets in `struct seccomp_data`.
@@ -85,13 +106,26 @@ enum To {
     Sendto,
     Sockopt,
     Openat,
+    /// Numbers 49..=55.
+    Upper,
+    /// Numbers 51..=53.
+    Names,
+    /// Numbers above 55.
+    High,
+    /// The architecture test before the trap.
+    Arch,
     Site(usize),
 }
+
+/// Labels before the sites.
+const FIXED_LABELS: usize = 11;
 
 #[derive(Clone, Copy)]
 enum Op {
     Ld(u32),
     Jeq(u32, To, To),
+    Jgt(u32, To, To),
+    Jge(u32, To, To),
     Ret(u32),
 }
 
@@ -99,7 +133,7 @@ enum Op {
 struct Program {
     ops: [Op; MAX_INSNS],
     len: usize,
-    labels: [usize; 7 + MAX_SITES],
+    labels: [usize; FIXED_LABELS + MAX_SITES],
 }
 
 impl Program {
@@ -122,7 +156,11 @@ fn slot(t: To) -> usize {
         To::Sendto => 4,
         To::Sockopt => 5,
         To::Openat => 6,
-        To::Site(i) => 7 + i,
+        To::Upper => 7,
+        To::Names => 8,
+        To::High => 9,
+        To::Arch => 10,
+        To::Site(i) => FIXED_LABELS + i,
         To::Next => usize::MAX,
     }
 }
@@ -156,23 +194,25 @@ pub fn build_layer(
     if sites.len() > MAX_SITES {
         return Err(FilterError::TooManySites);
     }
-    let mut p = Program {
-        ops: [Op::Ret(RET_ALLOW); MAX_INSNS],
-        len: 0,
-        labels: [0; 7 + MAX_SITES],
-    };
-    p.push(Op::Ld(data::ARCH));
-    p.push(Op::Jeq(abi::AUDIT_ARCH_X86_64, To::Next, To::Allow));
+    let mut p = Program::new();
     p.push(Op::Ld(data::NR));
     match layer {
         Layer::Base => {
-            p.push(Op::Jeq(nr::BIND as u32, To::Bind, To::Next));
-            p.push(Op::Jeq(nr::CONNECT as u32, To::Bind, To::Next));
+            p.push(Op::Jgt(nr::GETSOCKOPT as u32, To::High, To::Next));
+            p.push(Op::Jge(nr::CONNECT as u32, To::Next, To::Allow));
+            p.push(Op::Jge(nr::BIND as u32, To::Upper, To::Next));
+            // 42..=48: connect, sendto; above sendto: recvfrom, sendmsg, recvmsg, shutdown.
+            p.push(Op::Jgt(nr::SENDTO as u32, To::Allow, To::Next));
             p.push(Op::Jeq(nr::SENDTO as u32, To::Sendto, To::Next));
-            p.push(Op::Jeq(nr::SETSOCKOPT as u32, To::Sockopt, To::Next));
-            p.push(Op::Jeq(nr::GETSOCKOPT as u32, To::Sockopt, To::Next));
-            p.push(Op::Jeq(nr::GETSOCKNAME as u32, To::CheckIp, To::Next));
-            p.push(Op::Jeq(nr::GETPEERNAME as u32, To::CheckIp, To::Next));
+            p.push(Op::Jeq(nr::CONNECT as u32, To::Bind, To::Allow));
+            p.label(To::Upper);
+            // 49..=55: bind, getsockname, getpeername, setsockopt, getsockopt.
+            p.push(Op::Jge(nr::SETSOCKOPT as u32, To::Sockopt, To::Next));
+            p.push(Op::Jge(nr::GETSOCKNAME as u32, To::Names, To::Next));
+            p.push(Op::Jeq(nr::BIND as u32, To::Bind, To::Allow));
+            p.label(To::Names);
+            p.push(Op::Jeq(SOCKETPAIR, To::Allow, To::CheckIp));
+            p.label(To::High);
             p.push(Op::Jeq(nr::OPENAT as u32, To::Openat, To::Allow));
             p.label(To::Bind);
             p.push(Op::Ld(data::arg_lo(2)));
@@ -204,43 +244,63 @@ pub fn build_layer(
         p.push(Op::Ld(data::IP_LO));
         p.push(Op::Jeq(site as u32, To::Next, next));
         p.push(Op::Ld(data::IP_HI));
-        p.push(Op::Jeq((site >> 32) as u32, To::Trap, next));
+        p.push(Op::Jeq((site >> 32) as u32, To::Arch, next));
     }
+    p.label(To::Arch);
+    p.push(Op::Ld(data::ARCH));
+    p.push(Op::Jeq(abi::AUDIT_ARCH_X86_64, To::Trap, To::Allow));
     p.label(To::Allow);
     p.push(Op::Ret(RET_ALLOW));
     p.label(To::Trap);
     p.push(Op::Ret(RET_TRAP | TRAP_DATA));
+    Ok(p.assemble(out))
+}
 
-    for (i, op) in p.ops[..p.len].iter().enumerate() {
-        let rel = |t: To| -> u8 {
-            match t {
-                To::Next => 0,
-                // Every jump goes forward and the program is shorter than 256 instructions.
-                t => (p.labels[slot(t)] - i - 1) as u8,
-            }
-        };
-        out[i] = match *op {
-            Op::Ld(off) => SockFilter {
-                code: BPF_LD_W_ABS,
-                jt: 0,
-                jf: 0,
-                k: off,
-            },
-            Op::Jeq(k, t, f) => SockFilter {
-                code: BPF_JMP_JEQ_K,
+impl Program {
+    fn new() -> Self {
+        Program {
+            ops: [Op::Ret(RET_ALLOW); MAX_INSNS],
+            len: 0,
+            labels: [0; FIXED_LABELS + MAX_SITES],
+        }
+    }
+
+    /// Resolves the labels into relative offsets; returns the instruction count.
+    fn assemble(&self, out: &mut [SockFilter; MAX_INSNS]) -> usize {
+        for (i, op) in self.ops[..self.len].iter().enumerate() {
+            let rel = |t: To| -> u8 {
+                match t {
+                    To::Next => 0,
+                    // Every jump goes forward and the program is shorter than 256 instructions.
+                    t => (self.labels[slot(t)] - i - 1) as u8,
+                }
+            };
+            let jump = |code, k, t, f| SockFilter {
+                code,
                 jt: rel(t),
                 jf: rel(f),
                 k,
-            },
-            Op::Ret(k) => SockFilter {
-                code: BPF_RET_K,
-                jt: 0,
-                jf: 0,
-                k,
-            },
-        };
+            };
+            out[i] = match *op {
+                Op::Ld(off) => SockFilter {
+                    code: BPF_LD_W_ABS,
+                    jt: 0,
+                    jf: 0,
+                    k: off,
+                },
+                Op::Jeq(k, t, f) => jump(BPF_JMP_JEQ_K, k, t, f),
+                Op::Jgt(k, t, f) => jump(BPF_JMP_JGT_K, k, t, f),
+                Op::Jge(k, t, f) => jump(BPF_JMP_JGE_K, k, t, f),
+                Op::Ret(k) => SockFilter {
+                    code: BPF_RET_K,
+                    jt: 0,
+                    jf: 0,
+                    k,
+                },
+            };
+        }
+        self.len
     }
-    Ok(p.len)
 }
 
 /// A filter built ahead (in the constructor, where the sites are known) and installed later from
@@ -359,8 +419,16 @@ pub fn wants(nr_: usize, args: &[usize; 6]) -> bool {
 mod tests {
     use super::*;
 
-    /// A classic-BPF interpreter for the three opcodes the builder emits.
-    fn run(prog: &[SockFilter], nr_: u32, arch: u32, ip: u64, args: [u64; 6]) -> u32 {
+    /// One run of a filter: the verdict, how many instructions ran, which 32-bit words of
+    /// `seccomp_data` were read (by offset / 4).
+    struct Run {
+        ret: u32,
+        steps: usize,
+        read: u16,
+    }
+
+    /// A classic-BPF interpreter for the opcodes the builder emits.
+    fn exec(prog: &[SockFilter], nr_: u32, arch: u32, ip: u64, args: [u64; 6]) -> Run {
         let mut d = [0u8; 64];
         d[0..4].copy_from_slice(&nr_.to_le_bytes());
         d[4..8].copy_from_slice(&arch.to_le_bytes());
@@ -368,19 +436,36 @@ mod tests {
         for (i, a) in args.iter().enumerate() {
             d[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
         }
-        let (mut pc, mut acc) = (0usize, 0u32);
+        let (mut pc, mut acc, mut steps, mut read) = (0usize, 0u32, 0usize, 0u16);
         loop {
             let f = prog[pc];
+            steps += 1;
+            let jump = |c: bool| if c { f.jt } else { f.jf } as usize;
             match f.code {
                 BPF_LD_W_ABS => {
-                    acc = u32::from_le_bytes(d[f.k as usize..f.k as usize + 4].try_into().unwrap())
+                    let k = f.k as usize;
+                    assert_eq!(k % 4, 0, "unaligned load");
+                    read |= 1 << (k / 4);
+                    acc = u32::from_le_bytes(d[k..k + 4].try_into().unwrap())
                 }
-                BPF_JMP_JEQ_K => pc += if acc == f.k { f.jt } else { f.jf } as usize,
-                BPF_RET_K => return f.k,
+                BPF_JMP_JEQ_K => pc += jump(acc == f.k),
+                BPF_JMP_JGT_K => pc += jump(acc > f.k),
+                BPF_JMP_JGE_K => pc += jump(acc >= f.k),
+                BPF_RET_K => {
+                    return Run {
+                        ret: f.k,
+                        steps,
+                        read,
+                    }
+                }
                 c => panic!("unexpected opcode {c:#x}"),
             }
             pc += 1;
         }
+    }
+
+    fn run(prog: &[SockFilter], nr_: u32, arch: u32, ip: u64, args: [u64; 6]) -> u32 {
+        exec(prog, nr_, arch, ip, args).ret
     }
 
     const SITE: u64 = 0x5555_1234_5678;
@@ -535,5 +620,196 @@ mod tests {
         assert_eq!(build(&[], &mut out), Err(FilterError::NoSites));
         assert_eq!(build(&[1; 9], &mut out), Err(FilterError::TooManySites));
         assert!(build(&[1; MAX_SITES], &mut out).is_ok());
+    }
+
+    fn layer(l: Layer, sites: &[u64]) -> Vec<SockFilter> {
+        let mut out = [SockFilter::default(); MAX_INSNS];
+        let n = build_layer(l, sites, &mut out).unwrap();
+        out[..n].to_vec()
+    }
+
+    /// The program as built until the range tests came: architecture first, then the number,
+    /// one JEQ per named number. Kept as the reference the new program must agree with.
+    fn arch_first(l: Layer, sites: &[u64]) -> Vec<SockFilter> {
+        let mut p = Program::new();
+        p.push(Op::Ld(data::ARCH));
+        p.push(Op::Jeq(abi::AUDIT_ARCH_X86_64, To::Next, To::Allow));
+        p.push(Op::Ld(data::NR));
+        match l {
+            Layer::Base => {
+                p.push(Op::Jeq(nr::BIND as u32, To::Bind, To::Next));
+                p.push(Op::Jeq(nr::CONNECT as u32, To::Bind, To::Next));
+                p.push(Op::Jeq(nr::SENDTO as u32, To::Sendto, To::Next));
+                p.push(Op::Jeq(nr::SETSOCKOPT as u32, To::Sockopt, To::Next));
+                p.push(Op::Jeq(nr::GETSOCKOPT as u32, To::Sockopt, To::Next));
+                p.push(Op::Jeq(nr::GETSOCKNAME as u32, To::CheckIp, To::Next));
+                p.push(Op::Jeq(nr::GETPEERNAME as u32, To::CheckIp, To::Next));
+                p.push(Op::Jeq(nr::OPENAT as u32, To::Openat, To::Allow));
+                p.label(To::Bind);
+                p.push(Op::Ld(data::arg_lo(2)));
+                p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Allow));
+                p.label(To::Sendto);
+                p.push(Op::Ld(data::arg_lo(5)));
+                p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Next));
+                p.push(Op::Jeq(abi::SOCKADDR_LL_LEN as u32, To::CheckIp, To::Allow));
+                p.label(To::Sockopt);
+                p.push(Op::Ld(data::arg_lo(1)));
+                p.push(Op::Jeq(abi::SOL_NETLINK as u32, To::CheckIp, To::Allow));
+                p.label(To::Openat);
+                p.push(Op::Ld(data::arg_lo(2)));
+                p.push(Op::Jeq(OPEN_READ as u32, To::CheckIp, To::Allow));
+            }
+            Layer::Recv => {
+                p.push(Op::Jeq(nr::RECVFROM as u32, To::CheckIp, To::Next));
+                p.push(Op::Jeq(nr::RECVMSG as u32, To::CheckIp, To::Allow));
+            }
+        }
+        p.label(To::CheckIp);
+        for (i, &site) in sites.iter().enumerate() {
+            p.label(To::Site(i));
+            let next = if i + 1 < sites.len() {
+                To::Site(i + 1)
+            } else {
+                To::Allow
+            };
+            p.push(Op::Ld(data::IP_LO));
+            p.push(Op::Jeq(site as u32, To::Next, next));
+            p.push(Op::Ld(data::IP_HI));
+            p.push(Op::Jeq((site >> 32) as u32, To::Trap, next));
+        }
+        p.label(To::Allow);
+        p.push(Op::Ret(RET_ALLOW));
+        p.label(To::Trap);
+        p.push(Op::Ret(RET_TRAP | TRAP_DATA));
+        let mut out = [SockFilter::default(); MAX_INSNS];
+        let n = p.assemble(&mut out);
+        out[..n].to_vec()
+    }
+
+    /// Numbers to try: every x86_64 number and beyond, their x32 forms (bit 30), the top bit.
+    fn numbers() -> Vec<u32> {
+        let mut v: Vec<u32> = (0..=1024).collect();
+        v.extend((0..=600).map(|n| n | 0x4000_0000));
+        v.extend([0x8000_0000 | 44, 0xffff_ffff, 0x7fff_ffff]);
+        v
+    }
+
+    fn named(l: Layer, n: u32) -> bool {
+        let n = n as usize;
+        match l {
+            Layer::Base => [
+                nr::BIND,
+                nr::CONNECT,
+                nr::SENDTO,
+                nr::SETSOCKOPT,
+                nr::GETSOCKOPT,
+                nr::GETSOCKNAME,
+                nr::GETPEERNAME,
+                nr::OPENAT,
+            ]
+            .contains(&n),
+            Layer::Recv => n == nr::RECVFROM || n == nr::RECVMSG,
+        }
+    }
+
+    #[test]
+    fn same_verdicts_as_the_arch_first_program() {
+        // i386 (int 0x80), aarch64, none: never trapped; x32 numbers come with x86_64's arch.
+        let arches = [X86, 0x4000_0003, 0xc000_00b7, 0];
+        let vals = [0u64, 12, 16, 20, 270, 0x1_0000_000c, OPEN_READ as u64];
+        let many = [SITE, SITE + 0x100, 0x1_0000_0000];
+        let (mut traps, mut runs) = (0usize, 0usize);
+        for l in [Layer::Base, Layer::Recv] {
+            for sites in [&[SITE][..], &many[..]] {
+                let (new, old) = (layer(l, sites), arch_first(l, sites));
+                let mut ips = sites.to_vec();
+                ips.extend([OTHER, SITE ^ (1 << 40), SITE + 1, 0]);
+                for n in numbers() {
+                    for arch in arches {
+                        for &ip in &ips {
+                            for a in vals {
+                                for b in vals {
+                                    let args = [3, a, b, 0, 0, b];
+                                    let v = run(&new, n, arch, ip, args);
+                                    let want = run(&old, n, arch, ip, args);
+                                    assert_eq!(
+                                        v, want,
+                                        "{l:?} nr {n:#x} arch {arch:#x} ip {ip:#x} args {args:?}"
+                                    );
+                                    traps += usize::from(v == TRAP);
+                                    runs += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The comparison saw both verdicts.
+        assert!(
+            traps > 1000 && traps < runs / 2,
+            "{traps} traps in {runs} runs"
+        );
+    }
+
+    #[test]
+    fn numbers_not_named_read_only_the_number_and_leave_early() {
+        for sites in [&[SITE][..], &[SITE, SITE + 0x100, 0x1_0000_0000][..]] {
+            for l in [Layer::Base, Layer::Recv] {
+                let p = layer(l, sites);
+                let mut longest = 0;
+                for n in numbers() {
+                    if named(l, n) {
+                        continue;
+                    }
+                    for arch in [X86, 0x4000_0003] {
+                        let r = exec(&p, n, arch, SITE, [12, 270, 12, 12, 12, 12]);
+                        assert_eq!(r.ret, RET_ALLOW, "{l:?} {n}");
+                        // Only seccomp_data.nr (word 0): gVisor and Linux cache this verdict.
+                        assert_eq!(r.read, 1, "{l:?} nr {n:#x} read words {:#b}", r.read);
+                        let bound = match l {
+                            Layer::Base if (42..=55).contains(&n) => 8,
+                            _ => 4,
+                        };
+                        assert!(r.steps <= bound, "{l:?} nr {n}: {} instructions", r.steps);
+                        longest = longest.max(r.steps);
+                    }
+                }
+                assert_eq!(longest, if l == Layer::Base { 8 } else { 4 }, "{l:?}");
+                // getppid and read, the loop benchmark's calls: 4 instructions.
+                for n in [110, 0] {
+                    assert_eq!(exec(&p, n, X86, OTHER, [0; 6]).steps, 4, "{l:?} {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_trap_needs_x86_64() {
+        for l in [Layer::Base, Layer::Recv] {
+            let p = layer(l, &[SITE]);
+            let n = if l == Layer::Base {
+                nr::GETSOCKNAME
+            } else {
+                nr::RECVFROM
+            } as u32;
+            let r = exec(&p, n, X86, SITE, [0; 6]);
+            assert_eq!(r.ret, TRAP);
+            assert_ne!(r.read & 0b10, 0, "the arch word is read before the trap");
+            assert_eq!(run(&p, n, 0x4000_0003, SITE, [0; 6]), RET_ALLOW);
+            assert_eq!(run(&p, n | 0x4000_0000, X86, SITE, [0; 6]), RET_ALLOW);
+        }
+    }
+
+    #[test]
+    fn the_dispatch_tree_matches_the_numbers() {
+        assert_eq!(SOCKETPAIR as libc::c_long, libc::SYS_socketpair);
+        const { assert!(nr::CONNECT < nr::SENDTO && nr::SENDTO < nr::BIND) };
+        assert_eq!(nr::BIND + 2, nr::GETSOCKNAME);
+        assert_eq!(nr::GETSOCKNAME + 1, nr::GETPEERNAME);
+        assert_eq!(nr::GETPEERNAME + 1, SOCKETPAIR as usize);
+        assert_eq!(SOCKETPAIR as usize + 1, nr::SETSOCKOPT);
+        assert_eq!(nr::SETSOCKOPT + 1, nr::GETSOCKOPT);
+        const { assert!(nr::GETSOCKOPT < nr::OPENAT) };
     }
 }
