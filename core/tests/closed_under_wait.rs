@@ -17,12 +17,13 @@
     clippy::disallowed_types
 )]
 
+mod common;
+
 use gvnet_core::events::BELL;
 use gvnet_core::kernel::{inode, RawKernel};
 use gvnet_core::membership::{Slot, Table};
 use gvnet_core::recv::{ensure_bell, recv, RecvArgs};
 use std::os::unix::thread::JoinHandleExt;
-use std::process::Command;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
@@ -145,16 +146,10 @@ fn a_receive_waiting_on_a_closed_fd_leaves_the_next_socket_alone() {
     if std::env::var_os(CHILD).is_some() {
         std::process::exit(child());
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_receive_waiting_on_a_closed_fd_leaves_the_next_socket_alone",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
+    let out = common::run_in_child(
+        "a_receive_waiting_on_a_closed_fd_leaves_the_next_socket_alone",
+        CHILD,
+    );
     let what = match out.status.code() {
         Some(0) => return,
         Some(1) => "the receive waiting on the closed fd took the new socket's doorbell",

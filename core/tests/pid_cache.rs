@@ -15,8 +15,9 @@
     clippy::disallowed_types
 )]
 
+mod common;
+
 use gvnet_core::kernel::{cache_pid, read_user, write_user, RawKernel};
-use std::process::Command;
 
 const CHILD: &str = "GVNET_PID_CACHE_CHILD";
 
@@ -85,16 +86,10 @@ fn a_forked_child_copies_its_own_memory_not_its_parents() {
     if std::env::var_os(CHILD).is_some() {
         std::process::exit(child());
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_forked_child_copies_its_own_memory_not_its_parents",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
+    let out = common::run_in_child(
+        "a_forked_child_copies_its_own_memory_not_its_parents",
+        CHILD,
+    );
     let what = match out.status.code() {
         Some(0) => return,
         Some(10) => "cache_pid failed: no MADV_WIPEONFORK page".to_string(),
