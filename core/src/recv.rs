@@ -222,12 +222,10 @@ fn now_ms<K: Kernel>(k: &K) -> i64 {
 /// Waits until `fd` is readable or `deadline` (ms, monotonic) passes. Returns 0 when readable,
 /// `-EAGAIN` at the deadline, `-EINTR` when a signal came and the wait has a deadline (a
 /// receive with a timeout is not restarted by Linux either), `-EBADF` once `fd` no longer
-/// names the socket of inode `ino` (see [`same_socket`]).
+/// names the socket of inode `ino` when a signal ends a poll (see [`same_socket`]; between
+/// calls the caller checks, and before the first it has just found the socket by `fd`).
 fn wait<K: Kernel>(k: &K, fd: usize, deadline: Option<i64>, ino: u64) -> isize {
     loop {
-        if !same_socket(k, fd, ino) {
-            return neg(errno::EBADF);
-        }
         let timeout = match deadline {
             None => -1i64,
             Some(d) => (d - now_ms(k)).max(0),
@@ -245,7 +243,11 @@ fn wait<K: Kernel>(k: &K, fd: usize, deadline: Option<i64>, ino: u64) -> isize {
         match r {
             0 => return neg(errno::EAGAIN),
             r if r > 0 => return 0,
-            r if r == neg(errno::EINTR) && deadline.is_none() => continue,
+            r if r == neg(errno::EINTR) && deadline.is_none() => {
+                if !same_socket(k, fd, ino) {
+                    return neg(errno::EBADF);
+                }
+            }
             r => return r,
         }
     }
