@@ -1898,6 +1898,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn paired_output_is_matched_by_kind_and_order() {
+        let out = "a getppid 100.0\na read 7\nb getppid 110.0\nb read 7\nb getppid 104\na getppid 100\njunk\nc getppid 1\n";
+        assert_eq!(
+            parse_pairs(out, "getppid"),
+            vec![(100.0, 110.0), (100.0, 104.0)]
+        );
+        // A side without its partner (a child that died) is not a pair.
+        assert_eq!(parse_pairs("a udp 5\nb udp 6\na udp 5\n", "udp").len(), 1);
+        // Median of b − a over the pairs, and its share of a's median.
+        let (d, share) = paired_diff(&[(100.0, 102.0), (100.0, 110.0), (200.0, 201.0)]);
+        assert_eq!(d, 2.0);
+        assert!((share - 0.02).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_bench_filter_is_gvnets_and_allows_loopbench() {
+        let dir = std::env::temp_dir().join(format!("gvnet-bench-filters-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (g, a) = write_filters(&dir).unwrap();
+        let (g, a) = (fs::read(g).unwrap(), fs::read(a).unwrap());
+        let mut want = [gvnet_core::filter::SockFilter::default(); gvnet_core::filter::MAX_INSNS];
+        let len = gvnet_core::filter::build(&[BENCH_SITE], &mut want).unwrap();
+        assert_eq!(g.len(), 8 * len);
+        assert_eq!(&g[..2], &want[0].code.to_ne_bytes());
+        assert_eq!(&g[4..8], &want[0].k.to_ne_bytes());
+        assert_eq!(a, [6, 0, 0, 0, 0, 0, 0xff, 0x7f]);
+        // The site is far from a static binary's text (0x400000 and up, a few MiB).
+        const { assert!(BENCH_SITE > 1 << 40) };
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn nearest_rank_percentiles() {
         let s: Vec<f64> = (1..=20).map(f64::from).collect();
         assert_eq!(percentile(&s, 50.0), 10.0);
