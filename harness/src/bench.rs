@@ -37,6 +37,7 @@ struct Params {
     events: usize,
     quiet_events: usize,
     idle_rounds: usize,
+    idle_samples: usize,
 }
 
 impl Default for Params {
@@ -56,6 +57,7 @@ impl Default for Params {
             events: 200,
             quiet_events: 30,
             idle_rounds: 5,
+            idle_samples: 5,
         }
     }
 }
@@ -169,8 +171,8 @@ fn verdict(ok: bool) -> String {
 /// Everything a bench run collects, for the table and the log.
 struct Bench {
     p: Params,
-    /// dockerd's VmRSS (KiB) right after both sandboxes came up: (with gvnet, without).
-    idle_rss: (f64, f64),
+    /// The idle dockerd row, measured before any part, placed with the scale rows.
+    idle_row: Option<Row>,
     rows: Vec<Row>,
     /// What a trapped call with an empty handler adds in trapbench-go on the host (ns, median
     /// B − median A), once `part_trap_floor` measured it: the part of the trapped rows' cost
@@ -977,6 +979,257 @@ fn mib(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
 }
 
+// Idle dockerd (measured before any part; its row goes with the scale rows).
+
+const IDLE_WHAT: &str = "dockerd VmRSS, idle (after start and `docker import`, before any part)";
+
+/// One reading of dockerd's memory: KiB from `/proc/<pid>/status` and `smaps`.
+#[derive(Debug, Clone, Default)]
+struct Mem {
+    vmrss: f64,
+    /// Resident in mappings without a file (smaps `[anon]`, `[heap]`, `[stack]`, ...). gVisor's
+    /// `/proc/<pid>/status` has no RssAnon/RssFile lines, so the split comes from smaps.
+    anon: f64,
+    /// Resident in mappings of files (the dockerd binary, libraries, bolt databases).
+    file: f64,
+    threads: f64,
+    /// Resident in dockerd's mappings of gvnet's own files (libgvnet.so, the kick page).
+    gvnet_files: f64,
+    /// Resident by mapping (smaps): the file's name, or `[anon]` for an unnamed mapping.
+    kinds: Vec<(String, f64)>,
+}
+
+/// dockerd's memory, 2 s after the last command (as `dockerd_status`).
+fn dockerd_mem(b: &mut Bench, sb: &Sandbox) -> Result<Mem> {
+    let out = b.sh(
+        sb,
+        "sleep 2; p=$(cat /run/gvnet-dockerd/dockerd.pid); grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|Threads):' /proc/$p/status; awk '/^[0-9a-f]+-[0-9a-f]+ /{k=$6; if (k == \"\") k=\"[anon]\"; f=(k ~ /gvnet/); sub(/.*\\//, \"\", k)} /^Rss:/{s[k]+=$2; if (f) g+=$2} END{for (k in s) print \"smapkind\", s[k], k; print \"gvnetrss\", g+0}' /proc/$p/smaps",
+        Duration::from_secs(30),
+    )?;
+    let field = |name: &str| {
+        parse_lines(&out.stdout, name)
+            .first()
+            .map(|x| x.0)
+            .ok_or_else(|| util::Error(format!("no {name} for dockerd: {}", out.combined())))
+    };
+    let mut kinds: Vec<(String, f64)> = parse_lines(&out.stdout, "smapkind")
+        .into_iter()
+        .map(|(v, k)| (k.to_string(), v))
+        .collect();
+    kinds.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let anon = kinds
+        .iter()
+        .filter(|(k, _)| k.starts_with('['))
+        .map(|x| x.1)
+        .sum();
+    let file = kinds
+        .iter()
+        .filter(|(k, _)| !k.starts_with('['))
+        .map(|x| x.1)
+        .sum();
+    Ok(Mem {
+        vmrss: field("VmRSS:")?,
+        anon,
+        file,
+        threads: field("Threads:")?,
+        gvnet_files: field("gvnetrss")?,
+        kinds,
+    })
+}
+
+/// Restarts dockerd in `sb` so that the new one has the history the sandbox's first had: an
+/// empty image store when it starts (bb is removed first), then `docker import` of bb and
+/// `docker version` / `docker info`, as `Sandbox::wait_ready` does.
+fn restart_idle(b: &mut Bench, sb: &Sandbox) -> Result<()> {
+    let out = b.exec(sb, &["docker", "rmi", "bb:latest"], Duration::from_secs(60))?;
+    if !out.ok() {
+        bail!("docker rmi bb:latest: {}", out.combined());
+    }
+    b.note(&format!(
+        "[{}] restarting dockerd (SIGTERM)",
+        sb.mode.name()
+    ));
+    let said = sb.restart_dockerd("TERM", &[])?;
+    b.note(&said);
+    let tar = format!("{}/bb.tar", sb.opt);
+    let out = b.exec(
+        sb,
+        &[
+            "docker",
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            &tar,
+            "bb:latest",
+        ],
+        Duration::from_secs(120),
+    )?;
+    if !out.ok() {
+        bail!("docker import bb:latest: {}", out.combined());
+    }
+    let out = b.sh(
+        sb,
+        "docker version >/dev/null && docker info >/dev/null",
+        Duration::from_secs(60),
+    )?;
+    if !out.ok() {
+        bail!("docker version/info: {}", out.combined());
+    }
+    Ok(())
+}
+
+/// `b.p.idle_samples` readings of dockerd per side, sides alternating (A, B, A, B, ...): the
+/// first from the dockerd each sandbox started, every further one after `restart_idle`.
+/// Returns (A: without gvnet, B: with gvnet).
+fn idle_samples(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<(Vec<Mem>, Vec<Mem>)> {
+    let n = b.p.idle_samples;
+    eprintln!("bench: idle dockerd, {n} samples each side, interleaved");
+    let (mut a, mut g) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        for (sb, side) in [(without, &mut a), (with, &mut g)] {
+            if i > 0 {
+                restart_idle(b, sb)?;
+            }
+            let m = dockerd_mem(b, sb)?;
+            b.note(&format!(
+                "idle sample {i} [{}]: VmRSS {} KiB (smaps: anonymous {} file {}), {} threads, gvnet files {} KiB",
+                sb.mode.name(),
+                m.vmrss,
+                m.anon,
+                m.file,
+                m.threads,
+                m.gvnet_files
+            ));
+            side.push(m);
+        }
+        eprint!("\r  idle samples: {}/{n} per side", i + 1);
+    }
+    eprintln!();
+    Ok((a, g))
+}
+
+fn median_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> f64 {
+    stats(&ms.iter().map(f).collect::<Vec<_>>()).median
+}
+
+fn range_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> (f64, f64) {
+    ms.iter()
+        .map(f)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// `median / min..max (n=N)` of VmRSS, in MiB.
+fn fmt_idle(ms: &[Mem]) -> String {
+    let (lo, hi) = range_of(ms, |m| m.vmrss);
+    format!(
+        "{:.1} / {:.1}..{:.1} MiB (n={})",
+        median_of(ms, |m| m.vmrss) / 1024.0,
+        lo / 1024.0,
+        hi / 1024.0,
+        ms.len()
+    )
+}
+
+/// The idle row, judged on median B − median A, with a note that explains the gap from the
+/// same samples: the spread of each side, the split into anonymous and file memory, gvnet's own
+/// files, the thread counts, the first (fresh) sample against the restarted ones, and the
+/// mappings that differ most.
+fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
+    let mi = |k: f64| k / 1024.0;
+    let (ma, mg) = (median_of(a, |m| m.vmrss), median_of(g, |m| m.vmrss));
+    let gap = mi(mg - ma);
+    let spread = |ms: &[Mem]| {
+        let (lo, hi) = range_of(ms, |m| m.vmrss);
+        mi(hi - lo)
+    };
+    let (spread_a, spread_g) = (spread(a), spread(g));
+    let list = |ms: &[Mem]| {
+        ms.iter()
+            .map(|m| format!("{:.1}", mi(m.vmrss)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut note = format!(
+        "samples in order (MiB; the first from the dockerd the sandbox started, each further one from a dockerd restarted with the same history: empty image store, `docker import`, 2 s settle): A: {}; B: {}. Median gap {gap:+.1} MiB; spread within a side (max − min): A {spread_a:.1} MiB, B {spread_g:.1} MiB",
+        list(a),
+        list(g)
+    );
+    let (lo_a, hi_a) = range_of(a, |m| m.vmrss);
+    let (lo_g, hi_g) = range_of(g, |m| m.vmrss);
+    if spread_a.max(spread_g) >= gap.abs() {
+        note.push_str(
+            ": the gap is within instance-to-instance variation (one side's own samples lie further apart than the two medians)",
+        );
+    } else if lo_g > hi_a || hi_g < lo_a {
+        note.push_str(": the gap exceeds either side's spread and the samples do not overlap, a consistent difference");
+    } else {
+        note.push_str(": the gap exceeds either side's spread, but the samples overlap");
+    }
+    let part = |f: fn(&Mem) -> f64| (mi(median_of(a, f)), mi(median_of(g, f)));
+    let (an_a, an_g) = part(|m| m.anon);
+    let (fi_a, fi_g) = part(|m| m.file);
+    let (th_a, th_g) = (median_of(a, |m| m.threads), median_of(g, |m| m.threads));
+    let (gf_lo, gf_hi) = range_of(g, |m| m.gvnet_files);
+    let _ = write!(
+        note,
+        ". Split by kind (smaps, medians; gVisor's status has no RssAnon/RssFile): anonymous A {an_a:.1} B {an_g:.1} MiB ({:+.1}), file-backed A {fi_a:.1} B {fi_g:.1} MiB ({:+.1}). gvnet's own files resident in B's dockerd (smaps): median {:.0} KiB ({gf_lo:.0}..{gf_hi:.0}). Threads (medians): A {th_a:.0}, B {th_g:.0}; gVisor shows about 2 MiB resident per OS thread's stack",
+        an_g - an_a,
+        fi_g - fi_a,
+        median_of(g, |m| m.gvnet_files),
+    );
+    if a.len() > 1 && g.len() > 1 {
+        let fresh = |ms: &[Mem]| mi(ms[0].vmrss - median_of(&ms[1..], |m| m.vmrss));
+        let _ = write!(
+            note,
+            ". First (fresh) sample minus the median of the restarted ones: A {:+.1} MiB, B {:+.1} MiB",
+            fresh(a),
+            fresh(g)
+        );
+    }
+    // The mappings whose medians differ most between the sides.
+    let mut names: Vec<&str> = a
+        .iter()
+        .chain(g)
+        .flat_map(|m| m.kinds.iter().map(|(k, _)| k.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let kib = |ms: &[Mem], name: &str| {
+        median_of(ms, |m| {
+            m.kinds
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or(0.0, |(_, v)| *v)
+        })
+    };
+    let mut diffs: Vec<(&str, f64)> = names.iter().map(|n| (*n, kib(g, n) - kib(a, n))).collect();
+    diffs.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+    if !diffs.is_empty() {
+        let _ = write!(
+            note,
+            ". Largest differences by mapping (smaps Rss, median B − median A): {}",
+            diffs
+                .iter()
+                .take(4)
+                .map(|(n, d)| format!("{n} {d:+.0} KiB"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Row {
+        what: IDLE_WHAT.into(),
+        sides: "A: without gvnet; B: with gvnet".into(),
+        a: fmt_idle(a),
+        b: fmt_idle(g),
+        ratio: format!("{:.3}", mg / ma),
+        target: "at most 1 MiB apart".into(),
+        result: format!("{} ({gap:+.1} MiB, medians)", verdict(gap.abs() <= 1.0)),
+        note: Some(note),
+    }
+}
+
 /// dockerd's VmRSS with and without gvnet, each in a fresh sandbox with the same history: the
 /// same containers on `--network none` (the row the target is judged on); then, in a third
 /// fresh sandbox, with gvnet, the same number on one user-defined network (informational: what
@@ -987,21 +1240,9 @@ fn part_scale(b: &mut Bench, tb: &Testbed, lib: &Path) -> Result<()> {
         "bench: scale, {} containers {} at a time, fresh sandboxes",
         p.containers, p.parallel
     );
-    let (idle_g, idle_n) = b.idle_rss;
-    b.rows.push(Row {
-        what: "dockerd VmRSS, idle (right after start and `docker import`, before any part)".into(),
-        sides: "A: without gvnet; B: with gvnet".into(),
-        a: mib(idle_n),
-        b: mib(idle_g),
-        ratio: format!("{:.3}", idle_g / idle_n),
-        target: "at most 1 MiB apart".into(),
-        result: format!(
-            "{} ({:+.1} MiB)",
-            verdict(((idle_g - idle_n) / 1024.0).abs() <= 1.0),
-            (idle_g - idle_n) / 1024.0
-        ),
-        note: None,
-    });
+    if let Some(row) = b.idle_row.take() {
+        b.rows.push(row);
+    }
 
     let with = start_sandbox(tb, Mode::Preload, lib, &[])?;
     let mut guard = Sandboxes(vec![with.clone()]);
@@ -1441,8 +1682,18 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    they cost 10-15% of a core and vary between rounds by more than the budget. gVisor's own
    getrusage is not used: it is tick-sampled and charges sleeping threads.
 5. **Scale**: dockerd's VmRSS (`/proc/<pid>/status`, pid from
-   `/run/gvnet-dockerd/dockerd.pid`, 2 s after the last command) is read in both sandboxes
-   right after they came up, before any part (idle). The earlier parts leave different things
+   `/run/gvnet-dockerd/dockerd.pid`, 2 s after the last command) is read idle in both
+   sandboxes before any part (whatever `--only` selects), {idle_samples} samples per side,
+   alternating: the first from the dockerd the sandbox started, each further one after
+   `docker rmi bb`, a restart of dockerd (SIGTERM, gvnet-dockerd started again as in the
+   sandbox's init, until `docker info` answers), `docker import` of bb and `docker version` /
+   `docker info`: every sample's dockerd started with an empty image store and then did the
+   same commands, as the first did after the sandbox came up. One instance of dockerd differs
+   from the next by more than the target, so the row is judged on the medians and shows
+   min..max; its note lists every sample, each side's spread, the split into anonymous and
+   file-backed memory (summed from smaps: gVisor's status has no RssAnon/RssFile), gvnet's own files resident (smaps), the thread counts, the first sample against
+   the restarted ones, and the mappings whose resident KiB differ most (smaps, by file name;
+   gVisor names no anonymous mapping, so they are one kind). The earlier parts leave different things
    behind in the two sandboxes (part 1 runs only in the gvnet one, and every attached
    `docker run` leaves dockerd a thread, see the fd rows), so this part starts fresh sandboxes:
    a pair, one with gvnet and one without, each starts {containers} containers
@@ -1470,7 +1721,7 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
 Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {batches}
 --trap-rounds {rounds} --loop-iters {loop_iters} --loop-reps {reps} --containers {containers}
 --parallel {parallel} --cycles {cycles} --events {events} --quiet-events {quiet} --idle-rounds
-{idle_rounds}`. The commands and raw outputs are in the run's
+{idle_rounds} --idle-samples {idle_samples}`. The commands and raw outputs are in the run's
 `bench.log` under the harness cache (`runs/<time>-bench-preload/`).
 "#,
         starts = p.starts,
@@ -1486,11 +1737,12 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
         events = p.events,
         quiet = p.quiet_events,
         idle_rounds = p.idle_rounds,
+        idle_samples = p.idle_samples,
     );
     s
 }
 
-const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N]";
+const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-samples N]";
 
 fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<String>)> {
     let mut p = Params::default();
@@ -1533,6 +1785,7 @@ fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<Str
             "--events" => p.events = num(val()?)?,
             "--idle-rounds" => p.idle_rounds = num(val()?)?,
             "--quiet-events" => p.quiet_events = num(val()?)?,
+            "--idle-samples" => p.idle_samples = num(val()?)?,
             other => bail!("bench: unexpected argument '{other}'; usage: {USAGE}"),
         }
     }
@@ -1606,15 +1859,19 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     let log = fs::File::create(with.run_dir.join("bench.log")).ctx("bench.log")?;
     let mut b = Bench {
         p,
-        idle_rss: (f64::NAN, f64::NAN),
+        idle_row: None,
         go_floor: None,
         rows: Vec::new(),
         log,
     };
-    b.idle_rss = (
-        dockerd_status(&mut b, &with)?.0,
-        dockerd_status(&mut b, &without)?.0,
-    );
+    b.idle_row = Some(match idle_samples(&mut b, &with, &without) {
+        Ok((a, g)) => idle_row(&a, &g),
+        Err(e) => {
+            eprintln!("bench: idle dockerd failed: {e}");
+            b.note(&format!("idle dockerd failed: {e}"));
+            not_measured(IDLE_WHAT, &format!("the run failed: {e}"))
+        }
+    });
     let part = |name: &str| only.iter().any(|o| o == name);
     let skipped = "not selected in this run (--only)";
 
@@ -1665,6 +1922,9 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         attempt!("dockerd open fds", part_fds(&mut b, &tb, &lib, &hup_bin));
     } else {
         drop(guard);
+        if let Some(row) = b.idle_row.take() {
+            b.rows.push(row);
+        }
         b.rows.push(not_measured("scale", skipped));
     }
 
@@ -1716,6 +1976,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((p.containers, p.cycles, p.starts), (20, 200, 30));
+        assert_eq!(p.idle_samples, 5);
+        let (p, ..) = parse(vec!["--idle-samples".into(), "3".into()]).unwrap();
+        assert_eq!(p.idle_samples, 3);
+        assert!(parse(vec!["--idle-samples".into(), "0".into()]).is_err());
         assert!(lib.is_none());
         assert_eq!(only, vec!["scale"]);
         assert!(parse(vec!["--cycles".into(), "0".into()]).is_err());
