@@ -1167,17 +1167,29 @@ fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
     } else {
         note.push_str(": the gap exceeds either side's spread, but the samples overlap");
     }
-    let part = |f: fn(&Mem) -> f64| (mi(median_of(a, f)), mi(median_of(g, f)));
-    let (an_a, an_g) = part(|m| m.anon);
-    let (fi_a, fi_g) = part(|m| m.file);
-    let (th_a, th_g) = (median_of(a, |m| m.threads), median_of(g, |m| m.threads));
+    // Median (min..max) in MiB of one kind of memory on one side.
+    let kind = |ms: &[Mem], f: fn(&Mem) -> f64| {
+        let (lo, hi) = range_of(ms, f);
+        format!("{:.1} ({:.1}..{:.1})", mi(median_of(ms, f)), mi(lo), mi(hi))
+    };
+    let gap_of = |f: fn(&Mem) -> f64| median_of(g, f) - median_of(a, f);
+    let (fa_lo, fa_hi) = range_of(a, |m| m.file);
+    let (fg_lo, fg_hi) = range_of(g, |m| m.file);
     let (gf_lo, gf_hi) = range_of(g, |m| m.gvnet_files);
     let _ = write!(
         note,
-        ". Split by kind (smaps, medians; gVisor's status has no RssAnon/RssFile): anonymous A {an_a:.1} B {an_g:.1} MiB ({:+.1}), file-backed A {fi_a:.1} B {fi_g:.1} MiB ({:+.1}). gvnet's own files resident in B's dockerd (smaps): median {:.0} KiB ({gf_lo:.0}..{gf_hi:.0}). Threads (medians): A {th_a:.0}, B {th_g:.0}; gVisor shows about 2 MiB resident per OS thread's stack",
-        an_g - an_a,
-        fi_g - fi_a,
+        ". By kind (smaps; gVisor's status has no RssAnon/RssFile), median (min..max): anonymous A {} B {} MiB, median gap {:+.1} MiB; file-backed A {} B {} MiB, median gap {:+.0} KiB, spread within a side {:.0} KiB (A) and {:.0} KiB (B). gvnet's own files resident in B's dockerd (libgvnet.so and the kick page): {:.0} KiB ({gf_lo:.0}..{gf_hi:.0}). Threads (medians): A {:.0}, B {:.0} (gVisor shows about 2 MiB resident per OS thread's stack)",
+        kind(a, |m| m.anon),
+        kind(g, |m| m.anon),
+        mi(gap_of(|m| m.anon)),
+        kind(a, |m| m.file),
+        kind(g, |m| m.file),
+        gap_of(|m| m.file),
+        fa_hi - fa_lo,
+        fg_hi - fg_lo,
         median_of(g, |m| m.gvnet_files),
+        median_of(a, |m| m.threads),
+        median_of(g, |m| m.threads),
     );
     if a.len() > 1 && g.len() > 1 {
         let fresh = |ms: &[Mem]| mi(ms[0].vmrss - median_of(&ms[1..], |m| m.vmrss));
@@ -1206,6 +1218,21 @@ fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
     };
     let mut diffs: Vec<(&str, f64)> = names.iter().map(|n| (*n, kib(g, n) - kib(a, n))).collect();
     diffs.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+    let only_b: Vec<String> = names
+        .iter()
+        .filter(|n| {
+            a.iter().all(|m| m.kinds.iter().all(|(k, _)| k != *n))
+                && g.iter().all(|m| m.kinds.iter().any(|(k, _)| k == *n))
+        })
+        .map(|n| format!("{n} {:.0} KiB", kib(g, n)))
+        .collect();
+    if !only_b.is_empty() {
+        let _ = write!(
+            note,
+            ". Mappings in every B sample and in no A sample (median): {}",
+            only_b.join(", ")
+        );
+    }
     if !diffs.is_empty() {
         let _ = write!(
             note,
@@ -1964,6 +1991,68 @@ mod tests {
         assert_eq!(parse_lines(t, "getsockname"), vec![(360.5, "ok")]);
         assert_eq!(parse_lines(t, "add_membership"), vec![(12.0, "92")]);
         assert!(parse_lines(t, "udp").is_empty());
+    }
+
+    fn mem(vmrss: f64, file: f64, extra: Option<(&str, f64)>) -> Mem {
+        let mut kinds = vec![
+            ("[anon]".to_string(), vmrss - file),
+            ("dockerd".into(), file),
+        ];
+        kinds.extend(extra.map(|(k, v)| (k.to_string(), v)));
+        Mem {
+            vmrss,
+            anon: vmrss - file,
+            file,
+            threads: 10.0,
+            gvnet_files: extra.map_or(0.0, |x| x.1),
+            kinds,
+        }
+    }
+
+    #[test]
+    fn idle_row_judges_medians_and_explains_the_gap() {
+        let lib = Some(("libgvnet.so", 512.0));
+        // A gap of 2 MiB between the medians, each side spread over 4 MiB.
+        let a: Vec<Mem> = [100.0, 102.0, 104.0]
+            .iter()
+            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, None))
+            .collect();
+        let g: Vec<Mem> = [102.0, 104.0, 106.0]
+            .iter()
+            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
+            .collect();
+        let row = idle_row(&a, &g);
+        assert!(
+            row.result.starts_with("target missed (+2.0 MiB"),
+            "{}",
+            row.result
+        );
+        assert_eq!(row.a, "102.0 / 100.0..104.0 MiB (n=3)");
+        let note = row.note.unwrap();
+        assert!(
+            note.contains("within instance-to-instance variation"),
+            "{note}"
+        );
+        assert!(
+            note.contains("in no A sample (median): libgvnet.so 512 KiB"),
+            "{note}"
+        );
+        // Apart by more than either side's spread, without overlap.
+        let g: Vec<Mem> = [110.0, 110.5, 111.0]
+            .iter()
+            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
+            .collect();
+        let note = idle_row(&a, &g).note.unwrap();
+        assert!(
+            note.contains("do not overlap, a consistent difference"),
+            "{note}"
+        );
+        // Within the target.
+        let g: Vec<Mem> = [100.5, 102.5, 103.0]
+            .iter()
+            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
+            .collect();
+        assert!(idle_row(&a, &g).result.starts_with("met (+0.5 MiB"));
     }
 
     #[test]
