@@ -995,7 +995,8 @@ struct Mem {
     threads: f64,
     /// Resident in dockerd's mappings of gvnet's own files (libgvnet.so, the kick page).
     gvnet_files: f64,
-    /// Resident by mapping (smaps): the file's name, or `[anon]` for an unnamed mapping.
+    /// Resident by mapping (smaps): the file's name, `[anon-8MiB]` for unnamed mappings of
+    /// exactly 8 MiB (glibc's default thread stack size), `[anon]` for the other unnamed ones.
     kinds: Vec<(String, f64)>,
 }
 
@@ -1003,7 +1004,7 @@ struct Mem {
 fn dockerd_mem(b: &mut Bench, sb: &Sandbox) -> Result<Mem> {
     let out = b.sh(
         sb,
-        "sleep 2; p=$(cat /run/gvnet-dockerd/dockerd.pid); grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|Threads):' /proc/$p/status; awk '/^[0-9a-f]+-[0-9a-f]+ /{k=$6; if (k == \"\") k=\"[anon]\"; f=(k ~ /gvnet/); sub(/.*\\//, \"\", k)} /^Rss:/{s[k]+=$2; if (f) g+=$2} END{for (k in s) print \"smapkind\", s[k], k; print \"gvnetrss\", g+0}' /proc/$p/smaps",
+        "sleep 2; p=$(cat /run/gvnet-dockerd/dockerd.pid); grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|Threads):' /proc/$p/status; awk '/^[0-9a-f]+-[0-9a-f]+ /{k=$6; if (k == \"\") k=\"[anon]\"; f=(k ~ /gvnet/); sub(/.*\\//, \"\", k)} /^Size:/{if (k == \"[anon]\" && $2 == 8192) k=\"[anon-8MiB]\"} /^Rss:/{s[k]+=$2; if (f) g+=$2} END{for (k in s) print \"smapkind\", s[k], k; print \"gvnetrss\", g+0}' /proc/$p/smaps",
         Duration::from_secs(30),
     )?;
     let field = |name: &str| {
@@ -1208,13 +1209,16 @@ fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
         .collect();
     names.sort_unstable();
     names.dedup();
-    let kib = |ms: &[Mem], name: &str| {
-        median_of(ms, |m| {
-            m.kinds
-                .iter()
-                .find(|(k, _)| k == name)
-                .map_or(0.0, |(_, v)| *v)
-        })
+    let of = |m: &Mem, name: &str| {
+        m.kinds
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or(0.0, |(_, v)| *v)
+    };
+    let kib = |ms: &[Mem], name: &str| median_of(ms, |m| of(m, name));
+    let spread_kib = |ms: &[Mem], name: &str| {
+        let (lo, hi) = range_of(ms, |m| of(m, name));
+        hi - lo
     };
     let mut diffs: Vec<(&str, f64)> = names.iter().map(|n| (*n, kib(g, n) - kib(a, n))).collect();
     diffs.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
@@ -1244,6 +1248,42 @@ fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    let mut spreads: Vec<(&str, f64, f64)> = names
+        .iter()
+        .map(|n| (*n, spread_kib(a, n), spread_kib(g, n)))
+        .collect();
+    spreads.sort_by(|x, y| (y.1 + y.2).total_cmp(&(x.1 + x.2)));
+    if !spreads.is_empty() {
+        let _ = write!(
+            note,
+            ". Where one side's samples vary most (smaps Rss, max − min within A / within B): {}",
+            spreads
+                .iter()
+                .take(3)
+                .map(|(n, sa, sg)| format!("{n} {sa:.0} / {sg:.0} KiB"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // What the figures say, in one place.
+    let (sa_lo, sa_hi) = range_of(a, |m| m.anon);
+    let (sg_lo, sg_hi) = range_of(g, |m| m.anon);
+    let steady = (fa_hi - fa_lo).max(fg_hi - fg_lo) < 64.0;
+    let _ = write!(
+        note,
+        ". So: the file-backed memory {} ({:+.0} KiB: gvnet's files and the libgcc_s.so.1 that libgvnet.so needs, which dockerd does not load otherwise); the anonymous memory varies between instances of one side by up to {:.1} MiB (A) and {:.1} MiB (B), more than the whole gap: gVisor gives a private anonymous mapping its memory in 2 MiB-aligned pieces and counts a touched piece as resident whole, so where a dockerd's heap and thread stacks fall against 2 MiB boundaries moves VmRSS in steps of up to 2 MiB per mapping",
+        if steady {
+            "is the same in every sample of a side, so its gap is gvnet's steady cost"
+        } else {
+            "also varies within a side; its median gap is"
+        },
+        gap_of(|m| m.file),
+        mi(sa_hi - sa_lo),
+        mi(sg_hi - sg_lo),
+    );
+    if median_of(a, |m| m.threads) == median_of(g, |m| m.threads) {
+        note.push_str(". Same thread count on both sides: gvnet's event monitor (a thread of its own with a 512 KiB stack and a 1 MiB dump buffer, started by the first subscription) is not running in an idle dockerd");
     }
     Row {
         what: IDLE_WHAT.into(),
@@ -1715,9 +1755,12 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    `docker rmi bb`, a restart of dockerd (SIGTERM, gvnet-dockerd started again as in the
    sandbox's init, until `docker info` answers), `docker import` of bb and `docker version` /
    `docker info`: every sample's dockerd started with an empty image store and then did the
-   same commands, as the first did after the sandbox came up. One instance of dockerd differs
-   from the next by more than the target, so the row is judged on the medians and shows
-   min..max; its note lists every sample, each side's spread, the split into anonymous and
+   same commands, as the first did after the sandbox came up. Both sides get the same mix (one
+   first dockerd, the rest restarted), so they are pooled: an offset of the first against the
+   restarted ones (the note gives it per side) would shift both sides alike. One instance of dockerd differs from the next by more than the target
+   (gVisor gives private anonymous memory in 2 MiB-aligned pieces and counts a touched piece
+   whole, so the address layout moves VmRSS in 2 MiB steps), so the row is judged on
+   median B − median A and shows min..max; its note lists every sample, each side's spread, the split into anonymous and
    file-backed memory (summed from smaps: gVisor's status has no RssAnon/RssFile), gvnet's own files resident (smaps), the thread counts, the first sample against
    the restarted ones, and the mappings whose resident KiB differ most (smaps, by file name;
    gVisor names no anonymous mapping, so they are one kind). The earlier parts leave different things
