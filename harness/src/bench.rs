@@ -1179,7 +1179,7 @@ fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
     let (gf_lo, gf_hi) = range_of(g, |m| m.gvnet_files);
     let _ = write!(
         note,
-        ". By kind (smaps; gVisor's status has no RssAnon/RssFile), median (min..max): anonymous A {} B {} MiB, median gap {:+.1} MiB; file-backed A {} B {} MiB, median gap {:+.0} KiB, spread within a side {:.0} KiB (A) and {:.0} KiB (B). gvnet's own files resident in B's dockerd (libgvnet.so and the kick page): {:.0} KiB ({gf_lo:.0}..{gf_hi:.0}). Threads (medians): A {:.0}, B {:.0} (gVisor shows about 2 MiB resident per OS thread's stack)",
+        ". By kind (smaps; gVisor's status has no RssAnon/RssFile), median (min..max): anonymous A {} B {} MiB, median gap {:+.1} MiB; file-backed A {} B {} MiB, median gap {:+.0} KiB, spread within a side {:.0} KiB (A) and {:.0} KiB (B). gvnet's own files resident in B's dockerd (libgvnet.so and the kick page): {:.0} KiB ({gf_lo:.0}..{gf_hi:.0}). Threads (medians): A {:.0}, B {:.0} (gVisor shows up to 2 MiB resident per OS thread's 8 MiB stack)",
         kind(a, |m| m.anon),
         kind(g, |m| m.anon),
         mi(gap_of(|m| m.anon)),
@@ -1272,7 +1272,7 @@ fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
     let steady = (fa_hi - fa_lo).max(fg_hi - fg_lo) < 64.0;
     let _ = write!(
         note,
-        ". So: the file-backed memory {} ({:+.0} KiB: gvnet's files and the libgcc_s.so.1 that libgvnet.so needs, which dockerd does not load otherwise); the anonymous memory varies between instances of one side by up to {:.1} MiB (A) and {:.1} MiB (B), more than the whole gap: gVisor gives a private anonymous mapping its memory in 2 MiB-aligned pieces and counts a touched piece as resident whole, so where a dockerd's heap and thread stacks fall against 2 MiB boundaries moves VmRSS in steps of up to 2 MiB per mapping",
+        ". So: the file-backed memory {} ({:+.0} KiB; the mappings only B has are listed above: libgvnet.so needs libgcc_s.so.1, which dockerd does not load itself); the anonymous memory varies between instances of one side by up to {:.1} MiB (A) and {:.1} MiB (B){}: gVisor gives a private anonymous mapping its memory in 2 MiB-aligned pieces and counts a touched piece as resident whole, so where a dockerd's heap and thread stacks fall against 2 MiB boundaries moves VmRSS in steps of up to 2 MiB per mapping",
         if steady {
             "is the same in every sample of a side, so its gap is gvnet's steady cost"
         } else {
@@ -1281,6 +1281,11 @@ fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
         gap_of(|m| m.file),
         mi(sa_hi - sa_lo),
         mi(sg_hi - sg_lo),
+        if mi((sa_hi - sa_lo).max(sg_hi - sg_lo)) >= gap.abs() {
+            ", more than the whole gap"
+        } else {
+            ", less than the whole gap"
+        },
     );
     if median_of(a, |m| m.threads) == median_of(g, |m| m.threads) {
         note.push_str(". Same thread count on both sides: gvnet's event monitor (a thread of its own with a 512 KiB stack and a 1 MiB dump buffer, started by the first subscription) is not running in an idle dockerd");
