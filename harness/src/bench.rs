@@ -1272,13 +1272,18 @@ fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
     let steady = (fa_hi - fa_lo).max(fg_hi - fg_lo) < 64.0;
     let _ = write!(
         note,
-        ". So: the file-backed memory {} ({:+.0} KiB; the mappings only B has are listed above: libgvnet.so needs libgcc_s.so.1, which dockerd does not load itself); the anonymous memory varies between instances of one side by up to {:.1} MiB (A) and {:.1} MiB (B){}: gVisor gives a private anonymous mapping its memory in 2 MiB-aligned pieces and counts a touched piece as resident whole, so where a dockerd's heap and thread stacks fall against 2 MiB boundaries moves VmRSS in steps of up to 2 MiB per mapping",
+        ". So: the file-backed memory {} ({:+.0} KiB; the mappings only B has are listed above{}); the anonymous memory varies between instances of one side by up to {:.1} MiB (A) and {:.1} MiB (B){}: gVisor gives a private anonymous mapping its memory in 2 MiB-aligned pieces and counts a touched piece as resident whole, so where a dockerd's heap and thread stacks fall against 2 MiB boundaries moves VmRSS in steps of up to 2 MiB per mapping",
         if steady {
             "is the same in every sample of a side, so its gap is gvnet's steady cost"
         } else {
             "also varies within a side; its median gap is"
         },
         gap_of(|m| m.file),
+        if only_b.iter().any(|n| n.starts_with("libgcc_s.")) {
+            ": libgvnet.so needs libgcc_s (Rust's unwinder), which dockerd does not load itself"
+        } else {
+            ""
+        },
         mi(sa_hi - sa_lo),
         mi(sg_hi - sg_lo),
         if mi((sa_hi - sa_lo).max(sg_hi - sg_lo)) >= gap.abs() {
@@ -1760,16 +1765,21 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    `docker rmi bb`, a restart of dockerd (SIGTERM, gvnet-dockerd started again as in the
    sandbox's init, until `docker info` answers), `docker import` of bb and `docker version` /
    `docker info`: every sample's dockerd started with an empty image store and then did the
-   same commands, as the first did after the sandbox came up. Both sides get the same mix (one
-   first dockerd, the rest restarted), so they are pooled: an offset of the first against the
-   restarted ones (the note gives it per side) would shift both sides alike. One instance of dockerd differs from the next by more than the target
-   (gVisor gives private anonymous memory in 2 MiB-aligned pieces and counts a touched piece
-   whole, so the address layout moves VmRSS in 2 MiB steps), so the row is judged on
-   median B − median A and shows min..max; its note lists every sample, each side's spread, the split into anonymous and
-   file-backed memory (summed from smaps: gVisor's status has no RssAnon/RssFile), gvnet's own files resident (smaps), the thread counts, the first sample against
-   the restarted ones, and the mappings whose resident KiB differ most (smaps, by file name;
-   gVisor names no anonymous mapping, so they are one kind). The earlier parts leave different things
-   behind in the two sandboxes (part 1 runs only in the gvnet one, and every attached
+   same commands, as the first did after the sandbox came up. Both sides get the same mix
+   (one first dockerd, the rest restarted), so they are pooled: an offset of the first
+   against the restarted ones (the note gives it per side) would shift both sides alike. One
+   instance of dockerd differs from the next by more than the target (gVisor gives private
+   anonymous memory in 2 MiB-aligned pieces and counts a touched piece whole, so the address
+   layout moves VmRSS in 2 MiB steps), so the row is judged on median B − median A and shows
+   min..max. Its note lists every sample, each side's spread, the split into anonymous and
+   file-backed memory (summed from `/proc/<pid>/smaps`: gVisor's status has no
+   RssAnon/RssFile), gvnet's own files resident, the thread counts, the first sample against
+   the restarted ones, the mappings found only with gvnet, and the mappings whose resident
+   KiB differ or vary most (by file name; gVisor names no anonymous mapping, so those are
+   told apart only as `[stack]`, `[heap]`, `[anon-8MiB]`, the unnamed mappings of exactly
+   8 MiB, mostly the OS threads' stacks (glibc's default size), and `[anon]`, all others).
+   The earlier parts leave different things behind in the two sandboxes (part 1 runs only in
+   the gvnet one, and every attached
    `docker run` leaves dockerd a thread, see the fd rows), so this part starts fresh sandboxes:
    a pair, one with gvnet and one without, each starts {containers} containers
    (`docker run -d --network none ... sleep`, {parallel} in parallel at a time, batches
@@ -1777,8 +1787,8 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    Then a third fresh sandbox, with gvnet, starts {containers} on one user-defined network the
    same way (failures counted): its VmRSS against the gvnet sandbox's `--network none` figure is
    what bridge networking costs dockerd, for information only (without gvnet a user-defined
-   network does not work in gVisor, so there is no like-for-like side). RssAnon/RssFile and
-   the thread count are in `bench.log`; the resident KiB of dockerd's mappings of gvnet's own
+   network does not work in gVisor, so there is no like-for-like side). The thread count is
+   in `bench.log`; the resident KiB of dockerd's mappings of gvnet's own
    files (libgvnet.so and the kick page) are summed from `/proc/<pid>/smaps`.
    File descriptors: a fourth pair of fresh sandboxes. Both get a runtime `nokeyring`
    (trixie's runc through containerd's runc shim with `NoNewKeyring`, added to
