@@ -38,6 +38,7 @@ struct Params {
     events: usize,
     quiet_events: usize,
     idle_rounds: usize,
+    idle_samples: usize,
 }
 
 impl Default for Params {
@@ -58,6 +59,7 @@ impl Default for Params {
             events: 200,
             quiet_events: 30,
             idle_rounds: 5,
+            idle_samples: 5,
         }
     }
 }
@@ -171,8 +173,8 @@ fn verdict(ok: bool) -> String {
 /// Everything a bench run collects, for the table and the log.
 struct Bench {
     p: Params,
-    /// dockerd's VmRSS (KiB) right after both sandboxes came up: (with gvnet, without).
-    idle_rss: (f64, f64),
+    /// The idle dockerd row, measured before any part, placed with the scale rows.
+    idle_row: Option<Row>,
     rows: Vec<Row>,
     /// What a trapped call with an empty handler adds in trapbench-go on the host (ns, median
     /// B − median A), once `part_trap_floor` measured it: the part of the trapped rows' cost
@@ -1164,6 +1166,334 @@ fn mib(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
 }
 
+// Idle dockerd (measured before any part; its row goes with the scale rows).
+
+const IDLE_WHAT: &str = "dockerd VmRSS, idle (after start and `docker import`, before any part)";
+
+/// One reading of dockerd's memory: KiB from `/proc/<pid>/status` and `smaps`.
+#[derive(Debug, Clone, Default)]
+struct Mem {
+    vmrss: f64,
+    /// Resident in mappings without a file (smaps `[anon]`, `[heap]`, `[stack]`, ...). gVisor's
+    /// `/proc/<pid>/status` has no RssAnon/RssFile lines, so the split comes from smaps.
+    anon: f64,
+    /// Resident in mappings of files (the dockerd binary, libraries, bolt databases).
+    file: f64,
+    threads: f64,
+    /// Resident in dockerd's mappings of gvnet's own files (libgvnet.so, the kick page).
+    gvnet_files: f64,
+    /// Resident by mapping (smaps): the file's name, `[anon-8MiB]` for unnamed mappings of
+    /// exactly 8 MiB (glibc's default thread stack size), `[anon]` for the other unnamed ones.
+    kinds: Vec<(String, f64)>,
+}
+
+/// dockerd's memory, 2 s after the last command (as `dockerd_status`).
+fn dockerd_mem(b: &mut Bench, sb: &Sandbox) -> Result<Mem> {
+    let out = b.sh(
+        sb,
+        "sleep 2; p=$(cat /run/gvnet-dockerd/dockerd.pid); grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|Threads):' /proc/$p/status; awk '/^[0-9a-f]+-[0-9a-f]+ /{k=$6; if (k == \"\") k=\"[anon]\"; f=(k ~ /gvnet/); sub(/.*\\//, \"\", k)} /^Size:/{if (k == \"[anon]\" && $2 == 8192) k=\"[anon-8MiB]\"} /^Rss:/{s[k]+=$2; if (f) g+=$2} END{for (k in s) print \"smapkind\", s[k], k; print \"gvnetrss\", g+0}' /proc/$p/smaps",
+        Duration::from_secs(30),
+    )?;
+    let field = |name: &str| {
+        parse_lines(&out.stdout, name)
+            .first()
+            .map(|x| x.0)
+            .ok_or_else(|| util::Error(format!("no {name} for dockerd: {}", out.combined())))
+    };
+    let mut kinds: Vec<(String, f64)> = parse_lines(&out.stdout, "smapkind")
+        .into_iter()
+        .map(|(v, k)| (k.to_string(), v))
+        .collect();
+    kinds.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let anon = kinds
+        .iter()
+        .filter(|(k, _)| k.starts_with('['))
+        .map(|x| x.1)
+        .sum();
+    let file = kinds
+        .iter()
+        .filter(|(k, _)| !k.starts_with('['))
+        .map(|x| x.1)
+        .sum();
+    Ok(Mem {
+        vmrss: field("VmRSS:")?,
+        anon,
+        file,
+        threads: field("Threads:")?,
+        gvnet_files: field("gvnetrss")?,
+        kinds,
+    })
+}
+
+/// Restarts dockerd in `sb` so that the new one has the history the sandbox's first had: an
+/// empty image store when it starts (bb is removed first), then `docker import` of bb and
+/// `docker version` / `docker info`, as `Sandbox::wait_ready` does.
+fn restart_idle(b: &mut Bench, sb: &Sandbox) -> Result<()> {
+    let out = b.exec(sb, &["docker", "rmi", "bb:latest"], Duration::from_secs(60))?;
+    if !out.ok() {
+        bail!("docker rmi bb:latest: {}", out.combined());
+    }
+    b.note(&format!(
+        "[{}] restarting dockerd (SIGTERM)",
+        sb.mode.name()
+    ));
+    let said = sb.restart_dockerd("TERM", &[])?;
+    b.note(&said);
+    let tar = format!("{}/bb.tar", sb.opt);
+    let out = b.exec(
+        sb,
+        &[
+            "docker",
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            &tar,
+            "bb:latest",
+        ],
+        Duration::from_secs(120),
+    )?;
+    if !out.ok() {
+        bail!("docker import bb:latest: {}", out.combined());
+    }
+    let out = b.sh(
+        sb,
+        "docker version >/dev/null && docker info >/dev/null",
+        Duration::from_secs(60),
+    )?;
+    if !out.ok() {
+        bail!("docker version/info: {}", out.combined());
+    }
+    Ok(())
+}
+
+/// `b.p.idle_samples` readings of dockerd per side, sides alternating (A, B, A, B, ...): the
+/// first from the dockerd each sandbox started, every further one after `restart_idle`.
+/// Returns (A: without gvnet, B: with gvnet).
+fn idle_samples(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<(Vec<Mem>, Vec<Mem>)> {
+    let n = b.p.idle_samples;
+    eprintln!("bench: idle dockerd, {n} samples each side, interleaved");
+    let (mut a, mut g) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        for (sb, side) in [(without, &mut a), (with, &mut g)] {
+            if i > 0 {
+                restart_idle(b, sb)?;
+            }
+            let m = dockerd_mem(b, sb)?;
+            b.note(&format!(
+                "idle sample {i} [{}]: VmRSS {} KiB (smaps: anonymous {} file {}), {} threads, gvnet files {} KiB",
+                sb.mode.name(),
+                m.vmrss,
+                m.anon,
+                m.file,
+                m.threads,
+                m.gvnet_files
+            ));
+            side.push(m);
+        }
+        eprint!("\r  idle samples: {}/{n} per side", i + 1);
+    }
+    eprintln!();
+    Ok((a, g))
+}
+
+fn median_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> f64 {
+    stats(&ms.iter().map(f).collect::<Vec<_>>()).median
+}
+
+fn range_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> (f64, f64) {
+    ms.iter()
+        .map(f)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// `median / min..max (n=N)` of VmRSS, in MiB.
+fn fmt_idle(ms: &[Mem]) -> String {
+    let (lo, hi) = range_of(ms, |m| m.vmrss);
+    format!(
+        "{:.1} / {:.1}..{:.1} MiB (n={})",
+        median_of(ms, |m| m.vmrss) / 1024.0,
+        lo / 1024.0,
+        hi / 1024.0,
+        ms.len()
+    )
+}
+
+/// The idle row, judged on median B − median A, with a note that explains the gap from the
+/// same samples: the spread of each side, the split into anonymous and file memory, gvnet's own
+/// files, the thread counts, the first (fresh) sample against the restarted ones, and the
+/// mappings that differ most.
+fn idle_row(a: &[Mem], g: &[Mem]) -> Row {
+    let mi = |k: f64| k / 1024.0;
+    let (ma, mg) = (median_of(a, |m| m.vmrss), median_of(g, |m| m.vmrss));
+    let gap = mi(mg - ma);
+    let spread = |ms: &[Mem]| {
+        let (lo, hi) = range_of(ms, |m| m.vmrss);
+        mi(hi - lo)
+    };
+    let (spread_a, spread_g) = (spread(a), spread(g));
+    let list = |ms: &[Mem]| {
+        ms.iter()
+            .map(|m| format!("{:.1}", mi(m.vmrss)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut note = format!(
+        "samples in order (MiB; the first from the dockerd the sandbox started, each further one from a dockerd restarted with the same history: empty image store, `docker import`, 2 s settle): A: {}; B: {}. Median gap {gap:+.1} MiB; spread within a side (max − min): A {spread_a:.1} MiB, B {spread_g:.1} MiB",
+        list(a),
+        list(g)
+    );
+    let (lo_a, hi_a) = range_of(a, |m| m.vmrss);
+    let (lo_g, hi_g) = range_of(g, |m| m.vmrss);
+    if spread_a.max(spread_g) >= gap.abs() {
+        note.push_str(
+            ": the gap is within instance-to-instance variation (one side's own samples lie further apart than the two medians)",
+        );
+    } else if lo_g > hi_a || hi_g < lo_a {
+        note.push_str(": the gap exceeds either side's spread and the samples do not overlap, a consistent difference");
+    } else {
+        note.push_str(": the gap exceeds either side's spread, but the samples overlap");
+    }
+    // Median (min..max) in MiB of one kind of memory on one side.
+    let kind = |ms: &[Mem], f: fn(&Mem) -> f64| {
+        let (lo, hi) = range_of(ms, f);
+        format!("{:.1} ({:.1}..{:.1})", mi(median_of(ms, f)), mi(lo), mi(hi))
+    };
+    let gap_of = |f: fn(&Mem) -> f64| median_of(g, f) - median_of(a, f);
+    let (fa_lo, fa_hi) = range_of(a, |m| m.file);
+    let (fg_lo, fg_hi) = range_of(g, |m| m.file);
+    let (gf_lo, gf_hi) = range_of(g, |m| m.gvnet_files);
+    let _ = write!(
+        note,
+        ". By kind (smaps; gVisor's status has no RssAnon/RssFile), median (min..max): anonymous A {} B {} MiB, median gap {:+.1} MiB; file-backed A {} B {} MiB, median gap {:+.0} KiB, spread within a side {:.0} KiB (A) and {:.0} KiB (B). gvnet's own files resident in B's dockerd (libgvnet.so and the kick page): {:.0} KiB ({gf_lo:.0}..{gf_hi:.0}). Threads (medians): A {:.0}, B {:.0} (gVisor shows up to 2 MiB resident per OS thread's 8 MiB stack)",
+        kind(a, |m| m.anon),
+        kind(g, |m| m.anon),
+        mi(gap_of(|m| m.anon)),
+        kind(a, |m| m.file),
+        kind(g, |m| m.file),
+        gap_of(|m| m.file),
+        fa_hi - fa_lo,
+        fg_hi - fg_lo,
+        median_of(g, |m| m.gvnet_files),
+        median_of(a, |m| m.threads),
+        median_of(g, |m| m.threads),
+    );
+    if a.len() > 1 && g.len() > 1 {
+        let fresh = |ms: &[Mem]| mi(ms[0].vmrss - median_of(&ms[1..], |m| m.vmrss));
+        let _ = write!(
+            note,
+            ". First (fresh) sample minus the median of the restarted ones: A {:+.1} MiB, B {:+.1} MiB",
+            fresh(a),
+            fresh(g)
+        );
+    }
+    // The mappings whose medians differ most between the sides.
+    let mut names: Vec<&str> = a
+        .iter()
+        .chain(g)
+        .flat_map(|m| m.kinds.iter().map(|(k, _)| k.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let of = |m: &Mem, name: &str| {
+        m.kinds
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or(0.0, |(_, v)| *v)
+    };
+    let kib = |ms: &[Mem], name: &str| median_of(ms, |m| of(m, name));
+    let spread_kib = |ms: &[Mem], name: &str| {
+        let (lo, hi) = range_of(ms, |m| of(m, name));
+        hi - lo
+    };
+    let mut diffs: Vec<(&str, f64)> = names.iter().map(|n| (*n, kib(g, n) - kib(a, n))).collect();
+    diffs.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+    let only_b: Vec<String> = names
+        .iter()
+        .filter(|n| {
+            a.iter().all(|m| m.kinds.iter().all(|(k, _)| k != *n))
+                && g.iter().all(|m| m.kinds.iter().any(|(k, _)| k == *n))
+        })
+        .map(|n| format!("{n} {:.0} KiB", kib(g, n)))
+        .collect();
+    if !only_b.is_empty() {
+        let _ = write!(
+            note,
+            ". Mappings in every B sample and in no A sample (median): {}",
+            only_b.join(", ")
+        );
+    }
+    if !diffs.is_empty() {
+        let _ = write!(
+            note,
+            ". Largest differences by mapping (smaps Rss, median B − median A): {}",
+            diffs
+                .iter()
+                .take(4)
+                .map(|(n, d)| format!("{n} {d:+.0} KiB"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut spreads: Vec<(&str, f64, f64)> = names
+        .iter()
+        .map(|n| (*n, spread_kib(a, n), spread_kib(g, n)))
+        .collect();
+    spreads.sort_by(|x, y| (y.1 + y.2).total_cmp(&(x.1 + x.2)));
+    if !spreads.is_empty() {
+        let _ = write!(
+            note,
+            ". Where one side's samples vary most (smaps Rss, max − min within A / within B): {}",
+            spreads
+                .iter()
+                .take(3)
+                .map(|(n, sa, sg)| format!("{n} {sa:.0} / {sg:.0} KiB"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // What the figures say, in one place.
+    let (sa_lo, sa_hi) = range_of(a, |m| m.anon);
+    let (sg_lo, sg_hi) = range_of(g, |m| m.anon);
+    let steady = (fa_hi - fa_lo).max(fg_hi - fg_lo) < 64.0;
+    let _ = write!(
+        note,
+        ". So: the file-backed memory {} ({:+.0} KiB; the mappings only B has are listed above{}); the anonymous memory varies between instances of one side by up to {:.1} MiB (A) and {:.1} MiB (B){}: gVisor gives a private anonymous mapping its memory in 2 MiB-aligned pieces and counts a touched piece as resident whole, so where a dockerd's heap and thread stacks fall against 2 MiB boundaries moves VmRSS in steps of up to 2 MiB per mapping",
+        if steady {
+            "is the same in every sample of a side, so its gap is gvnet's steady cost"
+        } else {
+            "also varies within a side; its median gap is"
+        },
+        gap_of(|m| m.file),
+        if only_b.iter().any(|n| n.starts_with("libgcc_s.")) {
+            ": libgvnet.so needs libgcc_s (Rust's unwinder), which dockerd does not load itself"
+        } else {
+            ""
+        },
+        mi(sa_hi - sa_lo),
+        mi(sg_hi - sg_lo),
+        if mi((sa_hi - sa_lo).max(sg_hi - sg_lo)) >= gap.abs() {
+            ", more than the whole gap"
+        } else {
+            ", less than the whole gap"
+        },
+    );
+    if median_of(a, |m| m.threads) == median_of(g, |m| m.threads) {
+        note.push_str(". Same thread count on both sides: gvnet's event monitor (a thread of its own with a 512 KiB stack and a 1 MiB dump buffer, started by the first subscription) is not running in an idle dockerd");
+    }
+    Row {
+        what: IDLE_WHAT.into(),
+        sides: "A: without gvnet; B: with gvnet".into(),
+        a: fmt_idle(a),
+        b: fmt_idle(g),
+        ratio: format!("{:.3}", mg / ma),
+        target: "at most 1 MiB apart".into(),
+        result: format!("{} ({gap:+.1} MiB, medians)", verdict(gap.abs() <= 1.0)),
+        note: Some(note),
+    }
+}
+
 /// dockerd's VmRSS with and without gvnet, each in a fresh sandbox with the same history: the
 /// same containers on `--network none` (the row the target is judged on); then, in a third
 /// fresh sandbox, with gvnet, the same number on one user-defined network (informational: what
@@ -1174,21 +1504,9 @@ fn part_scale(b: &mut Bench, tb: &Testbed, lib: &Path) -> Result<()> {
         "bench: scale, {} containers {} at a time, fresh sandboxes",
         p.containers, p.parallel
     );
-    let (idle_g, idle_n) = b.idle_rss;
-    b.rows.push(Row {
-        what: "dockerd VmRSS, idle (right after start and `docker import`, before any part)".into(),
-        sides: "A: without gvnet; B: with gvnet".into(),
-        a: mib(idle_n),
-        b: mib(idle_g),
-        ratio: format!("{:.3}", idle_g / idle_n),
-        target: "at most 1 MiB apart".into(),
-        result: format!(
-            "{} ({:+.1} MiB)",
-            verdict(((idle_g - idle_n) / 1024.0).abs() <= 1.0),
-            (idle_g - idle_n) / 1024.0
-        ),
-        note: None,
-    });
+    if let Some(row) = b.idle_row.take() {
+        b.rows.push(row);
+    }
 
     let with = start_sandbox(tb, Mode::Preload, lib, &[])?;
     let mut guard = Sandboxes(vec![with.clone()]);
@@ -1643,9 +1961,27 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    they cost 10-15% of a core and vary between rounds by more than the budget. gVisor's own
    getrusage is not used: it is tick-sampled and charges sleeping threads.
 5. **Scale**: dockerd's VmRSS (`/proc/<pid>/status`, pid from
-   `/run/gvnet-dockerd/dockerd.pid`, 2 s after the last command) is read in both sandboxes
-   right after they came up, before any part (idle). The earlier parts leave different things
-   behind in the two sandboxes (part 1 runs only in the gvnet one, and every attached
+   `/run/gvnet-dockerd/dockerd.pid`, 2 s after the last command) is read idle in both
+   sandboxes before any part (whatever `--only` selects), {idle_samples} samples per side,
+   alternating: the first from the dockerd the sandbox started, each further one after
+   `docker rmi bb`, a restart of dockerd (SIGTERM, gvnet-dockerd started again as in the
+   sandbox's init, until `docker info` answers), `docker import` of bb and `docker version` /
+   `docker info`: every sample's dockerd started with an empty image store and then did the
+   same commands, as the first did after the sandbox came up. Both sides get the same mix
+   (one first dockerd, the rest restarted), so they are pooled: an offset of the first
+   against the restarted ones (the note gives it per side) would shift both sides alike. One
+   instance of dockerd differs from the next by more than the target (gVisor gives private
+   anonymous memory in 2 MiB-aligned pieces and counts a touched piece whole, so the address
+   layout moves VmRSS in 2 MiB steps), so the row is judged on median B − median A and shows
+   min..max. Its note lists every sample, each side's spread, the split into anonymous and
+   file-backed memory (summed from `/proc/<pid>/smaps`: gVisor's status has no
+   RssAnon/RssFile), gvnet's own files resident, the thread counts, the first sample against
+   the restarted ones, the mappings found only with gvnet, and the mappings whose resident
+   KiB differ or vary most (by file name; gVisor names no anonymous mapping, so those are
+   told apart only as `[stack]`, `[heap]`, `[anon-8MiB]`, the unnamed mappings of exactly
+   8 MiB, mostly the OS threads' stacks (glibc's default size), and `[anon]`, all others).
+   The earlier parts leave different things behind in the two sandboxes (part 1 runs only in
+   the gvnet one, and every attached
    `docker run` leaves dockerd a thread, see the fd rows), so this part starts fresh sandboxes:
    a pair, one with gvnet and one without, each starts {containers} containers
    (`docker run -d --network none ... sleep`, {parallel} in parallel at a time, batches
@@ -1653,8 +1989,8 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    Then a third fresh sandbox, with gvnet, starts {containers} on one user-defined network the
    same way (failures counted): its VmRSS against the gvnet sandbox's `--network none` figure is
    what bridge networking costs dockerd, for information only (without gvnet a user-defined
-   network does not work in gVisor, so there is no like-for-like side). RssAnon/RssFile and
-   the thread count are in `bench.log`; the resident KiB of dockerd's mappings of gvnet's own
+   network does not work in gVisor, so there is no like-for-like side). The thread count is
+   in `bench.log`; the resident KiB of dockerd's mappings of gvnet's own
    files (libgvnet.so and the kick page) are summed from `/proc/<pid>/smaps`.
    File descriptors: a fourth pair of fresh sandboxes. Both get a runtime `nokeyring`
    (trixie's runc through containerd's runc shim with `NoNewKeyring`, added to
@@ -1672,7 +2008,7 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
 Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {batches}
 --trap-rounds {rounds} --loop-iters {loop_iters} --loop-reps {reps} --loop-pairs {pairs} --containers {containers}
 --parallel {parallel} --cycles {cycles} --events {events} --quiet-events {quiet} --idle-rounds
-{idle_rounds}`. The commands and raw outputs are in the run's
+{idle_rounds} --idle-samples {idle_samples}`. The commands and raw outputs are in the run's
 `bench.log` under the harness cache (`runs/<time>-bench-preload/`).
 "#,
         starts = p.starts,
@@ -1689,11 +2025,12 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
         events = p.events,
         quiet = p.quiet_events,
         idle_rounds = p.idle_rounds,
+        idle_samples = p.idle_samples,
     );
     s
 }
 
-const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N]";
+const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-samples N]";
 
 fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<String>)> {
     let mut p = Params::default();
@@ -1737,6 +2074,7 @@ fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<Str
             "--events" => p.events = num(val()?)?,
             "--idle-rounds" => p.idle_rounds = num(val()?)?,
             "--quiet-events" => p.quiet_events = num(val()?)?,
+            "--idle-samples" => p.idle_samples = num(val()?)?,
             other => bail!("bench: unexpected argument '{other}'; usage: {USAGE}"),
         }
     }
@@ -1817,15 +2155,19 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     let log = fs::File::create(with.run_dir.join("bench.log")).ctx("bench.log")?;
     let mut b = Bench {
         p,
-        idle_rss: (f64::NAN, f64::NAN),
+        idle_row: None,
         go_floor: None,
         rows: Vec::new(),
         log,
     };
-    b.idle_rss = (
-        dockerd_status(&mut b, &with)?.0,
-        dockerd_status(&mut b, &without)?.0,
-    );
+    b.idle_row = Some(match idle_samples(&mut b, &with, &without) {
+        Ok((a, g)) => idle_row(&a, &g),
+        Err(e) => {
+            eprintln!("bench: idle dockerd failed: {e}");
+            b.note(&format!("idle dockerd failed: {e}"));
+            not_measured(IDLE_WHAT, &format!("the run failed: {e}"))
+        }
+    });
     let part = |name: &str| only.iter().any(|o| o == name);
     let skipped = "not selected in this run (--only)";
 
@@ -1876,6 +2218,9 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         attempt!("dockerd open fds", part_fds(&mut b, &tb, &lib, &hup_bin));
     } else {
         drop(guard);
+        if let Some(row) = b.idle_row.take() {
+            b.rows.push(row);
+        }
         b.rows.push(not_measured("scale", skipped));
     }
 
@@ -1949,6 +2294,68 @@ mod tests {
         assert!(parse_lines(t, "udp").is_empty());
     }
 
+    fn mem(vmrss: f64, file: f64, extra: Option<(&str, f64)>) -> Mem {
+        let mut kinds = vec![
+            ("[anon]".to_string(), vmrss - file),
+            ("dockerd".into(), file),
+        ];
+        kinds.extend(extra.map(|(k, v)| (k.to_string(), v)));
+        Mem {
+            vmrss,
+            anon: vmrss - file,
+            file,
+            threads: 10.0,
+            gvnet_files: extra.map_or(0.0, |x| x.1),
+            kinds,
+        }
+    }
+
+    #[test]
+    fn idle_row_judges_medians_and_explains_the_gap() {
+        let lib = Some(("libgvnet.so", 512.0));
+        // A gap of 2 MiB between the medians, each side spread over 4 MiB.
+        let a: Vec<Mem> = [100.0, 102.0, 104.0]
+            .iter()
+            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, None))
+            .collect();
+        let g: Vec<Mem> = [102.0, 104.0, 106.0]
+            .iter()
+            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
+            .collect();
+        let row = idle_row(&a, &g);
+        assert!(
+            row.result.starts_with("target missed (+2.0 MiB"),
+            "{}",
+            row.result
+        );
+        assert_eq!(row.a, "102.0 / 100.0..104.0 MiB (n=3)");
+        let note = row.note.unwrap();
+        assert!(
+            note.contains("within instance-to-instance variation"),
+            "{note}"
+        );
+        assert!(
+            note.contains("in no A sample (median): libgvnet.so 512 KiB"),
+            "{note}"
+        );
+        // Apart by more than either side's spread, without overlap.
+        let g: Vec<Mem> = [110.0, 110.5, 111.0]
+            .iter()
+            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
+            .collect();
+        let note = idle_row(&a, &g).note.unwrap();
+        assert!(
+            note.contains("do not overlap, a consistent difference"),
+            "{note}"
+        );
+        // Within the target.
+        let g: Vec<Mem> = [100.5, 102.5, 103.0]
+            .iter()
+            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
+            .collect();
+        assert!(idle_row(&a, &g).result.starts_with("met (+0.5 MiB"));
+    }
+
     #[test]
     fn options_and_defaults() {
         let (p, lib, _, only) = parse(vec![
@@ -1959,6 +2366,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((p.containers, p.cycles, p.starts), (20, 200, 30));
+        assert_eq!(p.idle_samples, 5);
+        let (p, ..) = parse(vec!["--idle-samples".into(), "3".into()]).unwrap();
+        assert_eq!(p.idle_samples, 3);
+        assert!(parse(vec!["--idle-samples".into(), "0".into()]).is_err());
         assert!(lib.is_none());
         assert_eq!(only, vec!["scale"]);
         assert!(parse(vec!["--cycles".into(), "0".into()]).is_err());
