@@ -1514,10 +1514,17 @@ fn part_scale(b: &mut Bench, tb: &Testbed, lib: &Path) -> Result<()> {
     guard.0.push(without.clone());
     let r = start_many(b, &[(&without, "none"), (&with, "none")])?;
     let ((fails_n, _), (fails_g, _)) = (r[0], r[1]);
-    let (rss_n, _) = dockerd_status(b, &without)?;
-    let (rss_g, _) = dockerd_status(b, &with)?;
-    let lib_g = gvnet_file_rss(b, &with)?;
+    let mem_n = dockerd_mem(b, &without)?;
+    let mem_g = dockerd_mem(b, &with)?;
+    let (rss_n, rss_g, lib_g) = (mem_n.vmrss, mem_g.vmrss, mem_g.gvnet_files);
     let diff = (rss_g - rss_n) / 1024.0;
+    let split = format!(
+        "of the gap, file-backed {:+.0} KiB (gvnet's files and libgcc_s, which libgvnet.so needs), anonymous {:+.1} MiB; threads {} (A) and {} (B); one sample per side: the idle row shows how far two dockerd instances of one side differ (gVisor makes anonymous memory resident in 2 MiB pieces)",
+        mem_g.file - mem_n.file,
+        (mem_g.anon - mem_n.anon) / 1024.0,
+        mem_n.threads,
+        mem_g.threads
+    );
     b.rows.push(Row {
         what: format!(
             "dockerd VmRSS, {} containers up (`docker run -d --network none`)",
@@ -1533,7 +1540,7 @@ fn part_scale(b: &mut Bench, tb: &Testbed, lib: &Path) -> Result<()> {
             verdict(diff.abs() <= 1.0 && fails_n + fails_g == 0)
         ),
         note: Some(format!(
-            "both in fresh sandboxes, nothing else run in them, starts interleaved; {fails_n} (A) and {fails_g} (B) failed; resident in dockerd's mappings of gvnet's files (libgvnet.so, the kick page; smaps): {lib_g:.0} KiB. No container subscribes to anything here, so gvnet's monitor never runs"
+            "both in fresh sandboxes, nothing else run in them, starts interleaved; {fails_n} (A) and {fails_g} (B) failed; resident in dockerd's mappings of gvnet's files (libgvnet.so, the kick page; smaps): {lib_g:.0} KiB; {split}. No container subscribes to anything here, so gvnet's monitor never runs"
         )),
     });
     drop(guard);
