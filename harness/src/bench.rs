@@ -37,6 +37,7 @@ struct Params {
     events: usize,
     quiet_events: usize,
     idle_rounds: usize,
+    idle_secs: usize,
 }
 
 impl Default for Params {
@@ -55,7 +56,9 @@ impl Default for Params {
             cycles: 200,
             events: 200,
             quiet_events: 30,
-            idle_rounds: 5,
+            // Blocks of three idle rounds (A, B, A'), each counted over idle_secs.
+            idle_rounds: 6,
+            idle_secs: 8,
         }
     }
 }
@@ -723,64 +726,177 @@ fn part_events(b: &mut Bench, sb: &Sandbox, bin: &Path) -> Result<()> {
         (&linux, &gv, missed),
     );
 
-    // Idle cost: the sandbox's CPU on the host while a subscriber waits, events off (A) and on
-    // (B), interleaved.
+    idle_cost(b, sb, &ev, &lib)
+}
+
+/// Host CPU (ns on a CPU, from `/proc/<pid>/task/<tid>/schedstat`) of `root` and all its
+/// descendants' live threads: nanosecond resolution where `tree_cpu_ticks` has 10 ms per
+/// process (0.1% of a core over a 10 s round).
+fn tree_cpu_ns(root: u32) -> u64 {
+    tree_pids(root)
+        .iter()
+        .flat_map(|pid| {
+            fs::read_dir(format!("/proc/{pid}/task"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter_map(|t| fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// `root` and its descendants on the host.
+fn tree_pids(root: u32) -> Vec<u32> {
+    let mut procs: Vec<(u32, u32)> = Vec::new();
+    if let Ok(rd) = fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(ppid) = stat
+                .rsplit_once(')')
+                .and_then(|x| x.1.split_whitespace().nth(1)?.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            procs.push((pid, ppid));
+        }
+    }
+    let mut set = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for &(pid, ppid) in &procs {
+            if set.contains(&ppid) && !set.contains(&pid) {
+                set.push(pid);
+                grew = true;
+            }
+        }
+    }
+    set
+}
+
+/// How long the monitor takes from a subscription to its idle period (ms, not counting the
+/// dumps' own time): [`gvnet_core::monitor::FAST_CYCLES`] waits of the fast interval, then
+/// the doublings up to [`gvnet_core::monitor::IDLE_MS`].
+fn monitor_backoff_ms() -> i64 {
+    use gvnet_core::monitor::{next_wait, IDLE_MS, INTERVAL_MS};
+    let mut total = 0;
+    for quiet in 0.. {
+        let w = next_wait(INTERVAL_MS, IDLE_MS, quiet).unwrap_or(IDLE_MS);
+        if w >= IDLE_MS {
+            break;
+        }
+        total += w;
+    }
+    total
+}
+
+/// Median and range of a list, for the notes.
+fn med_range(v: &[f64]) -> String {
+    let s = stats(v);
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{:+.2} (range {lo:+.2} to {hi:+.2}, n={})", s.median, s.n)
+}
+
+/// Time from spawning an idle round's `runsc exec` to the start of counting.
+const IDLE_SETTLE: Duration = Duration::from_secs(3);
+
+/// One idle round: evbench subscribed to RTNLGRP_LINK and idle in a fresh namespace with
+/// `env` in front of it; the sandbox's host CPU over `b.p.idle_secs`, in % of a core, counted
+/// from [`IDLE_SETTLE`] after the spawn. Also returns whether the round started late: the whole
+/// exec took more than evbench's idle time by over the settle time less the monitor's backoff,
+/// so its subscription may have come after the counting started (an upper bound: the
+/// difference also holds the exec's teardown).
+fn idle_round(
+    b: &mut Bench,
+    sb: &Sandbox,
+    pid: u32,
+    (ev, lib): (&str, &str),
+    env: &[&str],
+    label: &str,
+) -> Result<(f64, bool)> {
+    let secs = b.p.idle_secs as u64;
+    // evbench idles this long from its subscription: past the end of the counting.
+    let idle_secs = IDLE_SETTLE.as_secs() + secs + 1;
+    let idle = idle_secs.to_string();
+    let mut argv: Vec<String> = ["unshare", "-n", "env", lib]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    argv.extend(env.iter().map(|s| s.to_string()));
+    argv.extend(["GVNET_LOG=warn", ev, "0", &idle].map(str::to_string));
+    let sbc = sb.clone();
+    let child = std::thread::spawn(move || {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        sbc.exec(&argv, Duration::from_secs(120))
+    });
+    std::thread::sleep(IDLE_SETTLE);
+    let (n0, k0) = (tree_cpu_ns(pid), tree_cpu_ticks(pid));
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    let (n1, k1) = (tree_cpu_ns(pid), tree_cpu_ticks(pid));
+    let wall = t0.elapsed().as_secs_f64();
+    let pct = 100.0 * (n1.saturating_sub(n0)) as f64 / 1e9 / wall;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc_sysconf_clk_tck() } as f64;
+    let pct_ticks = 100.0 * (k1.saturating_sub(k0)) as f64 / hz / wall;
+    let res = child
+        .join()
+        .map_err(|_| "idle subscriber thread panicked")??;
+    let startup = res.elapsed.as_secs_f64() - idle_secs as f64;
+    let late = startup + monitor_backoff_ms() as f64 / 1000.0 > IDLE_SETTLE.as_secs_f64();
+    b.note(&format!(
+        "idle round {label} ({}): sandbox {pct:.3}% of a core (schedstat; {pct_ticks:.2}% from utime+stime ticks); exec took {:.2}s for {idle_secs}s of idling ({startup:.2}s start and teardown{}); {}",
+        env.join(" "),
+        res.elapsed.as_secs_f64(),
+        if late { ", LATE" } else { "" },
+        res.combined().trim()
+    ));
+    if !res.ok() {
+        bail!("idle round {label}: evbench failed: {}", res.combined());
+    }
+    Ok((pct, late))
+}
+
+/// Idle cost: the sandbox's CPU on the host while a subscriber waits, events off (A) and on
+/// (B), in blocks A, B, A' (the two A rounds give the noise floor), then a cross-check with
+/// the monitor's timer fast.
+fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
     let Some(pid) = sandbox_host_pid(sb) else {
         bail!("no host pid for the sandbox (runsc state)");
     };
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc_sysconf_clk_tck() } as f64;
-    let secs = 10u64;
-    let (mut off, mut on) = (Vec::new(), Vec::new());
+    const OFF: &str = "GVNET_EVENTS=off";
+    const ON: &str = "GVNET_EVENTS=on";
+    // The cross-check: the monitor's timer never backs off (idle = fast interval).
+    let fast = format!("GVNET_EVENT_IDLE_MS={}", gvnet_core::monitor::INTERVAL_MS);
+    let blocks = b.p.idle_rounds;
+    let (mut a, mut bb, mut a2, mut c, mut ca) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut late = 0;
     // dockerd, containerd and gvnet-dockerd's watch loop cost 10-15% of a core here and vary by
     // more than the budget between rounds: they are stopped (SIGSTOP) while the rounds run, so
     // the sandbox holds only the subscriber, and continued afterwards.
     let stop = "for d in /proc/[0-9]*; do p=${d#/proc/}; [ \"$p\" -gt 1 ] && [ \"$p\" != $$ ] && kill -STOP \"$p\" 2>/dev/null; done; true";
     b.sh(sb, stop, Duration::from_secs(30))?;
     let rounds = (|| -> Result<()> {
-        for round in 0..b.p.idle_rounds * 2 {
-            let events_on = round % 2 == 1;
-            let sbc = sb.clone();
-            let (ev2, lib2) = (ev.clone(), lib.clone());
-            let flag = if events_on {
-                "GVNET_EVENTS=on"
-            } else {
-                "GVNET_EVENTS=off"
-            };
-            let idle = (secs + 3).to_string();
-            let child = std::thread::spawn(move || {
-                sbc.exec(
-                    &[
-                        "unshare",
-                        "-n",
-                        "env",
-                        &lib2,
-                        flag,
-                        "GVNET_LOG=warn",
-                        &ev2,
-                        "0",
-                        &idle,
-                    ],
-                    Duration::from_secs(120),
-                )
-            });
-            std::thread::sleep(Duration::from_secs(2));
-            let c0 = tree_cpu_ticks(pid);
-            let t0 = Instant::now();
-            std::thread::sleep(Duration::from_secs(secs));
-            let pct = 100.0 * (tree_cpu_ticks(pid) - c0) as f64 / hz / t0.elapsed().as_secs_f64();
-            let res = child
-                .join()
-                .map_err(|_| "idle subscriber thread panicked")??;
-            b.note(&format!(
-                "idle round {round} ({flag}): sandbox {pct:.3}% of a core; {}",
-                res.combined().trim()
-            ));
-            if events_on {
-                on.push(pct);
-            } else {
-                off.push(pct);
-            }
+        let mut round = |b: &mut Bench, env: &[&str], label: String| -> Result<f64> {
+            let (pct, l) = idle_round(b, sb, pid, (ev, lib), env, &label)?;
+            late += usize::from(l);
+            Ok(pct)
+        };
+        for i in 0..blocks {
+            a.push(round(b, &[OFF], format!("{i}.A"))?);
+            bb.push(round(b, &[ON], format!("{i}.B"))?);
+            a2.push(round(b, &[OFF], format!("{i}.A'"))?);
+        }
+        for i in 0..2 {
+            ca.push(round(b, &[OFF], format!("cross {i}.A"))?);
+            c.push(round(b, &[ON, &fast], format!("cross {i}.C"))?);
         }
         Ok(())
     })();
@@ -790,18 +906,54 @@ fn part_events(b: &mut Bench, sb: &Sandbox, bin: &Path) -> Result<()> {
         Duration::from_secs(30),
     )?;
     rounds?;
-    let (mut row, so, son) = cmp_row(
+    // B against the mean of the A rounds on either side of it (a linear drift cancels); the
+    // A/A control is A' - A of the same block (two rounds apart: in white noise its spread is
+    // sqrt(4/3) times that of the B differences).
+    let diffs: Vec<f64> = (0..blocks).map(|i| bb[i] - (a[i] + a2[i]) / 2.0).collect();
+    let control: Vec<f64> = (0..blocks).map(|i| a2[i] - a[i]).collect();
+    let extra = stats(&diffs).median;
+    let offs: Vec<f64> = a.iter().chain(&a2).copied().collect();
+    let (mut row, _, _) = cmp_row(
         "idle subscription: sandbox CPU on the host",
         "A: GVNET_EVENTS=off; B: on (default settings)",
-        &off,
-        &on,
+        &offs,
+        &bb,
         "% core",
     );
-    let extra = son.median - so.median;
+    // Cross-check: C - A is the monitor at one cycle per fast interval (plus the cycle's own
+    // duration d); at the default it cycles once per IDLE_MS (+ d), so B - A should be
+    // (C - A) * (fast + d) / (idle + d).
+    let (fast_ms, idle_ms) = (
+        gvnet_core::monitor::INTERVAL_MS as f64,
+        gvnet_core::monitor::IDLE_MS as f64,
+    );
+    let cx: Vec<f64> = c.iter().zip(&ca).map(|(c, a)| c - a).collect();
+    let cmed = stats(&cx).median;
+    let per_cycle_ms = cmed / 100.0 * fast_ms;
+    let predicted = cmed * fast_ms / idle_ms;
+    let predicted_hi = cmed * (fast_ms + per_cycle_ms) / (idle_ms + per_cycle_ms);
     row.target = "B - A <= 0.5% of a core".into();
     row.result = verdict(extra <= 0.5);
+    let cause = if extra <= 0.5 {
+        String::new()
+    } else if predicted_hi > 0.5 {
+        format!(
+            " Cause: the monitor's own cycles. Each costs about {per_cycle_ms:.2} ms of host CPU (from the cross-check), and at the default it runs one every {idle_ms:.0} ms while idle, which alone is {predicted:.2}-{predicted_hi:.2}% of a core."
+        )
+    } else {
+        format!(
+            " Cause not the monitor's cycles alone: the cross-check puts them at {predicted:.2}-{predicted_hi:.2}% of a core; compare B - A with the A/A figure (the noise floor)."
+        )
+    };
     row.note = Some(format!(
-        "one subscriber to RTNLGRP_LINK in a namespace with lo and a veth pair; all processes of the sandbox counted ({secs} s per round), dockerd, containerd and gvnet-dockerd stopped (SIGSTOP) meanwhile; B - A = {extra:.2}% of a core"
+        "one subscriber to RTNLGRP_LINK in a namespace with lo and a veth pair; all threads of the runsc sandbox on the host counted (schedstat run time) over {secs} s per round, from {settle} s after the round's `runsc exec` (the monitor reaches its {idle_ms:.0} ms idle wait {backoff} ms after the subscription; {late} of {total} rounds may have started counting before that); dockerd, containerd and gvnet-dockerd stopped (SIGSTOP) meanwhile. {blocks} blocks of A, B, A'. B - A (paired: each B minus the mean of the A rounds beside it) = {d}% of a core; A/A control (A' - A of the same block) = {ctl}. Cross-check: with GVNET_EVENT_IDLE_MS={fast_ms:.0} (the monitor cycling every {fast_ms:.0} ms) the sandbox costs {cm} more than A, about {per_cycle_ms:.2} ms of host CPU per cycle, so at the default one cycle per {idle_ms:.0} ms should cost {predicted:.2}-{predicted_hi:.2}% of a core.{cause}",
+        secs = b.p.idle_secs,
+        settle = IDLE_SETTLE.as_secs(),
+        backoff = monitor_backoff_ms(),
+        total = blocks * 3 + 4,
+        d = med_range(&diffs),
+        ctl = med_range(&control),
+        cm = med_range(&cx),
     ));
     b.rows.push(row);
     Ok(())
@@ -1434,12 +1586,24 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    through libc (gvnet sees them: a change by a gvnet process, which kicks the monitors, as
    dockerd's do); and {quiet} changes 1 s apart sent as raw syscalls (unseen by gvnet: a change
    by a process without it, found by the monitor's timer once it has backed off). Idle cost:
-   evbench subscribed and idle in the gvnet sandbox, {idle_rounds} rounds each of
-   `GVNET_EVENTS=off` (A) and on (B), alternating; one sample is the CPU time (utime+stime, from
-   the host's /proc) of the whole runsc sandbox over 10 s, in percent of one core, while every
-   other process of the sandbox (dockerd, containerd, gvnet-dockerd) is stopped with SIGSTOP:
-   they cost 10-15% of a core and vary between rounds by more than the budget. gVisor's own
-   getrusage is not used: it is tick-sampled and charges sleeping threads.
+   evbench subscribed and idle in a fresh namespace of the gvnet sandbox, {idle_rounds} blocks
+   of three rounds: `GVNET_EVENTS=off` (A), on (B), off again (A'). One sample is the host CPU
+   time of every thread of the runsc sandbox (run time from `/proc/<pid>/task/<tid>/schedstat`,
+   nanoseconds; utime+stime ticks are logged beside it) over {idle_secs} s, in percent of one
+   core, counted from {settle} s after the round's `runsc exec` was spawned: the monitor reaches
+   its {idle_ms} ms idle wait {backoff} ms after the subscription, and a round whose exec took
+   longer to start than the rest of the settle time is counted as possibly late in the note.
+   Every other process of the sandbox (dockerd, containerd, gvnet-dockerd) is stopped with
+   SIGSTOP meanwhile: they cost 10-15% of a core and vary between rounds by more than the
+   budget. The target is judged on the median of the paired differences, each B minus the mean
+   of the two A rounds beside it (the sandbox's own background drifts by about 1% of a core
+   between rounds, more than the budget, so the medians of the sides are not compared); A' - A
+   of each block is the A/A control, the noise floor of the same arrangement. Cross-check:
+   two more pairs, A against `GVNET_EVENTS=on GVNET_EVENT_IDLE_MS={fast_ms}` (C: the monitor
+   never backs off and cycles every {fast_ms} ms): C - A over the cycle rate is the host CPU of
+   one monitor cycle, and C - A times {fast_ms}/{idle_ms} is what B - A should be. gVisor's own
+   getrusage (evbench's `idle_cpu_pct`, in the log) is not used: it is tick-sampled and
+   charges sleeping threads.
 5. **Scale**: dockerd's VmRSS (`/proc/<pid>/status`, pid from
    `/run/gvnet-dockerd/dockerd.pid`, 2 s after the last command) is read in both sandboxes
    right after they came up, before any part (idle). The earlier parts leave different things
@@ -1470,7 +1634,7 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
 Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {batches}
 --trap-rounds {rounds} --loop-iters {loop_iters} --loop-reps {reps} --containers {containers}
 --parallel {parallel} --cycles {cycles} --events {events} --quiet-events {quiet} --idle-rounds
-{idle_rounds}`. The commands and raw outputs are in the run's
+{idle_rounds} --idle-secs {idle_secs}`. The commands and raw outputs are in the run's
 `bench.log` under the harness cache (`runs/<time>-bench-preload/`).
 "#,
         starts = p.starts,
@@ -1486,11 +1650,16 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
         events = p.events,
         quiet = p.quiet_events,
         idle_rounds = p.idle_rounds,
+        idle_secs = p.idle_secs,
+        settle = IDLE_SETTLE.as_secs(),
+        backoff = monitor_backoff_ms(),
+        idle_ms = gvnet_core::monitor::IDLE_MS,
+        fast_ms = gvnet_core::monitor::INTERVAL_MS,
     );
     s
 }
 
-const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N]";
+const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-secs N]";
 
 fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<String>)> {
     let mut p = Params::default();
@@ -1532,6 +1701,7 @@ fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<Str
             "--cycles" => p.cycles = num(val()?)?,
             "--events" => p.events = num(val()?)?,
             "--idle-rounds" => p.idle_rounds = num(val()?)?,
+            "--idle-secs" => p.idle_secs = num(val()?)?,
             "--quiet-events" => p.quiet_events = num(val()?)?,
             other => bail!("bench: unexpected argument '{other}'; usage: {USAGE}"),
         }
@@ -1716,9 +1886,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((p.containers, p.cycles, p.starts), (20, 200, 30));
+        assert_eq!((p.idle_rounds, p.idle_secs), (6, 8));
         assert!(lib.is_none());
         assert_eq!(only, vec!["scale"]);
         assert!(parse(vec!["--cycles".into(), "0".into()]).is_err());
+        let (p, ..) = parse(vec!["--idle-secs".into(), "12".into()]).unwrap();
+        assert_eq!(p.idle_secs, 12);
+        assert!(parse(vec!["--idle-secs".into(), "x".into()]).is_err());
         assert!(parse(vec!["--only".into(), "nope".into()]).is_err());
     }
 }
