@@ -796,12 +796,15 @@ fn monitor_backoff_ms() -> i64 {
     total
 }
 
-/// Median and range of a list, for the notes.
+/// Median and range of a list in % of a core, for the notes.
 fn med_range(v: &[f64]) -> String {
     let s = stats(v);
     let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{:+.2} (range {lo:+.2} to {hi:+.2}, n={})", s.median, s.n)
+    format!(
+        "{:+.2}% of a core (range {lo:+.2} to {hi:+.2}, n={})",
+        s.median, s.n
+    )
 }
 
 /// Time from spawning an idle round's `runsc exec` to the start of counting.
@@ -864,19 +867,51 @@ fn idle_round(
     Ok((pct, late))
 }
 
+/// What one idle round runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Idle {
+    /// `GVNET_EVENTS=off`.
+    A,
+    /// `GVNET_EVENTS=off` too, the middle of three: the A/A control.
+    Ctl,
+    /// `GVNET_EVENTS=on`, default settings.
+    B,
+    /// `GVNET_EVENTS=on` with the monitor's timer never backing off: the cross-check.
+    C,
+}
+
+/// The order of the idle rounds: A, then `blocks` times B, A, A(control), A, then C, A, C, A.
+/// Every B, control and C round has an A round on either side.
+fn idle_plan(blocks: usize) -> Vec<Idle> {
+    let mut plan = vec![Idle::A];
+    for _ in 0..blocks {
+        plan.extend([Idle::B, Idle::A, Idle::Ctl, Idle::A]);
+    }
+    plan.extend([Idle::C, Idle::A, Idle::C, Idle::A]);
+    plan
+}
+
+/// Each round of `kind` minus the mean of the rounds on either side of it (a linear drift of
+/// the background cancels).
+fn paired(plan: &[Idle], pct: &[f64], kind: Idle) -> Vec<f64> {
+    (1..plan.len().min(pct.len()).saturating_sub(1))
+        .filter(|&i| plan[i] == kind)
+        .map(|i| pct[i] - (pct[i - 1] + pct[i + 1]) / 2.0)
+        .collect()
+}
+
 /// Idle cost: the sandbox's CPU on the host while a subscriber waits, events off (A) and on
-/// (B), in blocks A, B, A' (the two A rounds give the noise floor), then a cross-check with
-/// the monitor's timer fast.
+/// (B), judged on paired differences, with an A/A control of the same form beside it and a
+/// cross-check with the monitor's timer fast (C).
 fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
     let Some(pid) = sandbox_host_pid(sb) else {
         bail!("no host pid for the sandbox (runsc state)");
     };
-    const OFF: &str = "GVNET_EVENTS=off";
-    const ON: &str = "GVNET_EVENTS=on";
-    // The cross-check: the monitor's timer never backs off (idle = fast interval).
+    // The cross-check: the monitor's timer never backs off (idle = the fast interval).
     let fast = format!("GVNET_EVENT_IDLE_MS={}", gvnet_core::monitor::INTERVAL_MS);
     let blocks = b.p.idle_rounds;
-    let (mut a, mut bb, mut a2, mut c, mut ca) = (vec![], vec![], vec![], vec![], vec![]);
+    let plan = idle_plan(blocks);
+    let mut pct: Vec<f64> = Vec::new();
     let mut late = 0;
     // dockerd, containerd and gvnet-dockerd's watch loop cost 10-15% of a core here and vary by
     // more than the budget between rounds: they are stopped (SIGSTOP) while the rounds run, so
@@ -884,19 +919,15 @@ fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
     let stop = "for d in /proc/[0-9]*; do p=${d#/proc/}; [ \"$p\" -gt 1 ] && [ \"$p\" != $$ ] && kill -STOP \"$p\" 2>/dev/null; done; true";
     b.sh(sb, stop, Duration::from_secs(30))?;
     let rounds = (|| -> Result<()> {
-        let mut round = |b: &mut Bench, env: &[&str], label: String| -> Result<f64> {
-            let (pct, l) = idle_round(b, sb, pid, (ev, lib), env, &label)?;
+        for (i, kind) in plan.iter().enumerate() {
+            let env: Vec<&str> = match kind {
+                Idle::A | Idle::Ctl => vec!["GVNET_EVENTS=off"],
+                Idle::B => vec!["GVNET_EVENTS=on"],
+                Idle::C => vec!["GVNET_EVENTS=on", &fast],
+            };
+            let (p, l) = idle_round(b, sb, pid, (ev, lib), &env, &format!("{i} {kind:?}"))?;
             late += usize::from(l);
-            Ok(pct)
-        };
-        for i in 0..blocks {
-            a.push(round(b, &[OFF], format!("{i}.A"))?);
-            bb.push(round(b, &[ON], format!("{i}.B"))?);
-            a2.push(round(b, &[OFF], format!("{i}.A'"))?);
-        }
-        for i in 0..2 {
-            ca.push(round(b, &[OFF], format!("cross {i}.A"))?);
-            c.push(round(b, &[ON, &fast], format!("cross {i}.C"))?);
+            pct.push(p);
         }
         Ok(())
     })();
@@ -906,51 +937,54 @@ fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
         Duration::from_secs(30),
     )?;
     rounds?;
-    // B against the mean of the A rounds on either side of it (a linear drift cancels); the
-    // A/A control is A' - A of the same block (two rounds apart: in white noise its spread is
-    // sqrt(4/3) times that of the B differences).
-    let diffs: Vec<f64> = (0..blocks).map(|i| bb[i] - (a[i] + a2[i]) / 2.0).collect();
-    let control: Vec<f64> = (0..blocks).map(|i| a2[i] - a[i]).collect();
+    let diffs = paired(&plan, &pct, Idle::B);
+    let control = paired(&plan, &pct, Idle::Ctl);
+    let cx = paired(&plan, &pct, Idle::C);
     let extra = stats(&diffs).median;
-    let offs: Vec<f64> = a.iter().chain(&a2).copied().collect();
+    let side = |k: &[Idle]| -> Vec<f64> {
+        plan.iter()
+            .zip(&pct)
+            .filter(|(p, _)| k.contains(p))
+            .map(|x| *x.1)
+            .collect()
+    };
     let (mut row, _, _) = cmp_row(
         "idle subscription: sandbox CPU on the host",
         "A: GVNET_EVENTS=off; B: on (default settings)",
-        &offs,
-        &bb,
+        &side(&[Idle::A, Idle::Ctl]),
+        &side(&[Idle::B]),
         "% core",
     );
     // Cross-check: C - A is the monitor at one cycle per fast interval (plus the cycle's own
     // duration d); at the default it cycles once per IDLE_MS (+ d), so B - A should be
-    // (C - A) * (fast + d) / (idle + d).
+    // (C - A) * (fast + d) / (idle + d). d is taken as the cycle's CPU time, which it is at
+    // least.
     let (fast_ms, idle_ms) = (
         gvnet_core::monitor::INTERVAL_MS as f64,
         gvnet_core::monitor::IDLE_MS as f64,
     );
-    let cx: Vec<f64> = c.iter().zip(&ca).map(|(c, a)| c - a).collect();
     let cmed = stats(&cx).median;
     let per_cycle_ms = cmed / 100.0 * fast_ms;
-    let predicted = cmed * fast_ms / idle_ms;
-    let predicted_hi = cmed * (fast_ms + per_cycle_ms) / (idle_ms + per_cycle_ms);
+    let predicted = cmed * (fast_ms + per_cycle_ms) / (idle_ms + per_cycle_ms);
     row.target = "B - A <= 0.5% of a core".into();
     row.result = verdict(extra <= 0.5);
     let cause = if extra <= 0.5 {
         String::new()
-    } else if predicted_hi > 0.5 {
+    } else if predicted > 0.5 {
         format!(
-            " Cause: the monitor's own cycles. Each costs about {per_cycle_ms:.2} ms of host CPU (from the cross-check), and at the default it runs one every {idle_ms:.0} ms while idle, which alone is {predicted:.2}-{predicted_hi:.2}% of a core."
+            " Cause: the monitor's own cycles: each costs about {per_cycle_ms:.2} ms of host CPU, and at the default one runs every {idle_ms:.0} ms while nothing changes, about {predicted:.2}% of a core by the cross-check."
         )
     } else {
         format!(
-            " Cause not the monitor's cycles alone: the cross-check puts them at {predicted:.2}-{predicted_hi:.2}% of a core; compare B - A with the A/A figure (the noise floor)."
+            " Not explained by the monitor's cycles, which the cross-check puts at about {predicted:.2}% of a core: compare B - A with the A/A control, the noise floor of the same measurement."
         )
     };
     row.note = Some(format!(
-        "one subscriber to RTNLGRP_LINK in a namespace with lo and a veth pair; all threads of the runsc sandbox on the host counted (schedstat run time) over {secs} s per round, from {settle} s after the round's `runsc exec` (the monitor reaches its {idle_ms:.0} ms idle wait {backoff} ms after the subscription; {late} of {total} rounds may have started counting before that); dockerd, containerd and gvnet-dockerd stopped (SIGSTOP) meanwhile. {blocks} blocks of A, B, A'. B - A (paired: each B minus the mean of the A rounds beside it) = {d}% of a core; A/A control (A' - A of the same block) = {ctl}. Cross-check: with GVNET_EVENT_IDLE_MS={fast_ms:.0} (the monitor cycling every {fast_ms:.0} ms) the sandbox costs {cm} more than A, about {per_cycle_ms:.2} ms of host CPU per cycle, so at the default one cycle per {idle_ms:.0} ms should cost {predicted:.2}-{predicted_hi:.2}% of a core.{cause}",
+        "one subscriber to RTNLGRP_LINK in a namespace with lo and a veth pair; host run time of all threads of the runsc sandbox (schedstat) over {secs} s per round, counted from {settle} s after the round's `runsc exec` (the monitor reaches its {idle_ms:.0} ms idle wait {backoff} ms after the subscription; {late} of {total} rounds may have started counting earlier); dockerd, containerd and gvnet-dockerd stopped (SIGSTOP) meanwhile. Rounds A, then {blocks} times B, A, A, A. B - A (each B minus the mean of the A rounds beside it) = {d}; A/A control (the middle A of each block minus the mean of its neighbours) = {ctl}. Cross-check: with GVNET_EVENT_IDLE_MS={fast_ms:.0} (the monitor cycles every {fast_ms:.0} ms) C - A = {cm}, about {per_cycle_ms:.2} ms of host CPU per cycle, so one cycle per {idle_ms:.0} ms should cost about {predicted:.2}%.{cause}",
         secs = b.p.idle_secs,
         settle = IDLE_SETTLE.as_secs(),
         backoff = monitor_backoff_ms(),
-        total = blocks * 3 + 4,
+        total = plan.len(),
         d = med_range(&diffs),
         ctl = med_range(&control),
         cm = med_range(&cx),
@@ -1586,23 +1620,25 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    through libc (gvnet sees them: a change by a gvnet process, which kicks the monitors, as
    dockerd's do); and {quiet} changes 1 s apart sent as raw syscalls (unseen by gvnet: a change
    by a process without it, found by the monitor's timer once it has backed off). Idle cost:
-   evbench subscribed and idle in a fresh namespace of the gvnet sandbox, {idle_rounds} blocks
-   of three rounds: `GVNET_EVENTS=off` (A), on (B), off again (A'). One sample is the host CPU
-   time of every thread of the runsc sandbox (run time from `/proc/<pid>/task/<tid>/schedstat`,
-   nanoseconds; utime+stime ticks are logged beside it) over {idle_secs} s, in percent of one
-   core, counted from {settle} s after the round's `runsc exec` was spawned: the monitor reaches
-   its {idle_ms} ms idle wait {backoff} ms after the subscription, and a round whose exec took
-   longer to start than the rest of the settle time is counted as possibly late in the note.
-   Every other process of the sandbox (dockerd, containerd, gvnet-dockerd) is stopped with
-   SIGSTOP meanwhile: they cost 10-15% of a core and vary between rounds by more than the
-   budget. The target is judged on the median of the paired differences, each B minus the mean
-   of the two A rounds beside it (the sandbox's own background drifts by about 1% of a core
-   between rounds, more than the budget, so the medians of the sides are not compared); A' - A
-   of each block is the A/A control, the noise floor of the same arrangement. Cross-check:
-   two more pairs, A against `GVNET_EVENTS=on GVNET_EVENT_IDLE_MS={fast_ms}` (C: the monitor
-   never backs off and cycles every {fast_ms} ms): C - A over the cycle rate is the host CPU of
-   one monitor cycle, and C - A times {fast_ms}/{idle_ms} is what B - A should be. gVisor's own
-   getrusage (evbench's `idle_cpu_pct`, in the log) is not used: it is tick-sampled and
+   evbench subscribed and idle in a fresh namespace of the gvnet sandbox, one process per
+   round, in the order A, then {idle_rounds} blocks of B, A, A, A, then C, A, C, A: A is
+   `GVNET_EVENTS=off`, B on with the default settings, C on with `GVNET_EVENT_IDLE_MS={fast_ms}`
+   (the monitor never backs off and cycles every {fast_ms} ms). One sample is the host CPU time
+   of every thread of the runsc sandbox process (run time from
+   `/proc/<pid>/task/<tid>/schedstat`, in ns; utime+stime, in 10 ms ticks, are logged beside
+   it) over {idle_secs} s, in percent of one core, counted from {settle} s after the round's
+   `runsc exec` was spawned: the monitor reaches its {idle_ms} ms idle wait {backoff} ms after
+   the subscription, and a round whose exec took longer to start than the rest of the settle
+   time is counted in the note as possibly late. Every other process of the sandbox (dockerd,
+   containerd, gvnet-dockerd) is stopped with SIGSTOP meanwhile: they cost 10-15% of a core and
+   vary between rounds by more than the budget. Even so the sandbox's own background drifts by
+   about 1% of a core between rounds, twice the budget, so the medians of the two sides are not
+   compared: the target is judged on the median of the paired differences, each B minus the
+   mean of the two A rounds beside it (a linear drift cancels). The same difference for the
+   middle A of each block (an A between two A rounds) is the A/A control: what the
+   arrangement reports when nothing differs. C - A, divided by the cycle rate, is the host CPU
+   of one monitor cycle, and C - A times {fast_ms}/{idle_ms} is what B - A should be. gVisor's
+   own getrusage (evbench's `idle_cpu_pct`, in the log) is not used: it is tick-sampled and
    charges sleeping threads.
 5. **Scale**: dockerd's VmRSS (`/proc/<pid>/status`, pid from
    `/run/gvnet-dockerd/dockerd.pid`, 2 s after the last command) is read in both sandboxes
@@ -1866,6 +1902,22 @@ mod tests {
         assert!(percentile(&[], 50.0).is_nan());
         let st = stats(&[3.0, 1.0, 2.0]);
         assert_eq!((st.n, st.median, st.p95), (3, 2.0, 3.0));
+    }
+
+    #[test]
+    fn idle_rounds_are_paired_with_their_neighbours() {
+        use Idle::*;
+        let plan = idle_plan(2);
+        assert_eq!(plan, [A, B, A, Ctl, A, B, A, Ctl, A, C, A, C, A]);
+        let pct = [
+            1.0, 3.0, 2.0, 2.5, 2.0, 2.5, 3.0, 3.0, 3.0, 9.0, 4.0, 9.0, 4.0,
+        ];
+        assert_eq!(paired(&plan, &pct, B), vec![1.5, 0.0]);
+        assert_eq!(paired(&plan, &pct, Ctl), vec![0.5, 0.0]);
+        assert_eq!(paired(&plan, &pct, C), vec![5.5, 5.0]);
+        // A run cut short pairs only the rounds it has both neighbours of.
+        assert_eq!(paired(&plan, &pct[..3], B), vec![1.5]);
+        assert_eq!(monitor_backoff_ms(), 200 + 20 + 40 + 80 + 160);
     }
 
     #[test]
