@@ -807,8 +807,12 @@ fn med_range(v: &[f64]) -> String {
     )
 }
 
-/// Time from spawning an idle round's `runsc exec` to the start of counting.
-const IDLE_SETTLE: Duration = Duration::from_secs(3);
+/// Time from spawning an idle round's `runsc exec` to the start of counting: the exec's start,
+/// evbench's `ip link add` and subscription took at most 0.8 s here (the whole exec, teardown
+/// included, took at most 0.8 s longer than evbench's idling), and the monitor backs off to its
+/// idle wait [`monitor_backoff_ms`] (500 ms) after that; `idle_round` flags a round that took
+/// longer.
+const IDLE_SETTLE: Duration = Duration::from_secs(2);
 
 /// One idle round: evbench subscribed to RTNLGRP_LINK and idle in a fresh namespace with
 /// `env` in front of it; the sandbox's host CPU over `b.p.idle_secs`, in % of a core, counted
