@@ -796,14 +796,27 @@ fn monitor_backoff_ms() -> i64 {
     total
 }
 
+/// The median of a list, the mean of the two middle values for an even count (the table's
+/// nearest-rank median takes the lower one, which for a handful of paired differences would
+/// flatter the result by up to half the gap between them).
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
 /// Median and range of a list in % of a core, for the notes.
 fn med_range(v: &[f64]) -> String {
-    let s = stats(v);
     let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     format!(
         "{:+.2}% of a core (range {lo:+.2} to {hi:+.2}, n={})",
-        s.median, s.n
+        median(v),
+        v.len()
     )
 }
 
@@ -944,7 +957,7 @@ fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
     let diffs = paired(&plan, &pct, Idle::B);
     let control = paired(&plan, &pct, Idle::Ctl);
     let cx = paired(&plan, &pct, Idle::C);
-    let extra = stats(&diffs).median;
+    let extra = median(&diffs);
     let side = |k: &[Idle]| -> Vec<f64> {
         plan.iter()
             .zip(&pct)
@@ -967,7 +980,7 @@ fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
         gvnet_core::monitor::INTERVAL_MS as f64,
         gvnet_core::monitor::IDLE_MS as f64,
     );
-    let cmed = stats(&cx).median;
+    let cmed = median(&cx);
     let per_cycle_ms = cmed / 100.0 * fast_ms;
     let predicted = cmed * (fast_ms + per_cycle_ms) / (idle_ms + per_cycle_ms);
     row.target = "B - A <= 0.5% of a core".into();
@@ -1637,8 +1650,9 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    containerd, gvnet-dockerd) is stopped with SIGSTOP meanwhile: they cost 10-15% of a core and
    vary between rounds by more than the budget. Even so the sandbox's own background drifts by
    about 1% of a core between rounds, twice the budget, so the medians of the two sides are not
-   compared: the target is judged on the median of the paired differences, each B minus the
-   mean of the two A rounds beside it (a linear drift cancels). The same difference for the
+   compared: the target is judged on the median (for an even count, the mean of the middle
+   two) of the paired differences, each B minus the mean of the two A rounds beside it (a
+   linear drift cancels). The same difference for the
    middle A of each block (an A between two A rounds) is the A/A control: what the
    arrangement reports when nothing differs. C - A, divided by the cycle rate, is the host CPU
    of one monitor cycle, and C - A times {fast_ms}/{idle_ms} is what B - A should be. gVisor's
@@ -1919,6 +1933,9 @@ mod tests {
         assert_eq!(paired(&plan, &pct, B), vec![1.5, 0.0]);
         assert_eq!(paired(&plan, &pct, Ctl), vec![0.5, 0.0]);
         assert_eq!(paired(&plan, &pct, C), vec![5.5, 5.0]);
+        assert_eq!(median(&[0.5, -0.1, 0.3, 0.1]), 0.2);
+        assert_eq!(median(&[0.5, -0.1, 0.3]), 0.3);
+        assert!(median(&[]).is_nan());
         // A run cut short pairs only the rounds it has both neighbours of.
         assert_eq!(paired(&plan, &pct[..3], B), vec![1.5]);
         assert_eq!(monitor_backoff_ms(), 200 + 20 + 40 + 80 + 160);
