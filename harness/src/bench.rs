@@ -39,6 +39,7 @@ struct Params {
     quiet_events: usize,
     idle_rounds: usize,
     idle_samples: usize,
+    idle_secs: usize,
 }
 
 impl Default for Params {
@@ -58,7 +59,9 @@ impl Default for Params {
             cycles: 200,
             events: 200,
             quiet_events: 30,
-            idle_rounds: 5,
+            // Blocks of idle rounds (B, A, A, A), each counted over idle_secs.
+            idle_rounds: 6,
+            idle_secs: 8,
             idle_samples: 5,
         }
     }
@@ -727,64 +730,225 @@ fn part_events(b: &mut Bench, sb: &Sandbox, bin: &Path) -> Result<()> {
         (&linux, &gv, missed),
     );
 
-    // Idle cost: the sandbox's CPU on the host while a subscriber waits, events off (A) and on
-    // (B), interleaved.
+    idle_cost(b, sb, &ev, &lib)
+}
+
+/// Host CPU (ns on a CPU, from `/proc/<pid>/task/<tid>/schedstat`) of `root` and all its
+/// descendants' live threads: nanosecond resolution where `tree_cpu_ticks` has 10 ms per
+/// process (0.1% of a core over a 10 s round).
+fn tree_cpu_ns(root: u32) -> u64 {
+    tree_pids(root)
+        .iter()
+        .flat_map(|pid| {
+            fs::read_dir(format!("/proc/{pid}/task"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter_map(|t| fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// `root` and its descendants on the host.
+fn tree_pids(root: u32) -> Vec<u32> {
+    let mut procs: Vec<(u32, u32)> = Vec::new();
+    if let Ok(rd) = fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(ppid) = stat
+                .rsplit_once(')')
+                .and_then(|x| x.1.split_whitespace().nth(1)?.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            procs.push((pid, ppid));
+        }
+    }
+    let mut set = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for &(pid, ppid) in &procs {
+            if set.contains(&ppid) && !set.contains(&pid) {
+                set.push(pid);
+                grew = true;
+            }
+        }
+    }
+    set
+}
+
+/// How long the monitor takes from a subscription to its idle period (ms, not counting the
+/// dumps' own time): [`gvnet_core::monitor::FAST_CYCLES`] waits of the fast interval, then
+/// the doublings up to [`gvnet_core::monitor::IDLE_MS`].
+fn monitor_backoff_ms() -> i64 {
+    use gvnet_core::monitor::{next_wait, IDLE_MS, INTERVAL_MS};
+    let mut total = 0;
+    for quiet in 0.. {
+        let w = next_wait(INTERVAL_MS, IDLE_MS, quiet).unwrap_or(IDLE_MS);
+        if w >= IDLE_MS {
+            break;
+        }
+        total += w;
+    }
+    total
+}
+
+/// The median of a list, the mean of the two middle values for an even count (the table's
+/// nearest-rank median takes the lower one, which for a handful of paired differences would
+/// flatter the result by up to half the gap between them).
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// Median and range of a list in % of a core, for the notes.
+fn med_range(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        "{:+.2}% of a core (range {lo:+.2} to {hi:+.2}, n={})",
+        median(v),
+        v.len()
+    )
+}
+
+/// Time from spawning an idle round's `runsc exec` to the start of counting: the exec's start,
+/// evbench's `ip link add` and subscription took at most 0.8 s here (the whole exec, teardown
+/// included, took at most 0.8 s longer than evbench's idling), and the monitor backs off to its
+/// idle wait [`monitor_backoff_ms`] (500 ms) after that; `idle_round` flags a round that took
+/// longer.
+const IDLE_SETTLE: Duration = Duration::from_secs(2);
+
+/// One idle round: evbench subscribed to RTNLGRP_LINK and idle in a fresh namespace with
+/// `env` in front of it; the sandbox's host CPU over `b.p.idle_secs`, in % of a core, counted
+/// from [`IDLE_SETTLE`] after the spawn. Also returns whether the round started late: the whole
+/// exec took more than evbench's idle time by over the settle time less the monitor's backoff,
+/// so its subscription may have come after the counting started (an upper bound: the
+/// difference also holds the exec's teardown).
+fn idle_round(
+    b: &mut Bench,
+    sb: &Sandbox,
+    pid: u32,
+    (ev, lib): (&str, &str),
+    env: &[&str],
+    label: &str,
+) -> Result<(f64, bool)> {
+    let secs = b.p.idle_secs as u64;
+    // evbench idles this long from its subscription: past the end of the counting.
+    let idle_secs = IDLE_SETTLE.as_secs() + secs + 1;
+    let idle = idle_secs.to_string();
+    let mut argv: Vec<String> = ["unshare", "-n", "env", lib]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    argv.extend(env.iter().map(|s| s.to_string()));
+    argv.extend(["GVNET_LOG=warn", ev, "0", &idle].map(str::to_string));
+    let sbc = sb.clone();
+    let child = std::thread::spawn(move || {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        sbc.exec(&argv, Duration::from_secs(120))
+    });
+    std::thread::sleep(IDLE_SETTLE);
+    let (n0, k0) = (tree_cpu_ns(pid), tree_cpu_ticks(pid));
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    let (n1, k1) = (tree_cpu_ns(pid), tree_cpu_ticks(pid));
+    let wall = t0.elapsed().as_secs_f64();
+    let pct = 100.0 * (n1.saturating_sub(n0)) as f64 / 1e9 / wall;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc_sysconf_clk_tck() } as f64;
+    let pct_ticks = 100.0 * (k1.saturating_sub(k0)) as f64 / hz / wall;
+    let res = child
+        .join()
+        .map_err(|_| "idle subscriber thread panicked")??;
+    let startup = res.elapsed.as_secs_f64() - idle_secs as f64;
+    let late = startup + monitor_backoff_ms() as f64 / 1000.0 > IDLE_SETTLE.as_secs_f64();
+    b.note(&format!(
+        "idle round {label} ({}): sandbox {pct:.3}% of a core (schedstat; {pct_ticks:.2}% from utime+stime ticks); exec took {:.2}s for {idle_secs}s of idling ({startup:.2}s start and teardown{}); {}",
+        env.join(" "),
+        res.elapsed.as_secs_f64(),
+        if late { ", LATE" } else { "" },
+        res.combined().trim()
+    ));
+    if !res.ok() {
+        bail!("idle round {label}: evbench failed: {}", res.combined());
+    }
+    Ok((pct, late))
+}
+
+/// What one idle round runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Idle {
+    /// `GVNET_EVENTS=off`.
+    A,
+    /// `GVNET_EVENTS=off` too, the middle of three: the A/A control.
+    Ctl,
+    /// `GVNET_EVENTS=on`, default settings.
+    B,
+    /// `GVNET_EVENTS=on` with the monitor's timer never backing off: the cross-check.
+    C,
+}
+
+/// The order of the idle rounds: A, then `blocks` times B, A, A(control), A, then C, A, C, A.
+/// Every B, control and C round has an A round on either side.
+fn idle_plan(blocks: usize) -> Vec<Idle> {
+    let mut plan = vec![Idle::A];
+    for _ in 0..blocks {
+        plan.extend([Idle::B, Idle::A, Idle::Ctl, Idle::A]);
+    }
+    plan.extend([Idle::C, Idle::A, Idle::C, Idle::A]);
+    plan
+}
+
+/// Each round of `kind` minus the mean of the rounds on either side of it (a linear drift of
+/// the background cancels).
+fn paired(plan: &[Idle], pct: &[f64], kind: Idle) -> Vec<f64> {
+    (1..plan.len().min(pct.len()).saturating_sub(1))
+        .filter(|&i| plan[i] == kind)
+        .map(|i| pct[i] - (pct[i - 1] + pct[i + 1]) / 2.0)
+        .collect()
+}
+
+/// Idle cost: the sandbox's CPU on the host while a subscriber waits, events off (A) and on
+/// (B), judged on paired differences, with an A/A control of the same form beside it and a
+/// cross-check with the monitor's timer fast (C).
+fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
     let Some(pid) = sandbox_host_pid(sb) else {
         bail!("no host pid for the sandbox (runsc state)");
     };
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc_sysconf_clk_tck() } as f64;
-    let secs = 10u64;
-    let (mut off, mut on) = (Vec::new(), Vec::new());
+    // The cross-check: the monitor's timer never backs off (idle = the fast interval).
+    let fast = format!("GVNET_EVENT_IDLE_MS={}", gvnet_core::monitor::INTERVAL_MS);
+    let blocks = b.p.idle_rounds;
+    let plan = idle_plan(blocks);
+    let mut pct: Vec<f64> = Vec::new();
+    let mut late = 0;
     // dockerd, containerd and gvnet-dockerd's watch loop cost 10-15% of a core here and vary by
     // more than the budget between rounds: they are stopped (SIGSTOP) while the rounds run, so
     // the sandbox holds only the subscriber, and continued afterwards.
     let stop = "for d in /proc/[0-9]*; do p=${d#/proc/}; [ \"$p\" -gt 1 ] && [ \"$p\" != $$ ] && kill -STOP \"$p\" 2>/dev/null; done; true";
     b.sh(sb, stop, Duration::from_secs(30))?;
     let rounds = (|| -> Result<()> {
-        for round in 0..b.p.idle_rounds * 2 {
-            let events_on = round % 2 == 1;
-            let sbc = sb.clone();
-            let (ev2, lib2) = (ev.clone(), lib.clone());
-            let flag = if events_on {
-                "GVNET_EVENTS=on"
-            } else {
-                "GVNET_EVENTS=off"
+        for (i, kind) in plan.iter().enumerate() {
+            let env: Vec<&str> = match kind {
+                Idle::A | Idle::Ctl => vec!["GVNET_EVENTS=off"],
+                Idle::B => vec!["GVNET_EVENTS=on"],
+                Idle::C => vec!["GVNET_EVENTS=on", &fast],
             };
-            let idle = (secs + 3).to_string();
-            let child = std::thread::spawn(move || {
-                sbc.exec(
-                    &[
-                        "unshare",
-                        "-n",
-                        "env",
-                        &lib2,
-                        flag,
-                        "GVNET_LOG=warn",
-                        &ev2,
-                        "0",
-                        &idle,
-                    ],
-                    Duration::from_secs(120),
-                )
-            });
-            std::thread::sleep(Duration::from_secs(2));
-            let c0 = tree_cpu_ticks(pid);
-            let t0 = Instant::now();
-            std::thread::sleep(Duration::from_secs(secs));
-            let pct = 100.0 * (tree_cpu_ticks(pid) - c0) as f64 / hz / t0.elapsed().as_secs_f64();
-            let res = child
-                .join()
-                .map_err(|_| "idle subscriber thread panicked")??;
-            b.note(&format!(
-                "idle round {round} ({flag}): sandbox {pct:.3}% of a core; {}",
-                res.combined().trim()
-            ));
-            if events_on {
-                on.push(pct);
-            } else {
-                off.push(pct);
-            }
+            let (p, l) = idle_round(b, sb, pid, (ev, lib), &env, &format!("{i} {kind:?}"))?;
+            late += usize::from(l);
+            pct.push(p);
         }
         Ok(())
     })();
@@ -794,18 +958,57 @@ fn part_events(b: &mut Bench, sb: &Sandbox, bin: &Path) -> Result<()> {
         Duration::from_secs(30),
     )?;
     rounds?;
-    let (mut row, so, son) = cmp_row(
+    let diffs = paired(&plan, &pct, Idle::B);
+    let control = paired(&plan, &pct, Idle::Ctl);
+    let cx = paired(&plan, &pct, Idle::C);
+    let extra = median(&diffs);
+    let side = |k: &[Idle]| -> Vec<f64> {
+        plan.iter()
+            .zip(&pct)
+            .filter(|(p, _)| k.contains(p))
+            .map(|x| *x.1)
+            .collect()
+    };
+    let (mut row, _, _) = cmp_row(
         "idle subscription: sandbox CPU on the host",
         "A: GVNET_EVENTS=off; B: on (default settings)",
-        &off,
-        &on,
+        &side(&[Idle::A, Idle::Ctl]),
+        &side(&[Idle::B]),
         "% core",
     );
-    let extra = son.median - so.median;
+    // Cross-check: C - A is the monitor at one cycle per fast interval (plus the cycle's own
+    // duration d); at the default it cycles once per IDLE_MS (+ d), so B - A should be
+    // (C - A) * (fast + d) / (idle + d). d is taken as the cycle's CPU time, which it is at
+    // least.
+    let (fast_ms, idle_ms) = (
+        gvnet_core::monitor::INTERVAL_MS as f64,
+        gvnet_core::monitor::IDLE_MS as f64,
+    );
+    let cmed = median(&cx);
+    let per_cycle_ms = cmed / 100.0 * fast_ms;
+    let predicted = cmed * (fast_ms + per_cycle_ms) / (idle_ms + per_cycle_ms);
     row.target = "B - A <= 0.5% of a core".into();
     row.result = verdict(extra <= 0.5);
+    let cause = if extra <= 0.5 {
+        String::new()
+    } else if predicted > 0.5 {
+        format!(
+            " Cause: the monitor's own cycles: each costs about {per_cycle_ms:.2} ms of host CPU, and at the default one runs every {idle_ms:.0} ms while nothing changes, about {predicted:.2}% of a core by the cross-check."
+        )
+    } else {
+        format!(
+            " Not explained by the monitor's cycles, which the cross-check puts at about {predicted:.2}% of a core: compare B - A with the A/A control, the noise floor of the same measurement."
+        )
+    };
     row.note = Some(format!(
-        "one subscriber to RTNLGRP_LINK in a namespace with lo and a veth pair; all processes of the sandbox counted ({secs} s per round), dockerd, containerd and gvnet-dockerd stopped (SIGSTOP) meanwhile; B - A = {extra:.2}% of a core"
+        "one subscriber to RTNLGRP_LINK in a namespace with lo and a veth pair; host run time of all threads of the runsc sandbox (schedstat) over {secs} s per round, counted from {settle} s after the round's `runsc exec` (the monitor reaches its {idle_ms:.0} ms idle wait {backoff} ms after the subscription; {late} of {total} rounds may have started counting earlier); dockerd, containerd and gvnet-dockerd stopped (SIGSTOP) meanwhile. Rounds A, then {blocks} times B, A, A, A. B - A (each B minus the mean of the A rounds beside it) = {d}; A/A control (the middle A of each block minus the mean of its neighbours) = {ctl}. Cross-check: with GVNET_EVENT_IDLE_MS={fast_ms:.0} (the monitor cycles every {fast_ms:.0} ms) C - A = {cm}, about {per_cycle_ms:.2} ms of host CPU per cycle, so one cycle per {idle_ms:.0} ms should cost about {predicted:.2}%.{cause}",
+        secs = b.p.idle_secs,
+        settle = IDLE_SETTLE.as_secs(),
+        backoff = monitor_backoff_ms(),
+        total = plan.len(),
+        d = med_range(&diffs),
+        ctl = med_range(&control),
+        cm = med_range(&cx),
     ));
     b.rows.push(row);
     Ok(())
@@ -956,12 +1159,13 @@ fn loop_pairs(b: &mut Bench, sb: &Sandbox, filter: &str) -> Result<Vec<Vec<(f64,
     Ok(per_kind)
 }
 
-/// Median of the paired differences b − a, and its share of median a.
+/// Median of the paired differences b − a, and its share of median a (true medians: the mean
+/// of the middle two for an even count).
 fn paired_diff(pairs: &[(f64, f64)]) -> (f64, f64) {
     let d: Vec<f64> = pairs.iter().map(|(a, b)| b - a).collect();
     let a: Vec<f64> = pairs.iter().map(|(a, _)| *a).collect();
-    let md = stats(&d).median;
-    (md, md / stats(&a).median)
+    let md = median(&d);
+    (md, md / median(&a))
 }
 
 fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
@@ -1961,12 +2165,27 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    through libc (gvnet sees them: a change by a gvnet process, which kicks the monitors, as
    dockerd's do); and {quiet} changes 1 s apart sent as raw syscalls (unseen by gvnet: a change
    by a process without it, found by the monitor's timer once it has backed off). Idle cost:
-   evbench subscribed and idle in the gvnet sandbox, {idle_rounds} rounds each of
-   `GVNET_EVENTS=off` (A) and on (B), alternating; one sample is the CPU time (utime+stime, from
-   the host's /proc) of the whole runsc sandbox over 10 s, in percent of one core, while every
-   other process of the sandbox (dockerd, containerd, gvnet-dockerd) is stopped with SIGSTOP:
-   they cost 10-15% of a core and vary between rounds by more than the budget. gVisor's own
-   getrusage is not used: it is tick-sampled and charges sleeping threads.
+   evbench subscribed and idle in a fresh namespace of the gvnet sandbox, one process per
+   round, in the order A, then {idle_rounds} blocks of B, A, A, A, then C, A, C, A: A is
+   `GVNET_EVENTS=off`, B on with the default settings, C on with `GVNET_EVENT_IDLE_MS={fast_ms}`
+   (the monitor never backs off and cycles every {fast_ms} ms). One sample is the host CPU time
+   of every thread of the runsc sandbox process (run time from
+   `/proc/<pid>/task/<tid>/schedstat`, in ns; utime+stime, in 10 ms ticks, are logged beside
+   it) over {idle_secs} s, in percent of one core, counted from {settle} s after the round's
+   `runsc exec` was spawned: the monitor reaches its {idle_ms} ms idle wait {backoff} ms after
+   the subscription, and a round whose exec took longer to start than the rest of the settle
+   time is counted in the note as possibly late. Every other process of the sandbox (dockerd,
+   containerd, gvnet-dockerd) is stopped with SIGSTOP meanwhile: they cost 10-15% of a core and
+   vary between rounds by more than the budget. Even so the sandbox's own background drifts by
+   about 1% of a core between rounds, twice the budget, so the medians of the two sides are not
+   compared: the target is judged on the median (for an even count, the mean of the middle
+   two) of the paired differences, each B minus the mean of the two A rounds beside it (a
+   linear drift cancels). The same difference for the
+   middle A of each block (an A between two A rounds) is the A/A control: what the
+   arrangement reports when nothing differs. C - A, divided by the cycle rate, is the host CPU
+   of one monitor cycle, and C - A times {fast_ms}/{idle_ms} is what B - A should be. gVisor's
+   own getrusage (evbench's `idle_cpu_pct`, in the log) is not used: it is tick-sampled and
+   charges sleeping threads.
 5. **Scale**: dockerd's VmRSS (`/proc/<pid>/status`, pid from
    `/run/gvnet-dockerd/dockerd.pid`, 2 s after the last command) is read idle in both
    sandboxes before any part (whatever `--only` selects), {idle_samples} samples per side,
@@ -2015,7 +2234,7 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
 Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {batches}
 --trap-rounds {rounds} --loop-iters {loop_iters} --loop-reps {reps} --loop-pairs {pairs} --containers {containers}
 --parallel {parallel} --cycles {cycles} --events {events} --quiet-events {quiet} --idle-rounds
-{idle_rounds} --idle-samples {idle_samples}`. The commands and raw outputs are in the run's
+{idle_rounds} --idle-secs {idle_secs} --idle-samples {idle_samples}`. The commands and raw outputs are in the run's
 `bench.log` under the harness cache (`runs/<time>-bench-preload/`).
 "#,
         starts = p.starts,
@@ -2033,11 +2252,16 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
         quiet = p.quiet_events,
         idle_rounds = p.idle_rounds,
         idle_samples = p.idle_samples,
+        idle_secs = p.idle_secs,
+        settle = IDLE_SETTLE.as_secs(),
+        backoff = monitor_backoff_ms(),
+        idle_ms = gvnet_core::monitor::IDLE_MS,
+        fast_ms = gvnet_core::monitor::INTERVAL_MS,
     );
     s
 }
 
-const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-samples N]";
+const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-secs N] [--idle-samples N]";
 
 fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<String>)> {
     let mut p = Params::default();
@@ -2080,6 +2304,7 @@ fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<Str
             "--cycles" => p.cycles = num(val()?)?,
             "--events" => p.events = num(val()?)?,
             "--idle-rounds" => p.idle_rounds = num(val()?)?,
+            "--idle-secs" => p.idle_secs = num(val()?)?,
             "--quiet-events" => p.quiet_events = num(val()?)?,
             "--idle-samples" => p.idle_samples = num(val()?)?,
             other => bail!("bench: unexpected argument '{other}'; usage: {USAGE}"),
@@ -2262,6 +2487,14 @@ mod tests {
         let (d, share) = paired_diff(&[(100.0, 102.0), (100.0, 110.0), (200.0, 201.0)]);
         assert_eq!(d, 2.0);
         assert!((share - 0.02).abs() < 1e-12);
+        // An even count takes the mean of the middle two, not the lower.
+        let (d, _) = paired_diff(&[
+            (100.0, 101.0),
+            (100.0, 103.0),
+            (100.0, 105.0),
+            (100.0, 120.0),
+        ]);
+        assert_eq!(d, 4.0);
     }
 
     #[test]
@@ -2291,6 +2524,25 @@ mod tests {
         assert!(percentile(&[], 50.0).is_nan());
         let st = stats(&[3.0, 1.0, 2.0]);
         assert_eq!((st.n, st.median, st.p95), (3, 2.0, 3.0));
+    }
+
+    #[test]
+    fn idle_rounds_are_paired_with_their_neighbours() {
+        use Idle::*;
+        let plan = idle_plan(2);
+        assert_eq!(plan, [A, B, A, Ctl, A, B, A, Ctl, A, C, A, C, A]);
+        let pct = [
+            1.0, 3.0, 2.0, 2.5, 2.0, 2.5, 3.0, 3.0, 3.0, 9.0, 4.0, 9.0, 4.0,
+        ];
+        assert_eq!(paired(&plan, &pct, B), vec![1.5, 0.0]);
+        assert_eq!(paired(&plan, &pct, Ctl), vec![0.5, 0.0]);
+        assert_eq!(paired(&plan, &pct, C), vec![5.5, 5.0]);
+        assert_eq!(median(&[0.5, -0.1, 0.3, 0.1]), 0.2);
+        assert_eq!(median(&[0.5, -0.1, 0.3]), 0.3);
+        assert!(median(&[]).is_nan());
+        // A run cut short pairs only the rounds it has both neighbours of.
+        assert_eq!(paired(&plan, &pct[..3], B), vec![1.5]);
+        assert_eq!(monitor_backoff_ms(), 200 + 20 + 40 + 80 + 160);
     }
 
     #[test]
@@ -2377,9 +2629,13 @@ mod tests {
         let (p, ..) = parse(vec!["--idle-samples".into(), "3".into()]).unwrap();
         assert_eq!(p.idle_samples, 3);
         assert!(parse(vec!["--idle-samples".into(), "0".into()]).is_err());
+        assert_eq!((p.idle_rounds, p.idle_secs), (6, 8));
         assert!(lib.is_none());
         assert_eq!(only, vec!["scale"]);
         assert!(parse(vec!["--cycles".into(), "0".into()]).is_err());
+        let (p, ..) = parse(vec!["--idle-secs".into(), "12".into()]).unwrap();
+        assert_eq!(p.idle_secs, 12);
+        assert!(parse(vec!["--idle-secs".into(), "x".into()]).is_err());
         assert!(parse(vec!["--only".into(), "nope".into()]).is_err());
     }
 }
