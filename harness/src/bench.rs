@@ -1108,41 +1108,48 @@ fn parse_pairs(text: &str, kind: &str) -> Vec<(f64, f64)> {
     a.into_iter().zip(b).collect()
 }
 
-/// Runs loopbench's paired form in one container of `sb` with `filter` as side B's extra
-/// layer; per kind of LOOP_KINDS, the (a, b) pairs.
-fn loop_pairs(b: &mut Bench, sb: &Sandbox, filter: &str) -> Result<Vec<Vec<(f64, f64)>>> {
+/// Runs loopbench (staged in `sb`'s opt) with `args` in a `--network none` container of
+/// `sb`, the staged file `filter` mounted at /f when given; fails unless it exits 0.
+fn run_loopbench(
+    b: &mut Bench,
+    sb: &Sandbox,
+    filter: Option<&str>,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<Output> {
     let bin = format!("{}/loopbench:/b:ro", sb.opt);
-    let f = format!("{}/{filter}:/f:ro", sb.opt);
-    let (iters, pairs) = (b.p.loop_iters.to_string(), b.p.loop_pairs.to_string());
-    let out = b.exec(
-        sb,
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            &bin,
-            "-v",
-            &f,
-            "bb",
-            "/b",
-            &iters,
-            "pairs",
-            &pairs,
-            "/f",
-        ],
-        Duration::from_secs(60 * 30),
-    )?;
+    let f = filter.map(|f| format!("{}/{f}:/f:ro", sb.opt));
+    let mut argv = vec!["docker", "run", "--rm", "--network", "none", "-v", &bin];
+    if let Some(f) = &f {
+        argv.extend(["-v", f.as_str()]);
+    }
+    argv.extend(["bb", "/b"]);
+    argv.extend(args);
+    let out = b.exec(sb, &argv, timeout)?;
     if !out.ok() {
         bail!(
-            "loopbench pairs with {filter} in a container ({}): {}: {}",
+            "loopbench {} in a container ({}{}): {}: {}",
+            args.join(" "),
             sb.mode.name(),
+            filter.map(|f| format!(", /f = {f}")).unwrap_or_default(),
             out.describe(),
             out.combined()
         );
     }
+    Ok(out)
+}
+
+/// Runs loopbench's paired form in one container of `sb` with `filter` as side B's extra
+/// layer; per kind of LOOP_KINDS, the (a, b) pairs.
+fn loop_pairs(b: &mut Bench, sb: &Sandbox, filter: &str) -> Result<Vec<Vec<(f64, f64)>>> {
+    let (iters, pairs) = (b.p.loop_iters.to_string(), b.p.loop_pairs.to_string());
+    let out = run_loopbench(
+        b,
+        sb,
+        Some(filter),
+        &[&iters, "pairs", &pairs, "/f"],
+        Duration::from_secs(60 * 30),
+    )?;
     let mut per_kind = Vec::new();
     for (k, ..) in LOOP_KINDS {
         let p = parse_pairs(&out.stdout, k);
@@ -1176,31 +1183,7 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
     let iters = b.p.loop_iters.to_string();
     for r in 0..reps {
         for (sb, v) in [(without, &mut a), (with, &mut g)] {
-            let bin = format!("{}/loopbench:/b:ro", sb.opt);
-            let out = b.exec(
-                sb,
-                &[
-                    "docker",
-                    "run",
-                    "--rm",
-                    "--network",
-                    "none",
-                    "-v",
-                    &bin,
-                    "bb",
-                    "/b",
-                    &iters,
-                ],
-                Duration::from_secs(300),
-            )?;
-            if !out.ok() {
-                bail!(
-                    "loopbench in a container ({}): {}: {}",
-                    sb.mode.name(),
-                    out.describe(),
-                    out.combined()
-                );
-            }
+            let out = run_loopbench(b, sb, None, &[&iters], Duration::from_secs(300))?;
             for (i, (k, ..)) in LOOP_KINDS.iter().enumerate() {
                 match parse_lines(&out.stdout, k).first() {
                     Some((x, _)) => v[i].push(*x),
@@ -1443,19 +1426,13 @@ fn restart_idle(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     ));
     let said = sb.restart_dockerd("TERM", &[])?;
     b.note(&said);
-    let tar = format!("{}/bb.tar", sb.opt);
-    let out = b.exec(
-        sb,
-        &[
-            "docker",
-            "import",
-            "-c",
-            "CMD [\"/bin/sh\"]",
-            &tar,
-            "bb:latest",
-        ],
-        Duration::from_secs(120),
-    )?;
+    let out = sb.import_bb()?;
+    b.note(&format!(
+        "[{}] docker import bb:latest: {}; {}",
+        sb.mode.name(),
+        out.describe(),
+        out.combined().trim()
+    ));
     if !out.ok() {
         bail!("docker import bb:latest: {}", out.combined());
     }

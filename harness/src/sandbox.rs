@@ -600,6 +600,23 @@ impl Sandbox {
         util::cmdline(&self.command(&["docker", "ps"]))
     }
 
+    /// `docker import` of the staged busybox tarball as `bb:latest`, the image every
+    /// scenario and the bench use.
+    pub fn import_bb(&self) -> Result<Output> {
+        let tar = format!("{}/bb.tar", self.opt);
+        self.exec(
+            &[
+                "docker",
+                "import",
+                "-c",
+                "CMD [\"/bin/sh\"]",
+                &tar,
+                "bb:latest",
+            ],
+            Duration::from_secs(120),
+        )
+    }
+
     pub fn exec(&self, argv: &[&str], timeout: Duration) -> Result<Output> {
         util::capture(&mut self.command(argv), timeout)
     }
@@ -674,18 +691,7 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(300));
         }
         let _ = last;
-        let tar = format!("{}/bb.tar", self.opt);
-        let out = self.exec(
-            &[
-                "docker",
-                "import",
-                "-c",
-                "CMD [\"/bin/sh\"]",
-                &tar,
-                "bb:latest",
-            ],
-            Duration::from_secs(120),
-        )?;
+        let out = self.import_bb()?;
         if !out.ok() {
             bail!(
                 "step 'docker import bb:latest' ({}): {}",
