@@ -156,6 +156,8 @@ pub mod nr {
     pub const READLINKAT: usize = Sysno::readlinkat as usize;
     /// `seccomp`.
     pub const SECCOMP: usize = Sysno::seccomp as usize;
+    /// `sched_yield`.
+    pub const SCHED_YIELD: usize = Sysno::sched_yield as usize;
     /// `ioctl`.
     pub const IOCTL: usize = Sysno::ioctl as usize;
     /// `lseek`.

@@ -9,7 +9,7 @@
 
 use crate::abi::{self, nr};
 use crate::emulate::{handle, trace_call, Call};
-use crate::filter::TRAP_DATA;
+use crate::filter::{self, TRAP_DATA};
 use crate::kernel::{Kernel, RawKernel};
 use crate::membership::Table;
 use core::ffi::{c_int, c_void};
@@ -103,6 +103,9 @@ pub unsafe extern "C" fn handle_sigsys(sig: c_int, info: *mut libc::siginfo_t, c
                 reg(libc::REG_R9),
             ],
         };
+        // The first trap (of the base layer: a netlink bind, connect or setsockopt) brings in
+        // the rest of the calls gvnet emulates; see filter::Layer::Late.
+        filter::LATE_LAYER.install_once(&RawKernel);
         let out = handle(&RawKernel, &TABLE, &call);
         g[libc::REG_RAX as usize] = out.ret as i64;
         trace_call("raw", &call, &out);

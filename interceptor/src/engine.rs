@@ -392,6 +392,12 @@ fn install_engine(events: bool) -> Result<String, String> {
         };
         return Err(why);
     }
+    // The rest of the named calls trap only after the first trap of the base layer (see
+    // filter::Layer::Late), so what dockerd forks before its first netlink call (containerd,
+    // and below it every container) inherits the base layer alone.
+    let late = filter::build_layer(filter::Layer::Late, &sites, &mut prog)
+        .map_err(|e| format!("late layer: {e:?}"))?;
+    filter::LATE_LAYER.stage(&prog[..late]);
     if events {
         // Receives trap only once a socket subscribes (see monitor::subscribed).
         let n = filter::build_layer(filter::Layer::Recv, &sites, &mut prog)
@@ -401,7 +407,7 @@ fn install_engine(events: bool) -> Result<String, String> {
     COUNTERS.sites.store(sites.len() as u64, Ordering::Relaxed);
     let list: Vec<String> = sites.iter().map(|s| format!("{s:#x}")).collect();
     Ok(format!(
-        "{} Go syscall site(s) at {}, filter of {len} instructions",
+        "{} Go syscall site(s) at {}, filter of {len} instructions (connect, bind, setsockopt), late layer of {late} staged for the first trap",
         sites.len(),
         list.join(",")
     ))
