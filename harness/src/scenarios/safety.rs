@@ -1043,7 +1043,82 @@ fn bad_settings(c: &mut Ctx) -> Verdict {
     }
 }
 
+/// What gvnet.log says about the order of containerd's start and dockerd's late filter layer:
+/// the last decision line of containerd's pid `ctr` must come before the last "late filter
+/// layer ... installed" line of dockerd's pid `dockerd`, so containerd (and every container
+/// below it) was forked before the late layer existed and inherits the base layer alone.
+fn layer_order(log: &str, dockerd: u32, ctr: u32) -> std::result::Result<String, String> {
+    let (d, c) = (format!("gvnet[{dockerd}]: "), format!("gvnet[{ctr}]: "));
+    let lines: Vec<&str> = log.lines().collect();
+    let late = lines
+        .iter()
+        .rposition(|l| {
+            l.starts_with(&d) && l.contains("late filter layer") && l.ends_with(" installed")
+        })
+        .ok_or_else(|| {
+            format!("gvnet.log: no late filter layer line of dockerd (pid {dockerd})")
+        })?;
+    let started = lines
+        .iter()
+        .rposition(|l| l.starts_with(&c) && is_decision(l))
+        .ok_or_else(|| format!("gvnet.log: no decision line of containerd (pid {ctr})"))?;
+    if started > late {
+        return Err(format!(
+            "gvnet.log: containerd (pid {ctr}, line {}) started after dockerd's late filter layer (line {}): its containers inherit that layer",
+            started + 1,
+            late + 1
+        ));
+    }
+    Ok(format!(
+        "containerd (pid {ctr}, gvnet.log line {}) started before dockerd's late filter layer (line {})",
+        started + 1,
+        late + 1
+    ))
+}
+
+/// The running containerd is dockerd's child and was started before dockerd's first netlink
+/// call, so it (and every container) carries gvnet's base layer alone (docs/design.md, The
+/// seccomp filter). gVisor's /proc has no Seccomp_filters line: the order in gvnet.log is the
+/// evidence here; `interceptor/tests/layers.rs` counts the layers on Linux.
+fn layers_inherited(c: &mut Ctx) -> Verdict {
+    let pid = |c: &mut Ctx, name: &str| -> std::result::Result<u32, String> {
+        let out = c.run(&["pidof", name], SHORT)?;
+        let pids: Vec<u32> = out
+            .stdout
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        match pids[..] {
+            [p] => Ok(p),
+            _ => Err(format!("pidof {name}: {:?}", out.stdout.trim())),
+        }
+    };
+    let dockerd = pid(c, "dockerd")?;
+    let ctr = pid(c, "containerd")?;
+    let status = c.run(&["cat", &format!("/proc/{ctr}/status")], SHORT)?;
+    let ppid = status
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    if ppid != dockerd.to_string() {
+        return Err(format!(
+            "containerd (pid {ctr}) has parent {ppid:?}, not dockerd (pid {dockerd})"
+        ));
+    }
+    let text = fs::read_to_string(c.sb.gvnet_log()).map_err(|e| format!("gvnet.log: {e}"))?;
+    let order = layer_order(&text, dockerd, ctr)?;
+    Ok(format!("containerd is dockerd's child; {order}"))
+}
+
 pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "layers-inherited",
+        // Without the library there is no layer and no line.
+        without_preload: Some("no late filter layer line"),
+        run: layers_inherited,
+    },
     Scenario {
         name: "descendants",
         without_preload: None,
@@ -1084,6 +1159,25 @@ mod tests {
         let c = comparable("seccomp mode: 0\nx: EACCES (13)\nexit 0\n");
         assert!(first_difference(&a, &c).unwrap().contains("line 1"));
         assert_eq!(exit_of("a\nexit 159\n"), Some(159));
+    }
+
+    #[test]
+    fn containerd_must_start_before_the_late_layer() {
+        let log = "gvnet[37]: info: the kernel refuses netlink multicast (bind with RTMGRP_LINK: EACCES): libc hooks and raw-syscall engine active in /usr/sbin/dockerd: 1 Go syscall site(s)\n\
+gvnet[52]: info: the kernel refuses netlink multicast (bind with RTMGRP_LINK: EACCES): libc hooks active in /usr/bin/containerd; not a target\n\
+gvnet[37]: info: late filter layer (sendto, getsockname, getpeername, getsockopt, openat from the Go site) installed\n";
+        assert!(layer_order(log, 37, 52).unwrap().contains("line 2"));
+        // containerd restarted after the layer: its containers would inherit it.
+        let later = format!("{log}gvnet[60]: info: the kernel refuses netlink multicast (bind with RTMGRP_LINK: EACCES): libc hooks active in /usr/bin/containerd; not a target\n");
+        assert!(layer_order(&later, 37, 60).unwrap_err().contains("after"));
+        // No layer line (no library, or the layer could not be installed).
+        let none = log.replace(" installed", " could not be installed: EPERM");
+        assert!(layer_order(&none, 37, 52)
+            .unwrap_err()
+            .contains("no late filter layer line"));
+        assert!(layer_order(log, 37, 99)
+            .unwrap_err()
+            .contains("no decision line"));
     }
 
     #[test]
