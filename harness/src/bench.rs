@@ -52,10 +52,15 @@ impl Default for Params {
             trap_batches: 3,
             loop_iters: 200000,
             loop_reps: 10,
-            // Many short pairs rather than a few long ones: the paired rows are judged on an
-            // interval for the median difference, which narrows with the number of pairs.
-            loop_pairs: 40,
-            pair_iters: 50000,
+            // Many short pairs rather than a few long ones, in the time 10 pairs of 200000
+            // took: the paired rows are judged on an interval for the median difference, which
+            // narrows with the number of pairs, and a burst of load from elsewhere spoils
+            // fewer pairs when they are short. On a busy 2-core machine the control's interval
+            // per kind was 2.4-5.2 points wide with 160 pairs of 12500, 3.6-16 with 80 of 25000,
+            // 11-31 with 40 of 50000 and 15-156 with 10 of 200000; both containers took
+            // 124-136 s in every case.
+            loop_pairs: 160,
+            pair_iters: 12500,
             containers: 100,
             parallel: 10,
             // The count. The cycles run with runc's `--no-new-keyring` (see
@@ -1439,7 +1444,7 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
             String::new()
         };
         let bias = match p_aa.ci {
-            Some((lo, hi, _)) if lo > 0.0 || hi < 0.0 => "; the control's interval excludes 0: an extra layer, or the order within the pairs, moves side B by itself",
+            Some((lo, hi, _)) if lo > 0.0 || hi < 0.0 => "; the control's interval excludes 0: by chance (a 95% interval misses about one time in twenty), by a cost of the extra layer itself, or because the load on the machine changed during the run (the interval assumes the pairs' differences come from one distribution)",
             _ => "",
         };
         let why = if named.is_empty() {
@@ -2317,7 +2322,10 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    outside (a real difference) or straddles the bound (the method cannot resolve 2% with that
    many pairs). A control runs the same pairs with a one-instruction ALLOW filter as B's
    layer: the cost of any extra layer that gVisor can cache, and the noise of the method; its
-   interval is quoted beside each row's.
+   interval is quoted beside each row's. `bench.log` has the paired part's wall time and the
+   same figures over A B B A groups (two consecutive pairs, the mean of each side), which
+   cancel a linear drift but gave the control wider intervals than single pairs under bursty
+   load from other work on the machine, so the rows use single pairs.
 4. **Events**: `tests/bench/evbench.c` (dynamic C, so it runs under the preload) in a fresh
    network namespace (`unshare -n`) with a veth pair: a socket subscribed to RTNLGRP_LINK, and
    gvb0's MTU changed by an acknowledged RTM_NEWLINK from a second socket; the time from the
@@ -2875,7 +2883,7 @@ mod tests {
         assert_eq!(p.idle_samples, 5);
         assert_eq!(
             (p.loop_iters, p.loop_pairs, p.pair_iters),
-            (200000, 40, 50000)
+            (200000, 160, 12500)
         );
         let (p, ..) = parse(vec!["--pair-iters".into(), "1000".into()]).unwrap();
         assert_eq!((p.loop_iters, p.pair_iters), (200000, 1000));
