@@ -57,10 +57,12 @@ impl Default for Params {
             // narrows with the number of pairs, and a burst of load from elsewhere spoils
             // fewer pairs when they are short. On a busy 2-core machine the control's interval
             // per kind was 2.4-5.2 points wide with 160 pairs of 12500, 3.6-16 with 80 of 25000,
-            // 11-31 with 40 of 50000 and 15-156 with 10 of 200000; both containers took
-            // 124-136 s in every case.
+            // 11-31 with 40 of 50000 and 15-156 with 10 of 200000. Each child costs about
+            // 17-28 ms besides its loops (fork, filter, sockets, output: 11 s for 160 pairs in
+            // both containers, 2 s for 10), so the iterations are 12% fewer than 10 × 200000
+            // to keep the part's time (131 s for 10 pairs of 200000 in the same conditions).
             loop_pairs: 160,
-            pair_iters: 12500,
+            pair_iters: 11000,
             containers: 100,
             parallel: 10,
             // The count. The cycles run with runc's `--no-new-keyring` (see
@@ -1453,7 +1455,7 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
             format!("{named} is named by gvnet's filter (it reads an argument and the instruction pointer for it), so gVisor cannot cache its verdict and runs every filter of the stack on each {named}, Docker's profile included; without gvnet only Docker's profile is run, and only for the numbers it reads arguments of (docs/design.md, The seccomp filter)")
         };
         row.note = Some(format!(
-            "median paired difference B − A, in ns and as a share of A's median {:.1} ns (the table's nearest-rank median: {:.0} ns): {}; {judgement}control with a one-instruction ALLOW filter as B's layer: {}{bias}; {why}",
+            "median paired difference B − A, in ns and as a share of A's median {:.0} ns (the table's nearest-rank median: {:.0} ns): {}; {judgement}control with a one-instruction ALLOW filter as B's layer: {}{bias}; {why}",
             p_gv.med_a,
             sa.median,
             fmt_paired(&p_gv, "pairs"),
@@ -2883,7 +2885,7 @@ mod tests {
         assert_eq!(p.idle_samples, 5);
         assert_eq!(
             (p.loop_iters, p.loop_pairs, p.pair_iters),
-            (200000, 160, 12500)
+            (200000, 160, 11000)
         );
         let (p, ..) = parse(vec!["--pair-iters".into(), "1000".into()]).unwrap();
         assert_eq!((p.loop_iters, p.pair_iters), (200000, 1000));
