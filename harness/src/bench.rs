@@ -32,6 +32,7 @@ struct Params {
     loop_iters: usize,
     loop_reps: usize,
     loop_pairs: usize,
+    pair_iters: usize,
     containers: usize,
     parallel: usize,
     cycles: usize,
@@ -51,7 +52,17 @@ impl Default for Params {
             trap_batches: 3,
             loop_iters: 200000,
             loop_reps: 10,
-            loop_pairs: 10,
+            // Many short pairs rather than a few long ones, in the time 10 pairs of 200000
+            // took: the paired rows are judged on an interval for the median difference, which
+            // narrows with the number of pairs, and a burst of load from elsewhere spoils
+            // fewer pairs when they are short. On a busy 2-core machine the control's interval
+            // per kind was 2.4-5.2 points wide with 160 pairs of 12500, 3.6-16 with 80 of 25000,
+            // 11-31 with 40 of 50000 and 15-156 with 10 of 200000. Each child costs about
+            // 17-28 ms besides its loops (fork, filter, sockets, output: 11 s for 160 pairs in
+            // both containers, 2 s for 10), so the iterations are 12% fewer than 10 × 200000
+            // to keep the part's time (131 s for 10 pairs of 200000 in the same conditions).
+            loop_pairs: 160,
+            pair_iters: 11000,
             containers: 100,
             parallel: 10,
             // The count. The cycles run with runc's `--no-new-keyring` (see
@@ -1142,7 +1153,7 @@ fn run_loopbench(
 /// Runs loopbench's paired form in one container of `sb` with `filter` as side B's extra
 /// layer; per kind of LOOP_KINDS, the (a, b) pairs.
 fn loop_pairs(b: &mut Bench, sb: &Sandbox, filter: &str) -> Result<Vec<Vec<(f64, f64)>>> {
-    let (iters, pairs) = (b.p.loop_iters.to_string(), b.p.loop_pairs.to_string());
+    let (iters, pairs) = (b.p.pair_iters.to_string(), b.p.loop_pairs.to_string());
     let out = run_loopbench(
         b,
         sb,
@@ -1175,6 +1186,150 @@ fn paired_diff(pairs: &[(f64, f64)]) -> (f64, f64) {
     (md, md / median(&a))
 }
 
+/// The confidence level of the paired rows' intervals.
+const CI_LEVEL: f64 = 0.95;
+
+/// The distribution-free (sign-test) confidence interval for the median of `n` samples at
+/// [`CI_LEVEL`]: 0-based ranks `(lo, hi)` into the sorted samples and the interval's exact
+/// coverage. Whatever the distribution, the median lies below the k-th smallest of n samples
+/// (1-based) only if at most k − 1 samples lie below it, which has probability
+/// P(X ≤ k − 1) for X ~ binomial(n, 1/2); so [x(k), x(n+1−k)] covers it with probability
+/// 1 − 2 P(X ≤ k − 1). This takes the largest k (the narrowest interval) that still covers with
+/// at least 95%. None when no k does: for n < 6 even min..max covers only 1 − 2/2^n.
+fn sign_ci_ranks(n: usize) -> Option<(usize, usize, f64)> {
+    // P(X = j) in logs (2^-n underflows for large n), summed up to the tail P(X ≤ k − 1).
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    let mut ln_choose = 0.0; // ln C(n, j)
+    let mut tail = 0.0; // P(X ≤ j − 1)
+    let mut best = None;
+    for k in 1..=n.div_ceil(2) {
+        let j = k - 1;
+        if j > 0 {
+            ln_choose += ((n - j + 1) as f64).ln() - (j as f64).ln();
+        }
+        tail += (ln_choose + ln_half_n).exp();
+        let coverage = 1.0 - 2.0 * tail;
+        if coverage < CI_LEVEL {
+            break;
+        }
+        best = Some((k - 1, n - k, coverage));
+    }
+    best
+}
+
+/// The sign-test interval of [`sign_ci_ranks`] for the median of `v`: (low, high, coverage),
+/// or None when `v` is too short for one.
+fn median_ci(v: &[f64]) -> Option<(f64, f64, f64)> {
+    let (lo, hi, coverage) = sign_ci_ranks(v.len())?;
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    Some((s[lo], s[hi], coverage))
+}
+
+/// One paired comparison: the units it was judged on, their median difference and its
+/// interval, in ns and as shares of A's median.
+#[derive(Debug, Clone, PartialEq)]
+struct Paired {
+    /// Units (pairs, or A B B A groups) the median and interval are taken over.
+    n: usize,
+    /// Median of the units' A values (ns).
+    med_a: f64,
+    /// Median of the differences B − A (ns), and as a share of `med_a`.
+    diff: f64,
+    share: f64,
+    /// The 95% interval for the median difference as shares of `med_a`, and its coverage.
+    ci: Option<(f64, f64, f64)>,
+}
+
+/// The paired comparison over `units` of (A, B) in ns.
+fn paired_units(units: &[(f64, f64)]) -> Paired {
+    let (diff, share) = paired_diff(units);
+    let med_a = median(&units.iter().map(|u| u.0).collect::<Vec<_>>());
+    let d: Vec<f64> = units.iter().map(|(a, b)| b - a).collect();
+    Paired {
+        n: units.len(),
+        med_a,
+        diff,
+        share,
+        ci: median_ci(&d).map(|(lo, hi, c)| (lo / med_a, hi / med_a, c)),
+    }
+}
+
+/// Consecutive pairs taken two at a time: loopbench alternates the order (a b, b a, ...), so
+/// pairs 2i and 2i+1 ran A B B A; each group gives the mean of its two A's and of its two B's,
+/// which cancels a linear drift across the group. An odd last pair is left out.
+fn abba(pairs: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    pairs
+        .chunks_exact(2)
+        .map(|g| ((g[0].0 + g[1].0) / 2.0, (g[0].1 + g[1].1) / 2.0))
+        .collect()
+}
+
+/// `lo..hi` of a share interval in percent.
+fn fmt_ci(ci: (f64, f64, f64)) -> String {
+    format!("{:+.1}%..{:+.1}%", ci.0 * 100.0, ci.1 * 100.0)
+}
+
+/// A paired comparison for a note: median difference, share, and its 95% interval.
+fn fmt_paired(p: &Paired, unit: &str) -> String {
+    let ci = match p.ci {
+        Some(ci) => format!(
+            "95% interval {} (sign test over {} {unit}, exact coverage {:.1}%)",
+            fmt_ci(ci),
+            p.n,
+            ci.2 * 100.0
+        ),
+        None => format!(
+            "no 95% interval: {} {unit} are too few for one (at least 6 are needed)",
+            p.n
+        ),
+    };
+    format!("{:+.0} ns ({:+.1}%), {ci}", p.diff, p.share * 100.0)
+}
+
+/// Judges a paired comparison against `bound` (a share of A's median): met only when its whole
+/// interval lies within ±bound. Returns whether it is met and why, and for a miss whether the
+/// interval lies wholly outside (a real difference) or straddles the bound (too few units to
+/// tell); `control` is the A/A control's interval, quoted as the method's own noise.
+fn judge_paired(p: &Paired, control: &Paired, bound: f64, unit: &str) -> (bool, String) {
+    let b = bound * 100.0;
+    let noise = match control.ci {
+        Some(ci) => format!(
+            "the control's own interval, {}, is the method's noise",
+            fmt_ci(ci)
+        ),
+        None => "the control has no interval either".to_string(),
+    };
+    match p.ci {
+        None => (
+            false,
+            format!(
+                "not decided: {} {unit} give no 95% interval, so the target cannot be shown met",
+                p.n
+            ),
+        ),
+        Some((lo, hi, _)) if lo >= -bound && hi <= bound => (
+            true,
+            format!("the whole 95% interval lies within ±{b:.0}%"),
+        ),
+        Some((lo, hi, _)) if lo > bound || hi < -bound => (
+            false,
+            format!(
+                "the whole 95% interval lies {} ±{b:.0}%: a real {} ({noise})",
+                if lo > bound { "above" } else { "below" },
+                if lo > bound { "cost" } else { "speed-up of side B" },
+            ),
+        ),
+        Some(_) => (
+            false,
+            format!(
+                "the 95% interval straddles ±{b:.0}%: with {} {unit} the method cannot resolve {b:.0}% ({noise})",
+                p.n
+            ),
+        ),
+    }
+}
+
 fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
     let reps = b.p.loop_reps;
     eprintln!("bench: inherited filter, {reps} containers each side, alternating sandboxes");
@@ -1199,22 +1354,43 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
     // gvnet's filter itself, so the two sides differ by that filter alone; the control
     // installs a one-instruction ALLOW filter instead (what installing any extra layer costs,
     // and the noise of the method).
-    let pairs = b.p.loop_pairs;
+    let (pairs, pair_iters) = (b.p.loop_pairs, b.p.pair_iters);
     eprintln!(
-        "bench: inherited filter, {pairs} pairs in one container, gvnet's filter and control"
+        "bench: inherited filter, {pairs} pairs of {pair_iters} iterations in one container, gvnet's filter and control"
     );
+    let t = Instant::now();
     let gv = loop_pairs(b, without, GVNET_FILTER)?;
     let control = loop_pairs(b, without, ALLOW_FILTER)?;
+    let took = t.elapsed().as_secs_f64();
+    eprintln!("bench: the paired part took {took:.0} s");
+    b.note(&format!(
+        "paired part ({pairs} pairs of {pair_iters} iterations, gvnet's filter and control): {took:.1} s"
+    ));
+    // Both ways of taking the units, logged for comparison: single pairs (judged) and A B B A
+    // groups of two consecutive pairs.
+    for (i, (k, ..)) in LOOP_KINDS.iter().enumerate() {
+        for (name, f) in [("pairs", false), ("A B B A groups", true)] {
+            let unit = |v: &[(f64, f64)]| if f { abba(v) } else { v.to_vec() };
+            let (g, c) = (
+                paired_units(&unit(&gv[i])),
+                paired_units(&unit(&control[i])),
+            );
+            b.note(&format!(
+                "paired {k} over {name}: gvnet's filter {}; control {}",
+                fmt_paired(&g, name),
+                fmt_paired(&c, name)
+            ));
+        }
+    }
 
     for (i, (_, what, judged, named)) in LOOP_KINDS.iter().enumerate() {
-        let (d_gv, share_gv) = paired_diff(&gv[i]);
-        let (d_aa, share_aa) = paired_diff(&control[i]);
+        let (p_gv, p_aa) = (paired_units(&gv[i]), paired_units(&control[i]));
         let own = format!(
             "the filter's own cost, paired in one container (next rows): {:+.0} ns ({:+.1}%), the control {:+.0} ns ({:+.1}%)",
-            d_gv,
-            share_gv * 100.0,
-            d_aa,
-            share_aa * 100.0
+            p_gv.diff,
+            p_gv.share * 100.0,
+            p_aa.diff,
+            p_aa.share * 100.0
         );
         let (mut row, sa, sg) = cmp_row(
             &format!("inherited filter: {what} in a container"),
@@ -1258,25 +1434,32 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
             &pb,
             "ns",
         );
-        let (d_gv, share_gv) = paired_diff(&gv[i]);
-        let (d_aa, share_aa) = paired_diff(&control[i]);
-        if *judged {
-            row.target = "at most 2% apart".into();
-            row.result = verdict(share_gv.abs() <= 0.02);
+        let (p_gv, p_aa) = (paired_units(&gv[i]), paired_units(&control[i]));
+        let judgement = if *judged {
+            let (ok, why) = judge_paired(&p_gv, &p_aa, 0.02, "pairs");
+            row.target = "at most 2% apart (95% interval)".into();
+            row.result = verdict(ok);
+            format!("{why}; ")
         } else {
             row.target = "none (informational)".into();
-            row.result = format!("{:+.1}%", share_gv * 100.0);
-        }
+            row.result = format!("{:+.1}%", p_gv.share * 100.0);
+            String::new()
+        };
+        let bias = match p_aa.ci {
+            Some((lo, hi, _)) if lo > 0.0 || hi < 0.0 => "; the control's interval excludes 0: by chance (a 95% interval misses about one time in twenty), by a cost of the extra layer itself, or because the load on the machine changed during the run (the interval assumes the pairs' differences come from one distribution)",
+            _ => "",
+        };
         let why = if named.is_empty() {
             "no call of this kind is named by gvnet's filter: gVisor answers them from its verdict cache, as for side A".to_string()
         } else {
             format!("{named} is named by gvnet's filter (it reads an argument and the instruction pointer for it), so gVisor cannot cache its verdict and runs every filter of the stack on each {named}, Docker's profile included; without gvnet only Docker's profile is run, and only for the numbers it reads arguments of (docs/design.md, The seccomp filter)")
         };
         row.note = Some(format!(
-            "median paired difference {d_gv:+.0} ns ({:+.1}% of A's median {:.0} ns); control with a one-instruction ALLOW filter as B's layer: {d_aa:+.0} ns ({:+.1}%); {why}",
-            share_gv * 100.0,
+            "median paired difference B − A, in ns and as a share of A's median {:.0} ns (the table's nearest-rank median: {:.0} ns): {}; {judgement}control with a one-instruction ALLOW filter as B's layer: {}{bias}; {why}",
+            p_gv.med_a,
             sa.median,
-            share_aa * 100.0,
+            fmt_paired(&p_gv, "pairs"),
+            fmt_paired(&p_aa, "pairs"),
         ));
         b.rows.push(row);
     }
@@ -2124,16 +2307,27 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    are two sandboxes, so this comparison also carries whatever differs between two dockerds and
    two runsc instances. The filter's own cost is therefore measured again, paired, in one
    `--network none` container of the sandbox without gvnet: loopbench forks {pairs} pairs of
-   children, one after the other, the order alternating within the pair; side A runs the
+   children, one after the other, the order alternating within the pair (a b, b a, ...), each
+   child doing {pair_iters} `getppid`, {pair_iters} reads, {pair_udp} UDP round trips and
+   {pair_udp} openat+close; side A runs the
    loops under the container's filters (Docker's default profile), side B first installs
    gvnet's base filter as one more layer (built by gvnet-core exactly as dockerd's, with one
    syscall site as dockerd has, at an address loopbench never reaches, so nothing traps;
    `PR_SET_NO_NEW_PRIVS` first, as the container lacks CAP_SYS_ADMIN). dockerd's containers
    inherit that base filter only: containerd is dockerd's child from before dockerd's first
-   subscription, which adds the receive layer. The paired rows are judged on the median of
-   the per-pair differences (B − A) against A's median. A control runs the same pairs with a
-   one-instruction ALLOW filter as B's layer: the cost of any extra layer that gVisor can
-   cache, and the noise of the method.
+   subscription, which adds the receive layer. The paired rows report the median of the
+   per-pair differences (B − A) as a share of A's median, with a distribution-free 95%
+   confidence interval for that median (the sign test's: the k-th smallest and k-th largest
+   difference, k the largest rank whose binomial(n, 1/2) tail leaves at least 95% coverage;
+   none exists below 6 pairs), also as a share of A's median. A row meets the 2% target only
+   when its whole interval lies within ±2%; a miss says whether the interval lies wholly
+   outside (a real difference) or straddles the bound (the method cannot resolve 2% with that
+   many pairs). A control runs the same pairs with a one-instruction ALLOW filter as B's
+   layer: the cost of any extra layer that gVisor can cache, and the noise of the method; its
+   interval is quoted beside each row's. `bench.log` has the paired part's wall time and the
+   same figures over A B B A groups (two consecutive pairs, the mean of each side), which
+   cancel a linear drift but gave the control wider intervals than single pairs under bursty
+   load from other work on the machine, so the rows use single pairs.
 4. **Events**: `tests/bench/evbench.c` (dynamic C, so it runs under the preload) in a fresh
    network namespace (`unshare -n`) with a veth pair: a socket subscribed to RTNLGRP_LINK, and
    gvb0's MTU changed by an acknowledged RTM_NEWLINK from a second socket; the time from the
@@ -2209,7 +2403,8 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    stream socket is woken when the peer hangs up, the wait moby's attach endpoint does.
 
 Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {batches}
---trap-rounds {rounds} --loop-iters {loop_iters} --loop-reps {reps} --loop-pairs {pairs} --containers {containers}
+--trap-rounds {rounds} --loop-iters {loop_iters} --loop-reps {reps} --loop-pairs {pairs}
+--pair-iters {pair_iters} --containers {containers}
 --parallel {parallel} --cycles {cycles} --events {events} --quiet-events {quiet} --idle-rounds
 {idle_rounds} --idle-secs {idle_secs} --idle-samples {idle_samples}`. The commands and raw outputs are in the run's
 `bench.log` under the harness cache (`runs/<time>-bench-preload/`).
@@ -2220,6 +2415,8 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
         rounds = p.trap_rounds,
         reps = p.loop_reps,
         pairs = p.loop_pairs,
+        pair_iters = p.pair_iters,
+        pair_udp = (p.pair_iters / 10).max(1),
         loop_iters = p.loop_iters,
         udp = (p.loop_iters / 10).max(1),
         containers = p.containers,
@@ -2238,7 +2435,7 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
     s
 }
 
-const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-secs N] [--idle-samples N]";
+const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--pair-iters N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-secs N] [--idle-samples N]";
 
 fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<String>)> {
     let mut p = Params::default();
@@ -2276,6 +2473,7 @@ fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<Str
             "--loop-iters" => p.loop_iters = num(val()?)?,
             "--loop-reps" => p.loop_reps = num(val()?)?,
             "--loop-pairs" => p.loop_pairs = num(val()?)?,
+            "--pair-iters" => p.pair_iters = num(val()?)?,
             "--containers" => p.containers = num(val()?)?,
             "--parallel" => p.parallel = num(val()?)?,
             "--cycles" => p.cycles = num(val()?)?,
@@ -2475,6 +2673,88 @@ mod tests {
     }
 
     #[test]
+    fn sign_test_intervals_match_the_binomial_tables() {
+        // Below 6 no interval reaches 95%: min..max covers 1 − 2/2^n (93.75% for 5).
+        for n in 0..6 {
+            assert_eq!(sign_ci_ranks(n), None, "n={n}");
+        }
+        assert!(median_ci(&[1.0, 2.0, 3.0, 4.0, 5.0]).is_none());
+        // 6 to 8: min..max, 1 − 2/2^n.
+        for (n, cov) in [(6, 0.96875), (7, 0.984375), (8, 0.9921875)] {
+            let (lo, hi, c) = sign_ci_ranks(n).unwrap();
+            assert_eq!((lo, hi), (0, n - 1));
+            assert!((c - cov).abs() < 1e-12, "n={n}: {c}");
+        }
+        // The usual table values (1-based ranks k and n+1−k): n=9: 2..8 (96.1%),
+        // n=10: 2..9 (97.9%), 20: 6..15 (95.9%), 40: 14..27 (96.2%), 100: 40..61 (96.5%).
+        let want = [
+            (9, 1, 7, 0.9609375),
+            (10, 1, 8, 0.978515625),
+            (20, 5, 14, 0.9586105346679688),
+            (40, 13, 26, 0.9615226917157997),
+            (100, 39, 60, 0.9647997997822952),
+        ];
+        for (n, lo, hi, cov) in want {
+            let (l, h, c) = sign_ci_ranks(n).unwrap();
+            assert_eq!((l, h), (lo, hi), "n={n}");
+            assert!((c - cov).abs() < 1e-9, "n={n}: {c}");
+        }
+        // Large n does not underflow, and the interval narrows towards the middle.
+        let (l, h, c) = sign_ci_ranks(2000).unwrap();
+        assert!(
+            c >= 0.95 && l > 900 && h < 1100 && l + h == 1999,
+            "{l} {h} {c}"
+        );
+        // The interval is taken from the sorted samples, whatever their order.
+        let v = [9.0, -3.0, 4.0, 0.0, 7.0, 1.0, -8.0, 2.0, 5.0, 3.0];
+        assert_eq!(median_ci(&v).map(|x| (x.0, x.1)), Some((-3.0, 7.0)));
+    }
+
+    #[test]
+    fn paired_rows_are_judged_on_the_whole_interval() {
+        // 10 pairs, A = 100 ns each: differences -3..+6 ns, interval -2..+5 ns = -2%..+5%.
+        let pairs: Vec<(f64, f64)> = (-3..=6).map(|d| (100.0, 100.0 + f64::from(d))).collect();
+        let p = paired_units(&pairs);
+        assert_eq!((p.n, p.med_a, p.diff), (10, 100.0, 1.5));
+        let ci = p.ci.unwrap();
+        assert!((ci.0 + 0.02).abs() < 1e-12 && (ci.1 - 0.05).abs() < 1e-12);
+        let tight: Vec<(f64, f64)> = (0..10)
+            .map(|i| (100.0, 100.0 + f64::from(i % 3) - 1.0))
+            .collect();
+        let control = paired_units(&tight);
+        // Straddles +2%: the method cannot tell, and the control's interval is quoted.
+        let (ok, why) = judge_paired(&p, &control, 0.02, "pairs");
+        assert!(!ok);
+        assert!(
+            why.contains("straddles ±2%: with 10 pairs the method cannot resolve 2%"),
+            "{why}"
+        );
+        assert!(
+            why.contains("the control's own interval, -1.0%..+1.0%"),
+            "{why}"
+        );
+        // Within: met, though the median itself is not zero.
+        let (ok, why) = judge_paired(&control, &control, 0.02, "pairs");
+        assert!(ok, "{why}");
+        // Wholly above: a real cost; wholly below: a real speed-up.
+        let up: Vec<(f64, f64)> = pairs.iter().map(|(a, b)| (*a, b + 6.0)).collect();
+        let (ok, why) = judge_paired(&paired_units(&up), &control, 0.02, "pairs");
+        assert!(!ok && why.contains("lies above ±2%: a real cost"), "{why}");
+        let down: Vec<(f64, f64)> = pairs.iter().map(|(a, b)| (*a, b - 10.0)).collect();
+        let (ok, why) = judge_paired(&paired_units(&down), &control, 0.02, "pairs");
+        assert!(!ok && why.contains("lies below ±2%"), "{why}");
+        // Too few pairs: never met, however small the differences.
+        let few = paired_units(&tight[..5]);
+        assert!(few.ci.is_none());
+        let (ok, why) = judge_paired(&few, &few, 0.02, "pairs");
+        assert!(!ok && why.contains("5 pairs give no 95% interval"), "{why}");
+        assert!(fmt_paired(&few, "pairs").contains("at least 6 are needed"));
+        // A B B A groups: two consecutive pairs (a b, b a), means per side; an odd one left out.
+        let g = abba(&[(1.0, 3.0), (3.0, 5.0), (10.0, 10.0)]);
+        assert_eq!(g, vec![(2.0, 4.0)]);
+    }
+
+    #[test]
     fn the_bench_filter_is_gvnets_and_allows_loopbench() {
         let dir = std::env::temp_dir().join(format!("gvnet-bench-filters-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
@@ -2603,6 +2883,13 @@ mod tests {
         .unwrap();
         assert_eq!((p.containers, p.cycles, p.starts), (20, 200, 30));
         assert_eq!(p.idle_samples, 5);
+        assert_eq!(
+            (p.loop_iters, p.loop_pairs, p.pair_iters),
+            (200000, 160, 11000)
+        );
+        let (p, ..) = parse(vec!["--pair-iters".into(), "1000".into()]).unwrap();
+        assert_eq!((p.loop_iters, p.pair_iters), (200000, 1000));
+        assert!(parse(vec!["--pair-iters".into(), "0".into()]).is_err());
         let (p, ..) = parse(vec!["--idle-samples".into(), "3".into()]).unwrap();
         assert_eq!(p.idle_samples, 3);
         assert!(parse(vec!["--idle-samples".into(), "0".into()]).is_err());

@@ -44,9 +44,9 @@ USAGE:
 
     gvnet-harness bench [--lib PATH] [--out FILE] [--only start,trap,loop,events,scale]
             [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N]
-            [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--containers N] [--parallel N]
-            [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-secs N]
-            [--idle-samples N]
+            [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--pair-iters N] [--containers N]
+            [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N]
+            [--idle-secs N] [--idle-samples N]
         What gvnet costs, measured side by side (A, B interleaved): container start,
         a trapped call (host kernel and gVisor), the inherited filter, event delivery
         (latency, idle cost), scale (containers,
