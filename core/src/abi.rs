@@ -158,6 +158,10 @@ pub mod nr {
     pub const SECCOMP: usize = Sysno::seccomp as usize;
     /// `sched_yield`.
     pub const SCHED_YIELD: usize = Sysno::sched_yield as usize;
+    /// `read` (not used by gvnet; the bench's loops name it).
+    pub const READ: usize = Sysno::read as usize;
+    /// `getppid` (not used by gvnet; the bench's loops name it).
+    pub const GETPPID: usize = Sysno::getppid as usize;
     /// `ioctl`.
     pub const IOCTL: usize = Sysno::ioctl as usize;
     /// `lseek`.

@@ -7,6 +7,7 @@ use crate::check;
 use crate::sandbox::{self, Mode, Sandbox};
 use crate::testbed::{Testbed, RUNC_IN_ROOTFS};
 use crate::util::{self, Context, Output, Result};
+use gvnet_core::abi::nr;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
@@ -1042,19 +1043,44 @@ unsafe fn libc_sysconf_clk_tck() -> i64 {
 // ---------------------------------------------------------------------------------------------
 // Part 3: the inherited filter, a syscall-heavy loop in a container.
 
+/// A loop's syscalls: (number, name).
+type Calls = &'static [(usize, &'static str)];
+
 /// The kinds of loop loopbench times: (name it prints, what, judged against the 2%
-/// target, the calls of the kind that gvnet's base filter names).
-const LOOP_KINDS: &[(&str, &str, bool, &str)] = &[
-    ("getppid", "getppid(2)", true, ""),
-    ("read", "read(2) 64 B of /dev/zero", true, ""),
-    ("udp", "UDP sendto+recv, 32 B, loopback", true, "sendto"),
+/// target, the kind's syscalls).
+const LOOP_KINDS: &[(&str, &str, bool, Calls)] = &[
+    ("getppid", "getppid(2)", true, &[(nr::GETPPID, "getppid")]),
+    (
+        "read",
+        "read(2) 64 B of /dev/zero",
+        true,
+        &[(nr::READ, "read")],
+    ),
+    (
+        "udp",
+        "UDP sendto+recv, 32 B, loopback",
+        true,
+        &[(nr::SENDTO, "sendto"), (nr::RECVFROM, "recvfrom")],
+    ),
     (
         "open",
         "openat(2) of /dev/null (O_RDONLY|O_CLOEXEC) + close(2)",
         false,
-        "openat",
+        &[(nr::OPENAT, "openat"), (nr::CLOSE, "close")],
     ),
 ];
+
+/// The calls of a loop kind that the layer containers inherit (`filter::Layer::Base`) names:
+/// the ones whose verdict gVisor cannot cache.
+fn named_by_base(calls: &[(usize, &str)]) -> String {
+    let base = gvnet_core::filter::Layer::Base.numbers();
+    let named: Vec<&str> = calls
+        .iter()
+        .filter(|(n, _)| base.contains(n))
+        .map(|(_, name)| *name)
+        .collect();
+    named.join(", ")
+}
 
 /// Where the paired part's filters are, inside the sandbox (staged by `run`).
 const GVNET_FILTER: &str = "gvnet-filter.bpf";
@@ -1065,10 +1091,11 @@ const ALLOW_FILTER: &str = "allow-filter.bpf";
 /// reaches it, so its calls never trap.
 const BENCH_SITE: u64 = 0x5555_5555_1b4e;
 
-/// Writes the filters the paired part installs into `dir`: gvnet's base filter as dockerd
+/// Writes the filters the paired part installs into `dir`: gvnet's base layer as dockerd
 /// installs it (the layer dockerd's containers inherit: containerd is dockerd's child from
-/// before the first subscription, so the receive layer added then never reaches it), and an
-/// ALLOW-only filter for the A/A control.
+/// before dockerd's first netlink call, so the late layer added at the first trap and the
+/// receive layer added at the first subscription never reach it), and an ALLOW-only filter for
+/// the A/A control.
 fn write_filters(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     use gvnet_core::filter::{build, SockFilter, MAX_INSNS, RET_ALLOW};
     let bytes = |prog: &[SockFilter]| -> Vec<u8> {
@@ -1383,7 +1410,8 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
         }
     }
 
-    for (i, (_, what, judged, named)) in LOOP_KINDS.iter().enumerate() {
+    for (i, (_, what, judged, calls)) in LOOP_KINDS.iter().enumerate() {
+        let named = named_by_base(calls);
         let (p_gv, p_aa) = (paired_units(&gv[i]), paired_units(&control[i]));
         let own = format!(
             "the filter's own cost, paired in one container (next rows): {:+.0} ns ({:+.1}%), the control {:+.0} ns ({:+.1}%)",
@@ -1408,7 +1436,7 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
             row.result = format!("{:+.1}%", (sg.median / sa.median - 1.0) * 100.0);
         }
         let cause = if named.is_empty() {
-            "gvnet's filters do not name this kind's calls, so gVisor answers them from its per-number verdict cache as without gvnet".to_string()
+            "gvnet's base layer, the one containers inherit (connect, bind, setsockopt), names none of this kind's calls, so gVisor answers them from its per-number verdict cache as without gvnet".to_string()
         } else {
             format!("{named} is named by gvnet's inherited filter, so gVisor cannot cache its verdict per syscall number and interprets every filter of the container on each such call, Docker's default profile included (docs/design.md, The seccomp filter)")
         };
@@ -1425,7 +1453,8 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
         );
         b.rows.push(row);
     }
-    for (i, (_, what, judged, named)) in LOOP_KINDS.iter().enumerate() {
+    for (i, (_, what, judged, calls)) in LOOP_KINDS.iter().enumerate() {
+        let named = named_by_base(calls);
         let (pa, pb): (Vec<f64>, Vec<f64>) = gv[i].iter().copied().unzip();
         let (mut row, sa, _) = cmp_row(
             &format!("inherited filter, paired in one container: {what}"),
@@ -1450,7 +1479,7 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
             _ => "",
         };
         let why = if named.is_empty() {
-            "no call of this kind is named by gvnet's filter: gVisor answers them from its verdict cache, as for side A".to_string()
+            "no call of this kind is named by gvnet's base layer (the one containers inherit; connect, bind, setsockopt): gVisor answers them from its verdict cache, as for side A".to_string()
         } else {
             format!("{named} is named by gvnet's filter (it reads an argument and the instruction pointer for it), so gVisor cannot cache its verdict and runs every filter of the stack on each {named}, Docker's profile included; without gvnet only Docker's profile is run, and only for the numbers it reads arguments of (docs/design.md, The seccomp filter)")
         };
@@ -2302,7 +2331,7 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    container, {reps} containers per side, alternating between the sandbox without gvnet (A) and
    the one with gvnet (B); each container does {loop_iters} `getppid`, {loop_iters} 64-byte reads
    of /dev/zero, {udp} UDP send+receive round trips on loopback and {udp} openat+close of
-   /dev/null (`O_RDONLY|O_CLOEXEC`, the flags gvnet's filter names for Go's `os.Open`;
+   /dev/null (`O_RDONLY|O_CLOEXEC`, the flags gvnet's late layer traps for Go's `os.Open`;
    informational, not one of the issue's loops), and reports ns per iteration. The two sides
    are two sandboxes, so this comparison also carries whatever differs between two dockerds and
    two runsc instances. The filter's own cost is therefore measured again, paired, in one
@@ -2311,11 +2340,13 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    child doing {pair_iters} `getppid`, {pair_iters} reads, {pair_udp} UDP round trips and
    {pair_udp} openat+close; side A runs the
    loops under the container's filters (Docker's default profile), side B first installs
-   gvnet's base filter as one more layer (built by gvnet-core exactly as dockerd's, with one
+   gvnet's base layer as one more layer (built by gvnet-core exactly as dockerd's, with one
    syscall site as dockerd has, at an address loopbench never reaches, so nothing traps;
    `PR_SET_NO_NEW_PRIVS` first, as the container lacks CAP_SYS_ADMIN). dockerd's containers
-   inherit that base filter only: containerd is dockerd's child from before dockerd's first
-   subscription, which adds the receive layer. The paired rows report the median of the
+   inherit that base layer only (connect, bind, setsockopt): containerd is dockerd's child
+   from before dockerd's first netlink call, whose trap adds the late layer (sendto,
+   getsockname, getpeername, getsockopt, openat), and before its first subscription, which
+   adds the receive layer (docs/design.md, The seccomp filter; the `layers-inherited` check). The paired rows report the median of the
    per-pair differences (B − A) as a share of A's median, with a distribution-free 95%
    confidence interval for that median (the sign test's: the k-th smallest and k-th largest
    difference, k the largest rank whose binomial(n, 1/2) tail leaves at least 95% coverage;
@@ -2769,6 +2800,20 @@ mod tests {
         // The site is far from a static binary's text (0x400000 and up, a few MiB).
         const { assert!(BENCH_SITE > 1 << 40) };
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_loops_name_their_calls_and_the_inherited_layer_names_none() {
+        for (k, _, _, calls) in LOOP_KINDS {
+            assert!(!calls.is_empty(), "{k}");
+            // What containers inherit reads arguments of none of the loops' calls: gVisor
+            // answers them from its per-number cache (the rows' notes say which, if any).
+            assert_eq!(named_by_base(calls), "", "{k}");
+        }
+        assert_eq!(
+            named_by_base(&[(nr::BIND, "bind"), (nr::READ, "read")]),
+            "bind"
+        );
     }
 
     #[test]
