@@ -1204,15 +1204,6 @@ fn loop_pairs(b: &mut Bench, sb: &Sandbox, filter: &str) -> Result<Vec<Vec<(f64,
     Ok(per_kind)
 }
 
-/// Median of the paired differences b − a, and its share of median a (true medians: the mean
-/// of the middle two for an even count).
-fn paired_diff(pairs: &[(f64, f64)]) -> (f64, f64) {
-    let d: Vec<f64> = pairs.iter().map(|(a, b)| b - a).collect();
-    let a: Vec<f64> = pairs.iter().map(|(a, _)| *a).collect();
-    let md = median(&d);
-    (md, md / median(&a))
-}
-
 /// The confidence level of the paired rows' intervals.
 const CI_LEVEL: f64 = 0.95;
 
@@ -1268,11 +1259,13 @@ struct Paired {
     ci: Option<(f64, f64, f64)>,
 }
 
-/// The paired comparison over `units` of (A, B) in ns.
+/// The paired comparison over `units` of (A, B) in ns: the median of the differences B − A
+/// and its share of A's median (true medians: the mean of the middle two for an even count).
 fn paired_units(units: &[(f64, f64)]) -> Paired {
-    let (diff, share) = paired_diff(units);
     let med_a = median(&units.iter().map(|u| u.0).collect::<Vec<_>>());
     let d: Vec<f64> = units.iter().map(|(a, b)| b - a).collect();
+    let diff = median(&d);
+    let share = diff / med_a;
     Paired {
         n: units.len(),
         med_a,
@@ -1410,9 +1403,15 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
         }
     }
 
+    // Per kind: gvnet's filter and the control over single pairs, as the rows are judged.
+    let judged_pairs: Vec<(Paired, Paired)> = gv
+        .iter()
+        .zip(&control)
+        .map(|(g, c)| (paired_units(g), paired_units(c)))
+        .collect();
     for (i, (_, what, judged, calls)) in LOOP_KINDS.iter().enumerate() {
         let named = named_by_base(calls);
-        let (p_gv, p_aa) = (paired_units(&gv[i]), paired_units(&control[i]));
+        let (p_gv, p_aa) = &judged_pairs[i];
         let own = format!(
             "the filter's own cost, paired in one container (next rows): {:+.0} ns ({:+.1}%), the control {:+.0} ns ({:+.1}%)",
             p_gv.diff,
@@ -1463,9 +1462,9 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
             &pb,
             "ns",
         );
-        let (p_gv, p_aa) = (paired_units(&gv[i]), paired_units(&control[i]));
+        let (p_gv, p_aa) = &judged_pairs[i];
         let judgement = if *judged {
-            let (ok, why) = judge_paired(&p_gv, &p_aa, 0.02, "pairs");
+            let (ok, why) = judge_paired(p_gv, p_aa, 0.02, "pairs");
             row.target = "at most 2% apart (95% interval)".into();
             row.result = verdict(ok);
             format!("{why}; ")
@@ -1487,8 +1486,8 @@ fn part_loop(b: &mut Bench, with: &Sandbox, without: &Sandbox) -> Result<()> {
             "median paired difference B − A, in ns and as a share of A's median {:.0} ns (the table's nearest-rank median: {:.0} ns): {}; {judgement}control with a one-instruction ALLOW filter as B's layer: {}{bias}; {why}",
             p_gv.med_a,
             sa.median,
-            fmt_paired(&p_gv, "pairs"),
-            fmt_paired(&p_aa, "pairs"),
+            fmt_paired(p_gv, "pairs"),
+            fmt_paired(p_aa, "pairs"),
         ));
         b.rows.push(row);
     }
@@ -2690,17 +2689,17 @@ mod tests {
         // A side without its partner (a child that died) is not a pair.
         assert_eq!(parse_pairs("a udp 5\nb udp 6\na udp 5\n", "udp").len(), 1);
         // Median of b − a over the pairs, and its share of a's median.
-        let (d, share) = paired_diff(&[(100.0, 102.0), (100.0, 110.0), (200.0, 201.0)]);
-        assert_eq!(d, 2.0);
-        assert!((share - 0.02).abs() < 1e-12);
+        let p = paired_units(&[(100.0, 102.0), (100.0, 110.0), (200.0, 201.0)]);
+        assert_eq!(p.diff, 2.0);
+        assert!((p.share - 0.02).abs() < 1e-12);
         // An even count takes the mean of the middle two, not the lower.
-        let (d, _) = paired_diff(&[
+        let p = paired_units(&[
             (100.0, 101.0),
             (100.0, 103.0),
             (100.0, 105.0),
             (100.0, 120.0),
         ]);
-        assert_eq!(d, 4.0);
+        assert_eq!(p.diff, 4.0);
     }
 
     #[test]
@@ -2874,15 +2873,15 @@ mod tests {
     #[test]
     fn idle_row_judges_medians_and_explains_the_gap() {
         let lib = Some(("libgvnet.so", 512.0));
+        // One side's samples: total RSS in MiB, 80 MiB of it file-backed.
+        let side = |mibs: &[f64], lib| -> Vec<Mem> {
+            mibs.iter()
+                .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
+                .collect()
+        };
         // A gap of 2 MiB between the medians, each side spread over 4 MiB.
-        let a: Vec<Mem> = [100.0, 102.0, 104.0]
-            .iter()
-            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, None))
-            .collect();
-        let g: Vec<Mem> = [102.0, 104.0, 106.0]
-            .iter()
-            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
-            .collect();
+        let a = side(&[100.0, 102.0, 104.0], None);
+        let g = side(&[102.0, 104.0, 106.0], lib);
         let row = idle_row(&a, &g);
         assert!(
             row.result.starts_with("target missed (+2.0 MiB"),
@@ -2900,20 +2899,14 @@ mod tests {
             "{note}"
         );
         // Apart by more than either side's spread, without overlap.
-        let g: Vec<Mem> = [110.0, 110.5, 111.0]
-            .iter()
-            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
-            .collect();
+        let g = side(&[110.0, 110.5, 111.0], lib);
         let note = idle_row(&a, &g).note.unwrap();
         assert!(
             note.contains("do not overlap, a consistent difference"),
             "{note}"
         );
         // Within the target.
-        let g: Vec<Mem> = [100.5, 102.5, 103.0]
-            .iter()
-            .map(|v| mem(v * 1024.0, 80.0 * 1024.0, lib))
-            .collect();
+        let g = side(&[100.5, 102.5, 103.0], lib);
         assert!(idle_row(&a, &g).result.starts_with("met (+0.5 MiB"));
     }
 
