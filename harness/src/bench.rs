@@ -598,39 +598,15 @@ fn sandbox_host_pid(sb: &Sandbox) -> Option<u32> {
 
 /// CPU time (user + system, clock ticks) of `root` and all its descendants on the host.
 fn tree_cpu_ticks(root: u32) -> u64 {
-    let mut procs: Vec<(u32, u32, u64)> = Vec::new();
-    if let Ok(rd) = fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
-                continue;
-            };
-            let f: Vec<&str> = rest.split_whitespace().collect();
+    tree_pids(root)
+        .iter()
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            let f: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
             // After ')': state(0) ppid(1) ... utime(11) stime(12).
             let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            procs.push((pid, num(1) as u32, num(11) + num(12)));
-        }
-    }
-    let mut set = vec![root];
-    let mut grew = true;
-    while grew {
-        grew = false;
-        for &(pid, ppid, _) in &procs {
-            if set.contains(&ppid) && !set.contains(&pid) {
-                set.push(pid);
-                grew = true;
-            }
-        }
-    }
-    procs
-        .iter()
-        .filter(|p| set.contains(&p.0))
-        .map(|p| p.2)
+            Some(num(11) + num(12))
+        })
         .sum()
 }
 
@@ -2813,6 +2789,25 @@ mod tests {
             named_by_base(&[(nr::BIND, "bind"), (nr::READ, "read")]),
             "bind"
         );
+    }
+
+    #[test]
+    fn a_process_tree_and_its_cpu_time_are_read_from_proc() {
+        let me = std::process::id();
+        let mut child = Command::new("sleep").arg("5").spawn().unwrap();
+        let pids = tree_pids(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(pids[0], me);
+        assert!(pids.contains(&child.id()), "{pids:?}");
+        // Burn at least a few clock ticks in this process.
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(100) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(tree_cpu_ticks(me) > 0);
+        assert!(tree_cpu_ns(me) >= 50_000_000);
     }
 
     #[test]
