@@ -117,9 +117,42 @@ impl Snapshot {
         self.u64(offset_of!(Counters, engine))
     }
 
-    /// `probe` (see `gvnet_core::counters::probe`).
-    pub fn probe(&self) -> u64 {
-        self.u64(offset_of!(Counters, probe))
+    /// What the process treats as native (`gvnet_core::caps::Native`), `None` when the
+    /// kernel was not probed (`GVNET_MODE=off`).
+    pub fn native(&self) -> Option<gvnet_core::caps::Native> {
+        let w = self.u64(offset_of!(Counters, native));
+        (w & c::PROBED != 0).then(|| gvnet_core::caps::Native::from_bits(w & !c::PROBED))
+    }
+
+    /// What the process traps (`gvnet_core::caps::Traps`).
+    pub fn traps(&self) -> gvnet_core::caps::Traps {
+        gvnet_core::caps::Traps::from_bits(self.u64(offset_of!(Counters, traps)) as u8)
+    }
+
+    /// Each capability with its state (`native`, `emulated`, `off`), or `None` when the kernel
+    /// was not probed.
+    pub fn capabilities(&self) -> Option<Vec<(&'static str, &'static str)>> {
+        let n = self.native()?;
+        let states = gvnet_core::caps::states(n, self.traps());
+        Some(
+            gvnet_core::caps::CAPABILITIES
+                .iter()
+                .zip(states)
+                .map(|(name, s)| (*name, s.name()))
+                .collect(),
+        )
+    }
+
+    /// The capabilities in one line: `groups emulated, ...`, or `kernel not probed`.
+    pub fn capability_line(&self) -> String {
+        match self.capabilities() {
+            None => "kernel not probed".to_string(),
+            Some(v) => v
+                .iter()
+                .map(|(n, s)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
     }
 
     /// Go syscall sites the filter names.
@@ -177,7 +210,13 @@ impl Snapshot {
         }
         Json::obj()
             .with("engine", Json::s(c::engine::name(self.engine())))
-            .with("probe", Json::s(c::probe::name(self.probe())))
+            .with("capabilities", {
+                let mut o = Json::obj();
+                for (n, st) in self.capabilities().unwrap_or_default() {
+                    o.put(n, Json::s(st));
+                }
+                o
+            })
             .with("sites", Json::Num(self.sites()))
             .with("total", row(self.total()))
             .with("calls", calls)
@@ -187,9 +226,9 @@ impl Snapshot {
     /// The counts as a table.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "engine {}, kernel probe {}, {} Go syscall site(s)\n",
+            "engine {}, {}, {} Go syscall site(s)\n",
             c::engine::name(self.engine()),
-            c::probe::name(self.probe()),
+            self.capability_line(),
             self.sites()
         );
         out.push_str(&format!(

@@ -315,12 +315,14 @@ pub fn run() -> Report {
         "multicast",
         Json::obj()
             .with("bind", result_json(mc.bind))
+            .with("bind_address", result_json(mc.bind_address))
             .with("add_membership", result_json(mc.add_membership))
             .with("send_to_group", result_json(mc.send_to_group)),
     );
     let detail = format!(
-        "bind with RTMGRP_LINK {}, NETLINK_ADD_MEMBERSHIP {}, send to the group {}",
+        "bind with RTMGRP_LINK {}, with RTMGRP_IPV4_IFADDR {}, NETLINK_ADD_MEMBERSHIP {}, send to the group {}",
         result_text(mc.bind),
+        result_text(mc.bind_address),
         result_text(mc.add_membership),
         result_text(mc.send_to_group)
     );
@@ -637,11 +639,11 @@ fn library_in_dockerd(
 }
 
 fn summary(s: &Snapshot) -> String {
-    use gvnet_core::counters::{engine, probe};
+    use gvnet_core::counters::engine;
     format!(
-        "engine {}, kernel probe {}, {} Go site(s)",
+        "engine {}, {}, {} Go site(s)",
         engine::name(s.engine()),
-        probe::name(s.probe()),
+        s.capability_line(),
         s.sites()
     )
 }

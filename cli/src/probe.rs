@@ -59,11 +59,14 @@ fn nl_addr(groups: u32) -> libc::sockaddr_nl {
     a
 }
 
-/// What the kernel says to netlink multicast: bind with RTMGRP_LINK, NETLINK_ADD_MEMBERSHIP of
-/// RTNLGRP_LINK, and a send to the RTMGRP_LINK group.
+/// What the kernel says to netlink multicast: bind with RTMGRP_LINK and with RTMGRP_IPV4_IFADDR
+/// (current gVisor accepts the link group alone), NETLINK_ADD_MEMBERSHIP of RTNLGRP_LINK, and a
+/// send to the RTMGRP_LINK group.
 pub struct Multicast {
     /// bind with nl_groups = RTMGRP_LINK.
     pub bind: Result<(), Errno>,
+    /// bind with nl_groups = RTMGRP_IPV4_IFADDR.
+    pub bind_address: Result<(), Errno>,
     /// setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK).
     pub add_membership: Result<(), Errno>,
     /// sendto the RTMGRP_LINK group (an NLMSG_NOOP).
@@ -73,24 +76,31 @@ pub struct Multicast {
 impl Multicast {
     /// Whether any of the three was refused.
     pub fn refused(&self) -> bool {
-        self.bind.is_err() || self.add_membership.is_err() || self.send_to_group.is_err()
+        self.bind.is_err()
+            || self.bind_address.is_err()
+            || self.add_membership.is_err()
+            || self.send_to_group.is_err()
     }
 }
 
-/// Asks the three multicast questions, each on its own scratch NETLINK_ROUTE socket.
+/// Asks the four multicast questions, each on its own scratch NETLINK_ROUTE socket.
 pub fn multicast() -> Multicast {
     let route = || socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE);
-    let bind = route().and_then(|fd| {
-        let a = nl_addr(1);
-        // SAFETY: `a` is a live sockaddr_nl of the length given.
-        check(unsafe {
-            libc::bind(
-                fd.0,
-                &a as *const _ as *const libc::sockaddr,
-                size_of::<libc::sockaddr_nl>() as u32,
-            )
-        } as isize)
-    });
+    let bind_groups = |groups: u32| {
+        route().and_then(|fd| {
+            let a = nl_addr(groups);
+            // SAFETY: `a` is a live sockaddr_nl of the length given.
+            check(unsafe {
+                libc::bind(
+                    fd.0,
+                    &a as *const _ as *const libc::sockaddr,
+                    size_of::<libc::sockaddr_nl>() as u32,
+                )
+            } as isize)
+        })
+    };
+    let bind_address = bind_groups(libc::RTMGRP_IPV4_IFADDR as u32);
+    let bind = bind_groups(libc::RTMGRP_LINK as u32);
     let add_membership = route().and_then(|fd| {
         let g: i32 = libc::RTNLGRP_LINK as i32;
         // SAFETY: `g` is a live int of the length given.
@@ -123,6 +133,7 @@ pub fn multicast() -> Multicast {
     });
     Multicast {
         bind,
+        bind_address,
         add_membership,
         send_to_group,
     }

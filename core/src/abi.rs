@@ -78,6 +78,18 @@ pub const UIO_MAXIOV: usize = 1024;
 /// `RTNLGRP_IPV6_ACADDR` = 39). Linux sizes a NETLINK_ROUTE socket's group bitmap with it:
 /// `NETLINK_ADD_MEMBERSHIP` accepts 1..=39, and `NETLINK_LIST_MEMBERSHIPS` reports 8 bytes.
 pub const RTNL_NGROUPS: u32 = 39;
+/// `RTNLGRP_LINK`.
+pub const RTNLGRP_LINK: u32 = 1;
+/// `RTNLGRP_NEIGH`.
+pub const RTNLGRP_NEIGH: u32 = 3;
+/// `RTNLGRP_IPV4_IFADDR`.
+pub const RTNLGRP_IPV4_IFADDR: u32 = 5;
+/// `RTNLGRP_IPV4_ROUTE`.
+pub const RTNLGRP_IPV4_ROUTE: u32 = 7;
+/// `RTNLGRP_IPV6_IFADDR`.
+pub const RTNLGRP_IPV6_IFADDR: u32 = 9;
+/// `RTNLGRP_IPV6_ROUTE`.
+pub const RTNLGRP_IPV6_ROUTE: u32 = 11;
 /// `SYS_SECCOMP`, the `si_code` of a SIGSYS raised by a seccomp `RET_TRAP`.
 pub const SYS_SECCOMP: i32 = 1;
 /// `AUDIT_ARCH_X86_64`.

@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// `b"gvnetcnt"` read as a little-endian u64: the first field of [`Counters`].
 pub const MAGIC: u64 = u64::from_le_bytes(*b"gvnetcnt");
 /// Layout version of [`Counters`].
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The syscalls counted, in the order of [`Counters::calls`]; the last row is every other number.
 pub const CALLS: [&str; 12] = [
@@ -129,25 +129,9 @@ pub mod engine {
     }
 }
 
-/// Values of [`Counters::probe`]: what the constructor's kernel probe found.
-pub mod probe {
-    /// Not probed (GVNET_MODE=off, or the constructor has not run).
-    pub const NOT_PROBED: u64 = 0;
-    /// The kernel accepts a bind with RTMGRP_LINK and a send to that group.
-    pub const ACCEPTED: u64 = 1;
-    /// The kernel refuses one of them.
-    pub const REFUSED: u64 = 2;
-
-    /// A short name for a value.
-    pub const fn name(v: u64) -> &'static str {
-        match v {
-            NOT_PROBED => "not-probed",
-            ACCEPTED => "accepted",
-            REFUSED => "refused",
-            _ => "unknown",
-        }
-    }
-}
+/// Bit 63 of [`Counters::native`]: the constructor has probed the kernel (the rest of the
+/// word is then `caps::Native::bits`).
+pub const PROBED: u64 = 1 << 63;
 
 /// Counts for one syscall.
 #[repr(C)]
@@ -189,8 +173,14 @@ pub struct Counters {
     pub size: u32,
     /// What the constructor armed: one of [`engine`].
     pub engine: AtomicU64,
-    /// What the kernel probe found: one of [`probe`].
-    pub probe: AtomicU64,
+    /// What the kernel does natively: [`PROBED`] | `caps::Native::bits` (0: not probed, as
+    /// under `GVNET_MODE=off`).
+    pub native: AtomicU64,
+    /// The probed groups the kernel accepted by bind and ADD_MEMBERSHIP (bit `g - 1`), before
+    /// `caps::Native::from_probes` decided whether groups are native.
+    pub accepted: AtomicU64,
+    /// What this process traps: `caps::Traps::bits`.
+    pub traps: AtomicU64,
     /// Go syscall sites the seccomp filter names (0 without the raw-syscall engine).
     pub sites: AtomicU64,
     /// Per syscall, in the order of [`CALLS`].
@@ -215,7 +205,9 @@ impl Counters {
             version: VERSION,
             size: core::mem::size_of::<Counters>() as u32,
             engine: AtomicU64::new(engine::UNDECIDED),
-            probe: AtomicU64::new(probe::NOT_PROBED),
+            native: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            traps: AtomicU64::new(0),
             sites: AtomicU64::new(0),
             calls: [ROW; CALLS.len()],
             actions: [ZERO; ACTIONS.len()],
@@ -255,17 +247,19 @@ mod tests {
         assert_eq!(offset_of!(Counters, version), 8);
         assert_eq!(offset_of!(Counters, size), 12);
         assert_eq!(offset_of!(Counters, engine), 16);
-        assert_eq!(offset_of!(Counters, probe), 24);
-        assert_eq!(offset_of!(Counters, sites), 32);
-        assert_eq!(offset_of!(Counters, calls), 40);
+        assert_eq!(offset_of!(Counters, native), 24);
+        assert_eq!(offset_of!(Counters, accepted), 32);
+        assert_eq!(offset_of!(Counters, traps), 40);
+        assert_eq!(offset_of!(Counters, sites), 48);
+        assert_eq!(offset_of!(Counters, calls), 56);
         assert_eq!(size_of::<CallCounts>(), 40);
         assert_eq!(offset_of!(CallCounts, trapped), 0);
         assert_eq!(offset_of!(CallCounts, hooked), 8);
         assert_eq!(offset_of!(CallCounts, emulated), 16);
         assert_eq!(offset_of!(CallCounts, passed), 24);
         assert_eq!(offset_of!(CallCounts, forwarded), 32);
-        assert_eq!(offset_of!(Counters, actions), 40 + 12 * 40);
-        assert_eq!(size_of::<Counters>(), 40 + 12 * 40 + 17 * 8);
+        assert_eq!(offset_of!(Counters, actions), 56 + 12 * 40);
+        assert_eq!(size_of::<Counters>(), 56 + 12 * 40 + 17 * 8);
         assert_eq!(COUNTERS.size as usize, size_of::<Counters>());
         assert_eq!(&MAGIC.to_le_bytes(), b"gvnetcnt");
         // Every byte is a plain little-endian u64 or u32: no padding a reader could misplace.

@@ -19,6 +19,7 @@
 //! with `SO_DOMAIN`/`SO_PROTOCOL`) are never emulated.
 
 use crate::abi::{self, errno, nr};
+use crate::caps::Native;
 use crate::events::{NO_ENOBUFS, OVERRUN};
 use crate::kernel::{inode, read_user, sockopt_int, write_user, Kernel};
 use crate::membership::{Slot, Table};
@@ -180,15 +181,23 @@ fn read_u64<K: Kernel>(k: &K, addr: usize) -> Result<u64, i32> {
     Ok(u64::from_ne_bytes(raw))
 }
 
-/// Decides and carries out one intercepted call.
+/// Decides and carries out one intercepted call, for the kernel this process found
+/// ([`crate::caps::native`]).
 pub fn handle<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+    handle_with(k, t, crate::caps::native(), c)
+}
+
+/// [`handle`] for a kernel that does `n` natively: what it accepts is passed through.
+pub fn handle_with<K: Kernel>(k: &K, t: &Table, n: Native, c: &Call) -> Outcome {
     match c.nr {
-        nr::BIND => bind(k, t, c),
-        nr::CONNECT => connect(k, t, c),
-        nr::SENDTO => sendto(k, c),
-        nr::SENDMSG => sendmsg(k, c),
-        nr::SETSOCKOPT => setsockopt(k, t, c),
+        nr::BIND => bind(k, t, n, c),
+        nr::CONNECT => connect(k, t, n, c),
+        nr::SENDTO => sendto(k, n, c),
+        nr::SENDMSG => sendmsg(k, n, c),
+        nr::SETSOCKOPT => setsockopt(k, t, n, c),
+        nr::GETSOCKOPT if n.groups_native() => pass(k, c),
         nr::GETSOCKOPT => getsockopt(k, t, c),
+        nr::GETSOCKNAME if n.groups_native() => pass(k, c),
         nr::GETSOCKNAME => getsockname(k, t, c),
         nr::GETPEERNAME => getpeername(k, t, c),
         nr::RECVFROM | nr::RECVMSG => receive(k, t, c),
@@ -225,6 +234,16 @@ fn with_groups_on_route<K: Kernel>(k: &K, fd: usize, sa: SockaddrNl) -> Option<S
     (sa.family == abi::AF_NETLINK && sa.groups != 0 && is_route_socket(k, fd)).then_some(sa)
 }
 
+/// `sa` if it carries groups, `fd` is a NETLINK_ROUTE socket, and the kernel refuses a send to a
+/// group: a send gvnet makes to `nl_pid` alone. The group is not checked: gVisor refuses a send
+/// to every group or to none (docs/gvisor-releases.md).
+fn group_send<K: Kernel>(k: &K, n: Native, fd: usize, sa: SockaddrNl) -> Option<SockaddrNl> {
+    if n.has(Native::SEND_GROUP) {
+        return None;
+    }
+    with_groups_on_route(k, fd, sa)
+}
+
 /// A send's destination, read from the caller's memory once: the family, and the decoded
 /// `sockaddr_nl` when the address is long enough to be one.
 fn read_dest<K: Kernel>(k: &K, addr: usize, len: usize) -> Option<(u16, Option<SockaddrNl>)> {
@@ -239,9 +258,10 @@ fn read_dest<K: Kernel>(k: &K, addr: usize, len: usize) -> Option<(u16, Option<S
     Some((family([raw[0], raw[1]]), nl))
 }
 
-fn bind<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+fn bind<K: Kernel>(k: &K, t: &Table, n: Native, c: &Call) -> Outcome {
     let [fd, addr, len, ..] = c.args;
-    let Some(sa) = route_addr_with_groups(k, fd, addr, len) else {
+    let sa = route_addr_with_groups(k, fd, addr, len);
+    let Some(sa) = sa.filter(|sa| !n.accepts_all(sa.groups as u64)) else {
         let out = pass(k, c);
         // bind without groups replaces groups 1..=32 with none, as Linux does.
         if out.ret == 0 && !t.is_empty() {
@@ -274,9 +294,10 @@ fn bind<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     }
 }
 
-fn connect<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+fn connect<K: Kernel>(k: &K, t: &Table, n: Native, c: &Call) -> Outcome {
     let [fd, addr, len, ..] = c.args;
-    let Some(sa) = route_addr_with_groups(k, fd, addr, len) else {
+    let sa = route_addr_with_groups(k, fd, addr, len);
+    let Some(sa) = sa.filter(|_| !n.has(Native::CONNECT_GROUP)) else {
         let out = pass(k, c);
         // Any other successful connect (to a port id, or AF_UNSPEC to disconnect) leaves no
         // default destination group.
@@ -327,11 +348,11 @@ fn after_send<K: Kernel>(
     out
 }
 
-fn sendto<K: Kernel>(k: &K, c: &Call) -> Outcome {
+fn sendto<K: Kernel>(k: &K, n: Native, c: &Call) -> Outcome {
     let [fd, buf, len, flags, addr, alen] = c.args;
     match read_dest(k, addr, alen) {
         Some((abi::AF_NETLINK, nl)) => {
-            let Some(sa) = nl.and_then(|sa| with_groups_on_route(k, fd, sa)) else {
+            let Some(sa) = nl.and_then(|sa| group_send(k, n, fd, sa)) else {
                 return after_send(k, fd, nl, buf, pass(k, c));
             };
             let bare = sa.without_groups().to_bytes();
@@ -356,7 +377,7 @@ fn sendto<K: Kernel>(k: &K, c: &Call) -> Outcome {
     }
 }
 
-fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
+fn sendmsg<K: Kernel>(k: &K, n: Native, c: &Call) -> Outcome {
     let [fd, msg, flags, ..] = c.args;
     let mut hdr = [0u8; abi::MSGHDR_LEN];
     if read_user(k, msg, &mut hdr).is_err() {
@@ -368,7 +389,7 @@ fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
     let first = || read_u64(k, iov).unwrap_or(0) as usize;
     match read_dest(k, name, namelen) {
         Some((abi::AF_NETLINK, nl)) => {
-            let Some(sa) = nl.and_then(|sa| with_groups_on_route(k, fd, sa)) else {
+            let Some(sa) = nl.and_then(|sa| group_send(k, n, fd, sa)) else {
                 let out = pass(k, c);
                 if out.ret <= 0 || iovlen == 0 {
                     return out;
@@ -406,7 +427,7 @@ fn sendmsg<K: Kernel>(k: &K, c: &Call) -> Outcome {
     }
 }
 
-fn setsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
+fn setsockopt<K: Kernel>(k: &K, t: &Table, n: Native, c: &Call) -> Outcome {
     let [fd, level, opt, val, optlen, _] = c.args;
     if level as i32 == abi::SOL_NETLINK
         && opt as i32 == abi::NETLINK_NO_ENOBUFS
@@ -419,7 +440,10 @@ fn setsockopt<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
     if level as i32 != abi::SOL_NETLINK
         || (optlen as u32 as i32) < 0
         || !(join || opt as i32 == abi::NETLINK_DROP_MEMBERSHIP)
+        || n.groups_native()
     {
+        // Memberships are the kernel's when it accepts every group (groups are native all
+        // together or not at all: crate::caps::Native::from_probes).
         return pass(k, c);
     }
     let Some(ino) = route_socket(k, t, fd) else {
@@ -1199,5 +1223,99 @@ mod tests {
         let hdr = [ll.as_ptr() as u64, 20, iov.as_ptr() as u64, 2, 0, 0, 0];
         let o = handle(&k, &t, &call(nr::SENDMSG, &[FD, hdr.as_ptr() as usize, 0]));
         assert_eq!(o, Outcome::new(42, Action::PacketDropped));
+    }
+
+    /// gVisor release-20260817.0 without the packet-write flag, as the constructor finds it.
+    fn current_gvisor() -> Native {
+        Native::from_probes(1, Native::SEND_GROUP)
+    }
+
+    #[test]
+    fn a_native_send_to_a_group_is_the_kernels() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let sa = nl(0, 1);
+        let msg = [0u8; 32];
+        let args = [FD, msg.as_ptr() as usize, 32, 0, sa.as_ptr() as usize, 12];
+        let o = handle_with(&k, &t, current_gvisor(), &call(nr::SENDTO, &args));
+        assert_eq!(o.action, Action::PassedThrough);
+        assert_eq!(
+            k.calls_of(nr::SENDTO)[0].data,
+            nl(0, 1).to_vec(),
+            "the kernel sees the group"
+        );
+        // Where the kernel refuses it (20240729, 20251118), the send goes to nl_pid alone.
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let o = handle_with(&k, &t, Native::from_probes(1, 0), &call(nr::SENDTO, &args));
+        assert_eq!(o.action, Action::SentWithoutGroups(1));
+        assert_eq!(k.calls_of(nr::SENDTO)[0].data, nl(0, 0).to_vec());
+    }
+
+    #[test]
+    fn groups_and_connect_stay_emulated_where_only_link_is_accepted() {
+        let n = current_gvisor();
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let sa = nl(0, 1);
+        let o = handle_with(&k, &t, n, &call(nr::BIND, &[FD, sa.as_ptr() as usize, 12]));
+        assert_eq!(o.action, Action::BoundWithoutGroups(1));
+        assert_eq!(k.calls_of(nr::BIND)[0].data, nl(0, 0).to_vec());
+        let o = handle_with(
+            &k,
+            &t,
+            n,
+            &call(nr::CONNECT, &[FD, sa.as_ptr() as usize, 12]),
+        );
+        assert_eq!(o.action, Action::ConnectedWithoutGroups(1));
+    }
+
+    #[test]
+    fn on_a_kernel_that_accepts_everything_nothing_is_emulated() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let sa = nl(0, 0x51);
+        for nr_ in [nr::BIND, nr::CONNECT] {
+            let o = handle_with(
+                &k,
+                &t,
+                Native::ALL,
+                &call(nr_, &[FD, sa.as_ptr() as usize, 12]),
+            );
+            assert_eq!(o.action, Action::PassedThrough, "{}", name(nr_));
+        }
+        let g = 5u32;
+        for opt in [abi::NETLINK_ADD_MEMBERSHIP, abi::NETLINK_DROP_MEMBERSHIP] {
+            let c = call(
+                nr::SETSOCKOPT,
+                &[
+                    FD,
+                    abi::SOL_NETLINK as usize,
+                    opt as usize,
+                    &g as *const u32 as usize,
+                    4,
+                ],
+            );
+            assert_eq!(
+                handle_with(&k, &t, Native::ALL, &c).action,
+                Action::PassedThrough
+            );
+        }
+        let mut words = [0u32; 2];
+        let mut len = 8u32;
+        let c = call(
+            nr::GETSOCKOPT,
+            &[
+                FD,
+                abi::SOL_NETLINK as usize,
+                abi::NETLINK_LIST_MEMBERSHIPS as usize,
+                words.as_mut_ptr() as usize,
+                &mut len as *mut u32 as usize,
+            ],
+        );
+        assert_eq!(
+            handle_with(&k, &t, Native::ALL, &c).action,
+            Action::PassedThrough
+        );
+        assert!(t.is_empty(), "no record was made");
     }
 }

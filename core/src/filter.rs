@@ -41,6 +41,7 @@
 //! built without allocation.
 
 use crate::abi::{self, nr};
+pub use crate::caps::Traps;
 
 /// `SECCOMP_RET_ALLOW`.
 pub const RET_ALLOW: u32 = 0x7fff_0000;
@@ -201,14 +202,18 @@ impl Layer {
     }
 }
 
-/// Builds the filter for the given syscall sites into `out`; returns the instruction count.
+/// Builds the base layer for a kernel that refuses everything ([`Traps::ALL`]) into `out`;
+/// returns the instruction count.
 pub fn build(sites: &[u64], out: &mut [SockFilter; MAX_INSNS]) -> Result<usize, FilterError> {
-    build_layer(Layer::Base, sites, out)
+    build_layer(Layer::Base, Traps::ALL, sites, out)
 }
 
-/// Builds filter `layer` for the given syscall sites into `out`; returns the instruction count.
+/// Builds filter `layer` for the given syscall sites into `out`, naming only the calls `traps`
+/// asks for; returns the instruction count, 0 when the layer would name nothing (then it is
+/// not to be installed).
 pub fn build_layer(
     layer: Layer,
+    traps: Traps,
     sites: &[u64],
     out: &mut [SockFilter; MAX_INSNS],
 ) -> Result<usize, FilterError> {
@@ -217,6 +222,17 @@ pub fn build_layer(
     }
     if sites.len() > MAX_SITES {
         return Err(FilterError::TooManySites);
+    }
+    let membership = traps.has(Traps::MEMBERSHIP);
+    let (send_nl, send_ll) = (traps.has(Traps::SEND_NL), traps.has(Traps::SEND_LL));
+    let send = send_nl || send_ll;
+    let openat = traps.has(Traps::OPENAT);
+    let names_something = match layer {
+        Layer::Base | Layer::Recv => membership,
+        Layer::Late => membership || send || openat,
+    };
+    if !names_something {
+        return Ok(0);
     }
     let mut p = Program::new();
     p.push(Op::Ld(data::NR));
@@ -236,26 +252,49 @@ pub fn build_layer(
             p.push(Op::Jeq(abi::SOL_NETLINK as u32, To::CheckIp, To::Allow));
         }
         Layer::Late => {
-            // 44 sendto, 51 getsockname, 52 getpeername, 55 getsockopt, 257 openat.
-            p.push(Op::Jgt(nr::GETSOCKOPT as u32, To::High, To::Next));
-            p.push(Op::Jge(nr::SENDTO as u32, To::Next, To::Allow));
-            p.push(Op::Jeq(nr::SENDTO as u32, To::Sendto, To::Next));
-            p.push(Op::Jge(nr::GETSOCKNAME as u32, To::Next, To::Allow));
-            // 51..=55: getsockopt; socketpair and setsockopt (53, 54) leave.
-            p.push(Op::Jeq(nr::GETSOCKOPT as u32, To::Sockopt, To::Next));
-            p.push(Op::Jgt(nr::GETPEERNAME as u32, To::Allow, To::CheckIp));
-            p.label(To::High);
-            p.push(Op::Jeq(nr::OPENAT as u32, To::Openat, To::Allow));
-            p.label(To::Sendto);
-            p.push(Op::Ld(data::arg_lo(5)));
-            p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Next));
-            p.push(Op::Jeq(abi::SOCKADDR_LL_LEN as u32, To::CheckIp, To::Allow));
-            p.label(To::Sockopt);
-            p.push(Op::Ld(data::arg_lo(1)));
-            p.push(Op::Jeq(abi::SOL_NETLINK as u32, To::CheckIp, To::Allow));
-            p.label(To::Openat);
-            p.push(Op::Ld(data::arg_lo(2)));
-            p.push(Op::Jeq(OPEN_READ as u32, To::CheckIp, To::Allow));
+            // 44 sendto, 51 getsockname, 52 getpeername, 55 getsockopt, 257 openat; each only
+            // when `traps` names it.
+            let high = if openat { To::High } else { To::Allow };
+            let sendto = if send { To::Sendto } else { To::Allow };
+            if membership {
+                p.push(Op::Jgt(nr::GETSOCKOPT as u32, high, To::Next));
+                p.push(Op::Jge(nr::SENDTO as u32, To::Next, To::Allow));
+                p.push(Op::Jeq(nr::SENDTO as u32, sendto, To::Next));
+                p.push(Op::Jge(nr::GETSOCKNAME as u32, To::Next, To::Allow));
+                // 51..=55: getsockopt; socketpair and setsockopt (53, 54) leave.
+                p.push(Op::Jeq(nr::GETSOCKOPT as u32, To::Sockopt, To::Next));
+                p.push(Op::Jgt(nr::GETPEERNAME as u32, To::Allow, To::CheckIp));
+            } else if send {
+                p.push(Op::Jeq(nr::SENDTO as u32, To::Sendto, high));
+            }
+            if openat {
+                p.label(To::High);
+                p.push(Op::Jeq(nr::OPENAT as u32, To::Openat, To::Allow));
+            }
+            if send {
+                p.label(To::Sendto);
+                p.push(Op::Ld(data::arg_lo(5)));
+                match (send_nl, send_ll) {
+                    (true, true) => {
+                        p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Next));
+                        p.push(Op::Jeq(abi::SOCKADDR_LL_LEN as u32, To::CheckIp, To::Allow));
+                    }
+                    (true, false) => {
+                        p.push(Op::Jeq(abi::SOCKADDR_NL_LEN as u32, To::CheckIp, To::Allow));
+                    }
+                    _ => p.push(Op::Jeq(abi::SOCKADDR_LL_LEN as u32, To::CheckIp, To::Allow)),
+                }
+            }
+            if membership {
+                p.label(To::Sockopt);
+                p.push(Op::Ld(data::arg_lo(1)));
+                p.push(Op::Jeq(abi::SOL_NETLINK as u32, To::CheckIp, To::Allow));
+            }
+            if openat {
+                p.label(To::Openat);
+                p.push(Op::Ld(data::arg_lo(2)));
+                p.push(Op::Jeq(OPEN_READ as u32, To::CheckIp, To::Allow));
+            }
         }
         Layer::Recv => {
             p.push(Op::Jeq(nr::RECVFROM as u32, To::CheckIp, To::Next));
@@ -353,7 +392,7 @@ const DONE: u8 = 2;
 
 /// The late layer of this process (empty unless the engine staged it).
 pub static LATE_LAYER: Staged = Staged::new(
-    "late filter layer (sendto, getsockname, getpeername, getsockopt, openat from the Go site)",
+    "late filter layer (the late calls of the decision line, from the Go site)",
     "these calls reach the kernel unemulated",
 );
 
@@ -474,16 +513,20 @@ impl Staged {
 }
 
 /// The filter's rules without the instruction pointer: whether a call with these arguments is one
-/// gvnet must see. The libc hooks use it to send every other call straight to libc, and a test
-/// checks it against the BPF program itself.
-pub fn wants(nr_: usize, args: &[usize; 6]) -> bool {
+/// gvnet must see, given what it traps. The libc hooks use it to send every other call straight to
+/// libc, and a test checks it against the BPF program itself.
+pub fn wants(traps: Traps, nr_: usize, args: &[usize; 6]) -> bool {
     let lo = |i: usize| args[i] as u32;
+    let membership = traps.has(Traps::MEMBERSHIP);
     match nr_ {
-        nr::BIND | nr::CONNECT => lo(2) == abi::SOCKADDR_NL_LEN as u32,
-        nr::SENDTO => lo(5) == abi::SOCKADDR_NL_LEN as u32 || lo(5) == abi::SOCKADDR_LL_LEN as u32,
-        nr::SETSOCKOPT | nr::GETSOCKOPT => lo(1) == abi::SOL_NETLINK as u32,
-        nr::GETSOCKNAME | nr::GETPEERNAME => true,
-        nr::OPENAT => lo(2) == OPEN_READ as u32,
+        nr::BIND | nr::CONNECT => membership && lo(2) == abi::SOCKADDR_NL_LEN as u32,
+        nr::SENDTO => {
+            (traps.has(Traps::SEND_NL) && lo(5) == abi::SOCKADDR_NL_LEN as u32)
+                || (traps.has(Traps::SEND_LL) && lo(5) == abi::SOCKADDR_LL_LEN as u32)
+        }
+        nr::SETSOCKOPT | nr::GETSOCKOPT => membership && lo(1) == abi::SOL_NETLINK as u32,
+        nr::GETSOCKNAME | nr::GETPEERNAME => membership,
+        nr::OPENAT => traps.has(Traps::OPENAT) && lo(2) == OPEN_READ as u32,
         _ => false,
     }
 }
@@ -662,7 +705,7 @@ mod tests {
             [0, 0, OPEN_READ, 0, 0, 0],
         ];
         for n in 0..460usize {
-            let wanted = args.iter().any(|a| wants(n, a));
+            let wanted = args.iter().any(|a| wants(Traps::ALL, n, a));
             assert_eq!(wanted, base.contains(&n) || late.contains(&n), "{n}");
             for l in [Layer::Base, Layer::Late, Layer::Recv] {
                 let p = layer(l, &[SITE]);
@@ -697,7 +740,11 @@ mod tests {
                 for &b in &vals {
                     let args = [3, a, b, 0, 0, b];
                     let bpf = p.run(n as u32, X86, SITE, args.map(|x| x as u64)) == TRAP;
-                    assert_eq!(wants(n, &args), bpf, "syscall {n} args {args:?}");
+                    assert_eq!(
+                        wants(Traps::ALL, n, &args),
+                        bpf,
+                        "syscall {n} args {args:?}"
+                    );
                 }
             }
         }
@@ -706,7 +753,7 @@ mod tests {
     #[test]
     fn the_receive_layer_traps_receives_from_the_site_only() {
         let mut out = [SockFilter::default(); MAX_INSNS];
-        let n = build_layer(Layer::Recv, &[SITE], &mut out).unwrap();
+        let n = build_layer(Layer::Recv, Traps::ALL, &[SITE], &mut out).unwrap();
         let p = &out[..n];
         for nr_ in 0..460u32 {
             let want = nr_ as usize == nr::RECVFROM || nr_ as usize == nr::RECVMSG;
@@ -734,9 +781,71 @@ mod tests {
     }
 
     fn layer(l: Layer, sites: &[u64]) -> Vec<SockFilter> {
+        layer_for(l, Traps::ALL, sites)
+    }
+
+    fn layer_for(l: Layer, traps: Traps, sites: &[u64]) -> Vec<SockFilter> {
         let mut out = [SockFilter::default(); MAX_INSNS];
-        let n = build_layer(l, sites, &mut out).unwrap();
+        let n = build_layer(l, traps, sites, &mut out).unwrap();
         out[..n].to_vec()
+    }
+
+    /// Every combination of what a kernel can refuse: the layers together trap exactly what
+    /// `wants` wants for that combination (from the site, on x86_64), an empty layer is not
+    /// built at all, and numbers not named leave as early as in the full program.
+    #[test]
+    fn each_trap_set_names_exactly_its_calls() {
+        let vals = [
+            0u64,
+            1,
+            12,
+            16,
+            20,
+            270,
+            OPEN_READ as u64,
+            OPEN_READ as u64 | 1,
+        ];
+        for bits in 0..16u8 {
+            let t = Traps::from_bits(bits);
+            let progs: Vec<Vec<SockFilter>> = [Layer::Base, Layer::Late]
+                .into_iter()
+                .map(|l| layer_for(l, t, &[SITE]))
+                .collect();
+            let recv = layer_for(Layer::Recv, t, &[SITE]);
+            assert_eq!(progs[0].is_empty(), !t.has(Traps::MEMBERSHIP), "{t:?}");
+            assert_eq!(recv.is_empty(), !t.has(Traps::MEMBERSHIP), "{t:?}");
+            assert_eq!(progs[1].is_empty(), t.is_empty(), "{t:?}");
+            for n in 0..460u32 {
+                for a in vals {
+                    for b in vals {
+                        let args = [3, a, b, 0, 0, b];
+                        let want = wants(t, n as usize, &args.map(|x| x as usize));
+                        for ip in [SITE, OTHER] {
+                            let trapped = progs
+                                .iter()
+                                .filter(|p| !p.is_empty())
+                                .any(|p| run(p, n, X86, ip, args) == TRAP);
+                            assert_eq!(trapped, want && ip == SITE, "{t:?} nr {n} {args:?}");
+                        }
+                    }
+                }
+                // A number this set never traps is decided on the number alone, early.
+                let named = vals.iter().any(|&a| {
+                    vals.iter().any(|&b| {
+                        wants(
+                            t,
+                            n as usize,
+                            &[3, a as usize, b as usize, 0, 0, b as usize],
+                        )
+                    })
+                });
+                for p in progs.iter().filter(|p| !p.is_empty() && !named) {
+                    let r = exec(p, n, X86, SITE, [12, 270, 12, 12, 12, 12]);
+                    assert_eq!((r.ret, r.read), (RET_ALLOW, 1), "{t:?} nr {n}");
+                    assert!(r.steps <= 8, "{t:?} nr {n}: {} instructions", r.steps);
+                }
+            }
+        }
     }
 
     /// The program as built until the range tests came: architecture first, then the number,

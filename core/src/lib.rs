@@ -45,6 +45,7 @@
 )]
 
 pub mod abi;
+pub mod caps;
 pub mod counters;
 pub mod emulate;
 pub mod events;

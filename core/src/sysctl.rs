@@ -1,7 +1,8 @@
 //! The one IPv6 sysctl dockerd needs and gVisor lacks:
 //! `/proc/sys/net/ipv6/conf/IFACE/disable_ipv6`.
 //!
-//! gVisor (20240729) has no `/proc/sys/net/ipv6` at all, although its netstack runs IPv6 on
+//! gVisor has no `/proc/sys/net/ipv6/conf` (20240729 has no `/proc/sys/net/ipv6` at all; the
+//! current build has the directory with four stubs and no `conf/`), although its netstack runs IPv6 on
 //! every interface (addresses, neighbour discovery, routes and TCP over bridges and veth pairs
 //! work; docs/docker.md). moby's bridge driver reads that file for the bridge of every network
 //! created with `--ipv6` (`setupBridgeIPv6`) and fails the network with `Cannot read IPv6 setup
@@ -13,8 +14,9 @@
 //! * the kernel's own `openat` returned ENOENT;
 //! * the path is absolute, `/proc/sys/net/ipv6/conf/NAME/disable_ipv6`, NAME one path element;
 //! * it is opened for reading (`O_RDONLY`);
-//! * `/proc/sys/net/ipv6` does not exist at all (a kernel with IPv6 sysctls, or with IPv6 off,
-//!   has the directory);
+//! * `/proc/sys/net/ipv6/conf` does not exist (a kernel with IPv6's per-interface sysctls has
+//!   it; the constructor leaves the `openat` trap out where it exists, or where IPv6 itself is
+//!   off: [`crate::caps::Native::IPV6_SYSCTL`]);
 //! * NAME is `all`, `default`, or an interface of the caller's network namespace
 //!   (`SIOCGIFINDEX`);
 //! * the calling thread is in the process's own network namespace (`/proc/thread-self/ns/net`
@@ -30,8 +32,8 @@ use crate::abi::{errno, nr};
 use crate::emulate::{Action, Call, Outcome};
 use crate::kernel::{read_user, Kernel};
 
-/// The directory a kernel with IPv6 sysctls has.
-const IPV6_DIR: &[u8] = b"/proc/sys/net/ipv6\0";
+/// The directory a kernel with IPv6's per-interface sysctls has.
+pub const IPV6_CONF_DIR: &[u8] = b"/proc/sys/net/ipv6/conf\0";
 const PREFIX: &[u8] = b"/proc/sys/net/ipv6/conf/";
 const LEAF: &[u8] = b"/disable_ipv6";
 /// Longest path considered: prefix + IFNAMSIZ - 1 + leaf.
@@ -190,7 +192,14 @@ pub fn openat<K: Kernel>(k: &K, c: &Call) -> Outcome {
     let dir = unsafe {
         k.syscall(
             nr::FACCESSAT,
-            [AT_FDCWD as usize, IPV6_DIR.as_ptr() as usize, F_OK, 0, 0, 0],
+            [
+                AT_FDCWD as usize,
+                IPV6_CONF_DIR.as_ptr() as usize,
+                F_OK,
+                0,
+                0,
+                0,
+            ],
         )
     };
     if dir != -(errno::ENOENT as isize) || !in_own_namespace(k) || !iface_exists(k, name) {

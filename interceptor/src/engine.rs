@@ -1,17 +1,23 @@
-//! The constructor: reads the settings, probes the kernel, and arms what this process needs.
+//! The constructor: reads the settings, asks the kernel what it does natively, and arms what
+//! this process needs.
 //!
-//! | process | kernel refuses multicast | kernel accepts it |
+//! Each capability gvnet can supply (netlink groups, a connect and a send to a group, an
+//! AF_PACKET write, IPv6's per-interface sysctls) is probed separately ([`probe_kernel`]); gvnet
+//! emulates exactly what is refused ([`gvnet_core::caps`]):
+//!
+//! | process | something refused | nothing refused |
 //! |---|---|---|
-//! | target (dockerd) | libc hooks + seccomp filter + SIGSYS handler | passive |
-//! | any other | libc hooks | passive |
+//! | target (dockerd) | libc hooks + seccomp filter naming only the refused calls + SIGSYS handler | passive |
+//! | any other | libc hooks for the refused calls | passive |
 //!
-//! GVNET_MODE=force acts as if the kernel refused; GVNET_MODE=off loads inert. One info line says
-//! what was decided and why.
+//! GVNET_MODE=force emulates everything whatever the kernel says; GVNET_MODE=off loads inert.
+//! One info line names each capability (native, emulated or off) and why.
 
 use crate::config::{Config, Mode};
 use crate::{logger, real, sites};
 use gvnet_core::abi::{self, nr};
-use gvnet_core::counters::{engine, probe, COUNTERS};
+use gvnet_core::caps::{self, Native, Traps};
+use gvnet_core::counters::{engine, COUNTERS, PROBED};
 use gvnet_core::filter::{self, SockFilter, MAX_INSNS};
 use gvnet_core::kernel::{inode, Kernel, RawKernel};
 use gvnet_core::sigsys::{handle_sigsys, PROGRAM};
@@ -58,22 +64,30 @@ extern "C" fn init() {
         return;
     }
     let probe = probe_kernel();
-    let seen = if probe.is_ok() {
-        probe::ACCEPTED
+    let kernel = probe.native();
+    COUNTERS.accepted.store(probe.accepted, Ordering::Relaxed);
+    let native = if cfg.mode == Mode::Force {
+        Native::NONE
     } else {
-        probe::REFUSED
+        kernel
     };
-    COUNTERS.probe.store(seen, Ordering::Relaxed);
-    let reason = match (&probe, cfg.mode) {
-        (Err(why), _) => format!("the kernel refuses netlink multicast ({why})"),
-        (Ok(()), Mode::Force) => {
-            "GVNET_MODE=force (the kernel accepts netlink multicast)".to_string()
-        }
-        (Ok(()), _) => {
-            COUNTERS.engine.store(engine::PASSIVE, Ordering::Relaxed);
-            info!("the kernel accepts netlink multicast: passive in {exe}");
-            return;
-        }
+    let traps = native.traps(cfg.events);
+    caps::set_native(native);
+    caps::set_traps(traps);
+    COUNTERS
+        .native
+        .store(PROBED | native.bits(), Ordering::Relaxed);
+    COUNTERS.traps.store(traps.bits() as u64, Ordering::Relaxed);
+    let states = probe.describe(kernel, traps);
+    if traps.is_empty() {
+        COUNTERS.engine.store(engine::PASSIVE, Ordering::Relaxed);
+        info!("{states}: passive in {exe}");
+        return;
+    }
+    let reason = if cfg.mode == Mode::Force {
+        format!("GVNET_MODE=force: everything emulated ({states})")
+    } else {
+        states
     };
     ACTIVE.store(true, Ordering::Release);
     if gvnet_core::kernel::cache_pid(&RawKernel) {
@@ -109,7 +123,7 @@ extern "C" fn init() {
         info!("{reason}: libc hooks active in {exe}; not a target (GVNET_TARGETS={}), no raw-syscall engine{events}", cfg.targets.join(","));
         return;
     }
-    match install_engine(cfg.events) {
+    match install_engine(traps) {
         Ok(detail) => {
             COUNTERS
                 .engine
@@ -244,81 +258,305 @@ fn open_log(cfg: &Config, target: bool) {
     }
 }
 
-/// Asks the kernel, on a scratch socket, whether it accepts what gvnet fakes: a bind with
-/// RTMGRP_LINK and a send to that group. `Err` names the first refusal.
-fn probe_kernel() -> Result<(), String> {
-    let k = RawKernel;
-    // SAFETY: plain socket creation; the fd is closed below.
-    let fd = unsafe {
-        k.syscall(
+/// What the probes found: which capabilities the kernel accepts, and why each refused one was.
+struct Probe {
+    /// Probed groups accepted by NETLINK_ADD_MEMBERSHIP and by bind (bit `g - 1`).
+    accepted: u64,
+    /// [`Native`] flags the kernel accepted.
+    flags: u64,
+    /// The first refusal per capability, in the order of [`caps::CAPABILITIES`].
+    why: [Option<String>; 5],
+}
+
+impl Probe {
+    fn native(&self) -> Native {
+        Native::from_probes(self.accepted, self.flags)
+    }
+
+    /// One clause per capability: `groups emulated (EOPNOTSUPP; accepted: link)`, ...
+    fn describe(&self, kernel: Native, traps: Traps) -> String {
+        let states = caps::states(kernel, traps);
+        let mut parts = Vec::new();
+        for (i, (name, state)) in caps::CAPABILITIES.iter().zip(states).enumerate() {
+            let mut part = format!("{name} {}", state.name());
+            if state != caps::State::Native {
+                if let Some(why) = &self.why[i] {
+                    part.push_str(&format!(" ({why})"));
+                }
+            }
+            parts.push(part);
+        }
+        format!("kernel: {}", parts.join(", "))
+    }
+}
+
+/// A raw syscall's result as `Err(errno name)`.
+fn check(r: isize) -> Result<usize, String> {
+    if r < 0 {
+        Err(abi::errno::name(-r as i32).to_string())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// A new socket; the caller closes it.
+fn socket(domain: i32, kind: i32, proto: i32) -> Result<usize, String> {
+    // SAFETY: plain socket creation, no memory arguments.
+    check(unsafe {
+        RawKernel.syscall(
             nr::SOCKET,
             [
-                abi::AF_NETLINK as usize,
-                (libc::SOCK_RAW | libc::SOCK_CLOEXEC) as usize,
+                domain as usize,
+                (kind | libc::SOCK_CLOEXEC) as usize,
+                proto as usize,
                 0,
+                0,
+                0,
+            ],
+        )
+    })
+}
+
+fn close(fd: usize) {
+    // SAFETY: closing a socket this module opened.
+    unsafe { RawKernel.syscall(nr::CLOSE, [fd, 0, 0, 0, 0, 0]) };
+}
+
+/// A name for the groups of a bitmap, for the decision line.
+fn group_names(mask: u64) -> String {
+    let names: Vec<&str> = caps::EMULABLE_GROUPS
+        .iter()
+        .filter(|&&g| mask & (1u64 << (g - 1)) != 0)
+        .map(|&g| match g {
+            abi::RTNLGRP_LINK => "link",
+            abi::RTNLGRP_NEIGH => "neigh",
+            abi::RTNLGRP_IPV4_IFADDR => "ipv4-ifaddr",
+            abi::RTNLGRP_IPV4_ROUTE => "ipv4-route",
+            abi::RTNLGRP_IPV6_IFADDR => "ipv6-ifaddr",
+            _ => "ipv6-route",
+        })
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(" ")
+    }
+}
+
+/// Asks the kernel about each capability gvnet can supply, on scratch sockets it closes again,
+/// in a way that can deliver nothing to anyone:
+/// * groups: NETLINK_ADD_MEMBERSHIP of each group gvnet emulates on one socket, then one bind
+///   with the accepted ones on another;
+/// * where some group is refused (gVisor): a connect with groups and an `NLMSG_NOOP` sent to a
+///   refused group, which no socket can have joined; where none is (Linux), both are taken as
+///   accepted without asking (a send to a group would reach the host's listeners);
+/// * AF_PACKET: a one-byte send on an unbound packet socket to `sll_ifindex` 0 with a 6-byte
+///   address (gVisor parses the address first, so `sll_halen` must be 6; then it answers
+///   EOPNOTSUPP when writes are off, EINVAL when on; Linux ENXIO): no interface, no frame;
+/// * IPv6: whether `/proc/sys/net/ipv6/conf` exists, and where it does not whether IPv6 exists
+///   at all (an AF_INET6 socket): without IPv6 there is nothing to answer for.
+fn probe_kernel() -> Probe {
+    let mut p = Probe {
+        accepted: 0,
+        flags: 0,
+        why: [None, None, None, None, None],
+    };
+    let nl_route = || socket(abi::AF_NETLINK as i32, libc::SOCK_RAW, abi::NETLINK_ROUTE);
+    let first_refusal = |why: &mut Option<String>, e: String| {
+        why.get_or_insert(e);
+    };
+    // Groups, by ADD_MEMBERSHIP, then by bind.
+    let mut joined = 0u64;
+    match nl_route() {
+        Err(e) => first_refusal(&mut p.why[0], format!("socket(AF_NETLINK): {e}")),
+        Ok(fd) => {
+            for g in caps::EMULABLE_GROUPS {
+                let v = g as i32;
+                // SAFETY: `v` is a live int for the call.
+                let r = unsafe {
+                    RawKernel.syscall(
+                        nr::SETSOCKOPT,
+                        [
+                            fd,
+                            abi::SOL_NETLINK as usize,
+                            abi::NETLINK_ADD_MEMBERSHIP as usize,
+                            &v as *const i32 as usize,
+                            4,
+                            0,
+                        ],
+                    )
+                };
+                match check(r) {
+                    Ok(_) => joined |= 1u64 << (g - 1),
+                    Err(e) => first_refusal(
+                        &mut p.why[0],
+                        format!("ADD_MEMBERSHIP {}: {e}", group_names(1u64 << (g - 1))),
+                    ),
+                }
+            }
+            close(fd);
+        }
+    }
+    if joined != 0 {
+        match nl_route() {
+            Err(e) => first_refusal(&mut p.why[0], format!("socket(AF_NETLINK): {e}")),
+            Ok(fd) => {
+                let sa = SockaddrNl {
+                    family: abi::AF_NETLINK,
+                    pad: 0,
+                    pid: 0,
+                    groups: joined as u32,
+                }
+                .to_bytes();
+                // SAFETY: `sa` is a live sockaddr_nl.
+                let r = unsafe {
+                    RawKernel.syscall(nr::BIND, [fd, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
+                };
+                match check(r) {
+                    Ok(_) => p.accepted = joined,
+                    Err(e) => first_refusal(&mut p.why[0], format!("bind: {e}")),
+                }
+                close(fd);
+            }
+        }
+    }
+    if p.accepted != caps::EMULABLE_MASK {
+        if let Some(why) = &mut p.why[0] {
+            why.push_str(&format!("; accepted: {}", group_names(p.accepted)));
+        }
+        let refused = caps::EMULABLE_GROUPS
+            .iter()
+            .copied()
+            .find(|g| p.accepted & (1u64 << (g - 1)) == 0)
+            .unwrap_or(abi::RTNLGRP_NEIGH);
+        probe_group_calls(&mut p, refused);
+    } else {
+        p.flags |= Native::CONNECT_GROUP | Native::SEND_GROUP;
+    }
+    match probe_packet_write() {
+        Ok(()) => p.flags |= Native::PACKET_WRITE,
+        Err(e) => p.why[3] = Some(e),
+    }
+    match probe_ipv6_sysctls() {
+        Ok(()) => p.flags |= Native::IPV6_SYSCTL,
+        Err(e) => p.why[4] = Some(e),
+    }
+    p
+}
+
+/// A connect with `group` and an `NLMSG_NOOP` sent to it, on one scratch socket.
+fn probe_group_calls(p: &mut Probe, group: u32) {
+    let fd = match socket(abi::AF_NETLINK as i32, libc::SOCK_RAW, abi::NETLINK_ROUTE) {
+        Ok(fd) => fd,
+        Err(e) => {
+            p.why[1] = Some(format!("socket(AF_NETLINK): {e}"));
+            p.why[2] = p.why[1].clone();
+            return;
+        }
+    };
+    let sa = SockaddrNl {
+        family: abi::AF_NETLINK,
+        pad: 0,
+        pid: 0,
+        groups: 1u32 << (group - 1),
+    }
+    .to_bytes();
+    // SAFETY: `sa` is a live sockaddr_nl.
+    let r =
+        unsafe { RawKernel.syscall(nr::CONNECT, [fd, sa.as_ptr() as usize, sa.len(), 0, 0, 0]) };
+    match check(r) {
+        Ok(_) => p.flags |= Native::CONNECT_GROUP,
+        Err(e) => p.why[1] = Some(e),
+    }
+    // An NLMSG_NOOP header without NLM_F_ACK: the kernel answers nothing.
+    let mut msg = [0u8; 16];
+    msg[0..4].copy_from_slice(&16u32.to_ne_bytes());
+    msg[4..6].copy_from_slice(&1u16.to_ne_bytes());
+    // SAFETY: `msg` and `sa` are live for the call.
+    let r = unsafe {
+        RawKernel.syscall(
+            nr::SENDTO,
+            [
+                fd,
+                msg.as_ptr() as usize,
+                msg.len(),
+                libc::MSG_DONTWAIT as usize,
+                sa.as_ptr() as usize,
+                sa.len(),
+            ],
+        )
+    };
+    match check(r) {
+        Ok(_) => p.flags |= Native::SEND_GROUP,
+        Err(e) => p.why[2] = Some(e),
+    }
+    close(fd);
+}
+
+/// `Ok` unless an AF_PACKET write is refused with EOPNOTSUPP (the one refusal gvnet answers).
+fn probe_packet_write() -> Result<(), String> {
+    let fd = match socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0) {
+        Ok(fd) => fd,
+        // No packet sockets for this process at all: no write to emulate either.
+        Err(_) => return Ok(()),
+    };
+    // struct sockaddr_ll: family, protocol (ETH_P_ARP, big endian), ifindex 0, hatype 0,
+    // pkttype 0, halen 6, addr (broadcast).
+    let mut ll = [0u8; abi::SOCKADDR_LL_LEN];
+    ll[0..2].copy_from_slice(&(libc::AF_PACKET as u16).to_ne_bytes());
+    ll[2..4].copy_from_slice(&0x0806u16.to_be_bytes());
+    ll[11] = 6;
+    ll[12..18].fill(0xff);
+    let byte = [0u8; 1];
+    // SAFETY: `byte` and `ll` are live for the call.
+    let r = unsafe {
+        RawKernel.syscall(
+            nr::SENDTO,
+            [
+                fd,
+                byte.as_ptr() as usize,
+                1,
+                libc::MSG_DONTWAIT as usize,
+                ll.as_ptr() as usize,
+                ll.len(),
+            ],
+        )
+    };
+    close(fd);
+    if r == -(libc::EOPNOTSUPP as isize) {
+        Err("EOPNOTSUPP".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// `Ok` where `/proc/sys/net/ipv6/conf` exists, or where there is no IPv6 at all.
+fn probe_ipv6_sysctls() -> Result<(), String> {
+    let dir = gvnet_core::sysctl::IPV6_CONF_DIR;
+    // SAFETY: faccessat of a static NUL-terminated path.
+    let r = unsafe {
+        RawKernel.syscall(
+            nr::FACCESSAT,
+            [
+                libc::AT_FDCWD as usize,
+                dir.as_ptr() as usize,
+                libc::F_OK as usize,
                 0,
                 0,
                 0,
             ],
         )
     };
-    if fd < 0 {
-        return Err(format!(
-            "socket(AF_NETLINK): {}",
-            gvnet_core::abi::errno::name(-fd as i32)
-        ));
+    if r == 0 {
+        return Ok(());
     }
-    let fd = fd as usize;
-    let group = SockaddrNl {
-        family: abi::AF_NETLINK,
-        pad: 0,
-        pid: 0,
-        groups: 1,
-    }
-    .to_bytes();
-    // SAFETY: `group` is a live sockaddr_nl.
-    let r = unsafe {
-        k.syscall(
-            nr::BIND,
-            [fd, group.as_ptr() as usize, group.len(), 0, 0, 0],
-        )
-    };
-    let result = if r < 0 {
-        Err(format!(
-            "bind with RTMGRP_LINK: {}",
-            abi::errno::name(-r as i32)
-        ))
-    } else {
-        // An NLMSG_NOOP header without NLM_F_ACK: the kernel answers nothing.
-        let mut msg = [0u8; 16];
-        msg[0..4].copy_from_slice(&16u32.to_ne_bytes());
-        msg[4..6].copy_from_slice(&1u16.to_ne_bytes());
-        // SAFETY: `msg` and `group` are live for the call.
-        let r = unsafe {
-            k.syscall(
-                nr::SENDTO,
-                [
-                    fd,
-                    msg.as_ptr() as usize,
-                    msg.len(),
-                    libc::MSG_DONTWAIT as usize,
-                    group.as_ptr() as usize,
-                    group.len(),
-                ],
-            )
-        };
-        if r < 0 {
-            Err(format!(
-                "sendto the RTMGRP_LINK group: {}",
-                abi::errno::name(-r as i32)
-            ))
-        } else {
-            Ok(())
+    match socket(libc::AF_INET6, libc::SOCK_DGRAM, 0) {
+        Ok(fd) => {
+            close(fd);
+            Err("no /proc/sys/net/ipv6/conf".into())
         }
-    };
-    // SAFETY: closing the scratch socket opened above.
-    unsafe { k.syscall(nr::CLOSE, [fd, 0, 0, 0, 0, 0]) };
-    result
+        Err(_) => Ok(()),
+    }
 }
 
 #[repr(C)]
@@ -330,16 +568,46 @@ struct SockFprog {
 const SECCOMP_SET_MODE_FILTER: usize = 1;
 const SECCOMP_FILTER_FLAG_TSYNC: usize = 1;
 
-/// Installs the SIGSYS handler and the seccomp filter for this program's Go syscall site(s).
-fn install_engine(events: bool) -> Result<String, String> {
+/// The calls of `traps` by name, as the decision line lists them.
+fn trap_names(traps: Traps) -> String {
+    let mut v = Vec::new();
+    if traps.has(Traps::MEMBERSHIP) {
+        v.push("connect, bind, setsockopt, getsockopt at SOL_NETLINK, getsockname, getpeername");
+    }
+    match (traps.has(Traps::SEND_NL), traps.has(Traps::SEND_LL)) {
+        (true, true) => v.push("sendto netlink and packet"),
+        (true, false) => v.push("sendto netlink"),
+        (false, true) => v.push("sendto packet"),
+        _ => {}
+    }
+    if traps.has(Traps::OPENAT) {
+        v.push("openat");
+    }
+    v.join(", ")
+}
+
+/// Installs the SIGSYS handler and the seccomp filter for this program's Go syscall site(s),
+/// naming only the calls of `traps`.
+fn install_engine(traps: Traps) -> Result<String, String> {
     let sites =
         sites::go_syscall_sites().map_err(|e| format!("cannot read /proc/self/exe: {e}"))?;
     if sites.is_empty() {
         return Err("no Go syscall site found (not a Go program, or a Go older than 1.19)".into());
     }
+    let built = |layer, prog: &mut [SockFilter; MAX_INSNS]| {
+        filter::build_layer(layer, traps, &sites, prog)
+            .map_err(|e| format!("{layer:?} layer, {} sites: {e:?}", sites.len()))
+    };
     let mut prog = [SockFilter::default(); MAX_INSNS];
-    let len =
-        filter::build(&sites, &mut prog).map_err(|e| format!("{} sites: {e:?}", sites.len()))?;
+    // The base layer exists where memberships are emulated; without it nothing would bring the
+    // late layer in later, so then the late layer is the first and only one.
+    let (first, len) = match built(filter::Layer::Base, &mut prog)? {
+        0 => (filter::Layer::Late, built(filter::Layer::Late, &mut prog)?),
+        n => (filter::Layer::Base, n),
+    };
+    if len == 0 {
+        return Err("no call to trap".into());
+    }
 
     // SAFETY: a zeroed sigaction is a valid starting point; the fields are set below.
     let mut act: libc::sigaction = unsafe { core::mem::zeroed() };
@@ -392,23 +660,35 @@ fn install_engine(events: bool) -> Result<String, String> {
         };
         return Err(why);
     }
-    // The rest of the named calls trap only after the first trap of the base layer (see
-    // filter::Layer::Late), so what dockerd forks before its first netlink call (containerd,
-    // and below it every container) inherits the base layer alone.
-    let late = filter::build_layer(filter::Layer::Late, &sites, &mut prog)
-        .map_err(|e| format!("late layer: {e:?}"))?;
-    filter::LATE_LAYER.stage(&prog[..late]);
-    if events {
-        // Receives trap only once a socket subscribes (see monitor::subscribed).
-        let n = filter::build_layer(filter::Layer::Recv, &sites, &mut prog)
-            .map_err(|e| format!("receive layer: {e:?}"))?;
-        filter::RECV_LAYER.stage(&prog[..n]);
+    let mut late = 0;
+    if first == filter::Layer::Base {
+        // The rest of the named calls trap only after the first trap of the base layer (see
+        // filter::Layer::Late), so what dockerd forks before its first netlink call
+        // (containerd, and below it every container) inherits the base layer alone.
+        late = built(filter::Layer::Late, &mut prog)?;
+        if late > 0 {
+            filter::LATE_LAYER.stage(&prog[..late]);
+        }
+        // Receives trap only once a socket subscribes (see monitor::subscribed); without
+        // events nothing is ever queued for them.
+        if gvnet_core::monitor::ENABLED.load(Ordering::Acquire) {
+            let n = built(filter::Layer::Recv, &mut prog)?;
+            filter::RECV_LAYER.stage(&prog[..n]);
+        }
     }
     COUNTERS.sites.store(sites.len() as u64, Ordering::Relaxed);
     let list: Vec<String> = sites.iter().map(|s| format!("{s:#x}")).collect();
+    let layers = if first == filter::Layer::Base {
+        format!(
+            "filter of {len} instructions (connect, bind, setsockopt), late layer of {late} staged for the first trap"
+        )
+    } else {
+        format!("one filter of {len} instructions")
+    };
     Ok(format!(
-        "{} Go syscall site(s) at {}, filter of {len} instructions (connect, bind, setsockopt), late layer of {late} staged for the first trap",
+        "{} Go syscall site(s) at {}, {layers}; trapped: {}",
         sites.len(),
-        list.join(",")
+        list.join(","),
+        trap_names(traps)
     ))
 }

@@ -17,6 +17,7 @@
 use crate::engine;
 use core::mem::transmute;
 use gvnet_core::abi::nr;
+use gvnet_core::caps::traps;
 use gvnet_core::emulate::{handle, note_rcvbuf, receive_events, trace_call, Call};
 use gvnet_core::filter::wants;
 use gvnet_core::kernel::RawKernel;
@@ -151,7 +152,7 @@ unsafe fn addr_call(
     len: socklen_t,
 ) -> c_int {
     let a = args(&[fd as usize, addr as usize, len as usize]);
-    if engine::active() && wants(nr_, &a) {
+    if engine::active() && wants(traps(), nr_, &a) {
         return emulated(nr_, a) as c_int;
     }
     // SAFETY: both real symbols have this signature; forwarding the caller's arguments.
@@ -203,7 +204,7 @@ pub unsafe extern "C" fn sendto(
         addr as usize,
         alen as usize,
     ]);
-    if engine::active() && wants(nr::SENDTO, &a) {
+    if engine::active() && wants(traps(), nr::SENDTO, &a) {
         return emulated(nr::SENDTO, a);
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -260,7 +261,7 @@ pub unsafe extern "C" fn setsockopt(
         val as usize,
         len as usize,
     ]);
-    if engine::active() && wants(nr::SETSOCKOPT, &a) {
+    if engine::active() && wants(traps(), nr::SETSOCKOPT, &a) {
         return emulated(nr::SETSOCKOPT, a) as c_int;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -302,7 +303,7 @@ pub unsafe extern "C" fn getsockopt(
         val as usize,
         len as usize,
     ]);
-    if engine::active() && wants(nr::GETSOCKOPT, &a) {
+    if engine::active() && wants(traps(), nr::GETSOCKOPT, &a) {
         return emulated(nr::GETSOCKOPT, a) as c_int;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.

@@ -637,11 +637,11 @@ fn on_host(c: &mut Ctx) -> std::result::Result<String, String> {
     for (argv, want) in [
         (
             vec![true_bin.display().to_string()],
-            vec!["the kernel accepts netlink multicast: passive in"],
+            vec!["kernel: groups native, connect to a group native, send to a group native, AF_PACKET write native, IPv6 sysctls native: passive in"],
         ),
         (
             vec![nlconform.display().to_string()],
-            vec!["the kernel accepts netlink multicast: passive in"],
+            vec!["kernel: groups native, connect to a group native, send to a group native, AF_PACKET write native, IPv6 sysctls native: passive in"],
         ),
     ] {
         let err = c.run_dir.join("host-stderr.txt");
@@ -681,7 +681,7 @@ fn preload_elsewhere(c: &mut Ctx) -> Verdict {
         return Err("no library staged (/opt/gvnet/libgvnet.so): nothing to load".into());
     }
     staged(c, "safety/nlconform-go")?;
-    let refuses = "the kernel refuses netlink multicast";
+    let refuses = "kernel: groups emulated";
     let hooks = "libc hooks active in";
     let engine = "libc hooks and raw-syscall engine active in";
     let ro_log = format!("GVNET_LOG_FILE={}/gvnet.log", c.sb.opt);
