@@ -128,7 +128,10 @@ extern "C" fn init() {
             COUNTERS
                 .engine
                 .store(engine::HOOKS_AND_TRAP, Ordering::Relaxed);
-            info!("{reason}: libc hooks and raw-syscall engine active in {exe}: {detail}{events}")
+            // The decision first, in one line of its own (the trace writer's lines are at most
+            // 480 bytes); the filter's details after it.
+            info!("{reason}: libc hooks and raw-syscall engine active in {exe}{events}");
+            info!("seccomp: {detail}");
         }
         Err(e) => {
             COUNTERS
@@ -572,18 +575,18 @@ const SECCOMP_FILTER_FLAG_TSYNC: usize = 1;
 fn trap_names(traps: Traps) -> String {
     let mut v = Vec::new();
     if traps.has(Traps::MEMBERSHIP) {
-        v.push("connect, bind, setsockopt, getsockopt at SOL_NETLINK, getsockname, getpeername");
+        v.push("connect bind setsockopt getsockopt getsockname getpeername");
     }
     match (traps.has(Traps::SEND_NL), traps.has(Traps::SEND_LL)) {
-        (true, true) => v.push("sendto netlink and packet"),
-        (true, false) => v.push("sendto netlink"),
-        (false, true) => v.push("sendto packet"),
+        (true, true) => v.push("sendto(nl, ll)"),
+        (true, false) => v.push("sendto(nl)"),
+        (false, true) => v.push("sendto(ll)"),
         _ => {}
     }
     if traps.has(Traps::OPENAT) {
         v.push("openat");
     }
-    v.join(", ")
+    v.join(" ")
 }
 
 /// Installs the SIGSYS handler and the seccomp filter for this program's Go syscall site(s),
@@ -679,14 +682,12 @@ fn install_engine(traps: Traps) -> Result<String, String> {
     COUNTERS.sites.store(sites.len() as u64, Ordering::Relaxed);
     let list: Vec<String> = sites.iter().map(|s| format!("{s:#x}")).collect();
     let layers = if first == filter::Layer::Base {
-        format!(
-            "filter of {len} instructions (connect, bind, setsockopt), late layer of {late} staged for the first trap"
-        )
+        format!("base layer of {len} instructions, late layer of {late} staged for the first trap")
     } else {
         format!("one filter of {len} instructions")
     };
     Ok(format!(
-        "{} Go syscall site(s) at {}, {layers}; trapped: {}",
+        "{} Go syscall site(s) at {}, {layers}; traps {}",
         sites.len(),
         list.join(","),
         trap_names(traps)

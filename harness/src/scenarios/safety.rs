@@ -684,6 +684,8 @@ fn preload_elsewhere(c: &mut Ctx) -> Verdict {
     let refuses = "kernel: groups emulated";
     let hooks = "libc hooks active in";
     let engine = "libc hooks and raw-syscall engine active in";
+    // A target's second line: its filter's details (engine.rs).
+    let seccomp = "info: seccomp: ";
     let ro_log = format!("GVNET_LOG_FILE={}/gvnet.log", c.sb.opt);
     let go = format!("{}/{STAGE}/nlconform-go", c.sb.opt);
     let sockets = format!("{}/sockets", c.sb.opt);
@@ -693,19 +695,19 @@ fn preload_elsewhere(c: &mut Ctx) -> Verdict {
         (
             vec!["GVNET_TARGETS=containerd"],
             vec!["containerd", "--version"],
-            vec![engine],
+            vec![engine, seccomp],
         ),
         (vec![], vec!["containerd-shim-runc-v2", "-v"], vec![hooks]),
         (
             vec!["GVNET_TARGETS=containerd-shim-runc-v2"],
             vec!["containerd-shim-runc-v2", "-v"],
-            vec![engine],
+            vec![engine, seccomp],
         ),
         (vec![], vec!["runc", "--version"], vec![hooks]),
         (
             vec!["GVNET_TARGETS=runc"],
             vec!["runc", "--root", runc_root, "list"],
-            vec![engine],
+            vec![engine, seccomp],
         ),
         (vec![], vec!["ip", "-o", "link", "show", "lo"], vec![hooks]),
         (vec![], vec!["true"], vec![hooks]),
