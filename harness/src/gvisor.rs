@@ -196,15 +196,16 @@ pub fn resolve(
 
 /// What the gVisor kernel of a sandbox does, measured by [`PROBE_PY`] (no preload).
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// Each answer is "ok" or the errno's name.
 pub struct Setup {
-    /// bind() of a NETLINK_ROUTE socket to RTMGRP_LINK is accepted (release-20251118.0 on).
-    pub link_group: bool,
-    /// Errno name of a bind to RTMGRP_IPV4_IFADDR ("ok" on a real kernel).
+    /// bind() of a NETLINK_ROUTE socket to RTMGRP_LINK (accepted from release-20251118.0).
+    pub link: String,
+    /// bind() to RTMGRP_IPV4_IFADDR ("ok" on a real kernel only).
     pub addr_group: String,
-    /// An AF_PACKET socket may send (gVisor: only with --allow-packet-socket-write).
-    pub packet_write: bool,
-    /// setns(CLONE_NEWPID) into a child PID namespace works (docker exec, healthchecks).
-    pub setns_pid: bool,
+    /// sendto() on an AF_PACKET socket (gVisor: only with --allow-packet-socket-write).
+    pub packet: String,
+    /// setns(CLONE_NEWPID) into a child PID namespace (docker exec, healthchecks).
+    pub setns: String,
     /// Inode number of /proc's root (runc 1.2+ refuses anything but 1).
     pub proc_inode: u64,
 }
@@ -232,7 +233,9 @@ def bind(groups):
 def packet():
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
     try:
-        s.sendto(b"\xff" * 6 + b"\x02" + b"\x00" * 5 + b"\x88\xb5" + b"gvnet-probe" + b"\x00" * 40, ("lo", 0x88b5))
+        # With a 6-byte address in sockaddr_ll (gVisor answers EINVAL without one).
+        frame = b"\xff" * 6 + b"\x02" + b"\x00" * 5 + b"\x88\xb5" + b"gvnet-probe" + b"\x00" * 40
+        s.sendto(frame, ("lo", 0x88b5, 0, 1, b"\xff" * 6))
     finally:
         s.close()
 
@@ -286,21 +289,40 @@ impl Setup {
                 .ok_or_else(|| util::Error(format!("probe: no '{k}' line in: {}", text.trim())))
         };
         Ok(Setup {
-            link_group: get("link-group")? == "ok",
+            link: get("link-group")?.to_string(),
             addr_group: get("addr-group")?.to_string(),
-            packet_write: get("packet-write")? == "ok",
-            setns_pid: get("setns-pid")? == "ok",
+            packet: get("packet-write")?.to_string(),
+            setns: get("setns-pid")?.to_string(),
             proc_inode: get("proc-inode")?
                 .parse()
                 .map_err(|_| util::Error(format!("probe: bad proc-inode in {text}")))?,
         })
     }
 
+    /// A RTNLGRP_LINK subscription is accepted.
+    pub fn link_group(&self) -> bool {
+        self.link == "ok"
+    }
+
+    /// An AF_PACKET socket may write.
+    pub fn packet_write(&self) -> bool {
+        self.packet == "ok"
+    }
+
+    /// setns into a PID namespace works.
+    pub fn setns_pid(&self) -> bool {
+        self.setns == "ok"
+    }
+
     /// The setup's name, from what was measured: `20240729` (no multicast at all: Debian's
     /// runsc), `current` (RTNLGRP_LINK only, no packet writes), `current+flag` (the same with
     /// packet writes). A kernel that accepts the address groups (a real Linux) is `linux`.
     pub fn name(&self) -> &'static str {
-        match (self.link_group, self.addr_group.as_str(), self.packet_write) {
+        match (
+            self.link_group(),
+            self.addr_group.as_str(),
+            self.packet_write(),
+        ) {
             (true, "ok", _) => "linux",
             (false, _, _) => "20240729",
             (true, _, false) => "current",
@@ -311,12 +333,12 @@ impl Setup {
     /// One line for reports.
     pub fn describe(&self) -> String {
         format!(
-            "setup {}: RTNLGRP_LINK bind {}, IPV4_IFADDR bind {}, AF_PACKET write {}, setns(CLONE_NEWPID) {}, /proc root inode {}",
+            "setup {} (measured): bind RTNLGRP_LINK {}, bind RTNLGRP_IPV4_IFADDR {}, AF_PACKET write {}, setns(CLONE_NEWPID) {}, /proc root inode {}",
             self.name(),
-            if self.link_group { "accepted" } else { "refused" },
+            self.link,
             self.addr_group,
-            if self.packet_write { "works" } else { "refused" },
-            if self.setns_pid { "works" } else { "refused" },
+            self.packet,
+            self.setns,
             self.proc_inode
         )
     }
@@ -324,9 +346,9 @@ impl Setup {
     /// The error dockerd reports on every bridge container without gvnet (None: it works). It
     /// subscribes to RTNLGRP_LINK, then sends an unsolicited ARP through an AF_PACKET socket.
     pub fn bridge_error(&self) -> Option<&'static str> {
-        if !self.link_group {
+        if !self.link_group() {
             Some(EXPECTED_SUBSCRIBE)
-        } else if !self.packet_write {
+        } else if !self.packet_write() {
             Some(EXPECTED_ADVERTISE)
         } else {
             None
@@ -364,7 +386,7 @@ pub mod tests {
     }
     pub fn flag() -> Setup {
         Setup {
-            packet_write: true,
+            packet: "ok".into(),
             ..current()
         }
     }
@@ -379,7 +401,7 @@ pub mod tests {
             ..flag()
         };
         assert_eq!(linux.name(), "linux");
-        assert!(!old().setns_pid && current().setns_pid);
+        assert!(!old().setns_pid() && current().setns_pid());
     }
 
     #[test]
