@@ -334,8 +334,9 @@ pub const EXPECTED_IP_MONITOR: &str = "Cannot bind netlink socket: Permission de
 /// keeps listening until `timeout` ends it (exit 124); gVisor alone refuses the bind at once.
 fn ip_monitor(c: &mut Ctx) -> Verdict {
     let lib = "/opt/gvnet/libgvnet.so";
+    let mode = sandbox::mode_env();
     let script = format!(
-        "if [ -e {lib} ]; then export LD_PRELOAD={lib}; fi; timeout 2 ip monitor link; echo \"exit $?\""
+        "if [ -e {lib} ]; then export LD_PRELOAD={lib} {mode}; fi; timeout 2 ip monitor link; echo \"exit $?\""
     );
     let out = c.run(&["sh", "-c", &script], Duration::from_secs(30))?;
     let text = out.combined();

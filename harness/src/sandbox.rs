@@ -207,6 +207,16 @@ fn dockerd_env(mode: Mode, opt: &str, log: &str) -> Vec<(String, String)> {
     env
 }
 
+/// `GVNET_MODE=<value>` when the caller set GVNET_MODE (else empty): the scenarios that preload
+/// the library into programs of their own pass it on as dockerd gets it.
+pub fn mode_env() -> String {
+    std::env::var("GVNET_MODE")
+        .ok()
+        .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(|m| format!("GVNET_MODE={m}"))
+        .unwrap_or_default()
+}
+
 /// PID 1's loop after starting dockerd: reaps every child, adopted orphans included (a
 /// containerd left by a killed dockerd would otherwise stay a zombie that the next dockerd
 /// takes for a running containerd and waits for in vain), notes when the first dockerd

@@ -708,7 +708,8 @@ fn setns_expect(s: &Setup, m: Mode) -> Expect {
 }
 
 /// The project of `compose-healthy`: `app` starts only once `web`'s healthcheck (an exec of
-/// wget against itself) passed, then fetches from `web` by name once and exits.
+/// wget against itself) passed, then fetches from `web` by name (retrying the occasional reset
+/// described at `GET_FN`) and exits.
 const COMPOSE_HEALTHY_YAML: &str = r#"name: gvnet4
 x-bb: &bb
   image: bb
@@ -728,7 +729,14 @@ services:
     depends_on:
       web:
         condition: service_healthy
-    command: [sh, -c, 'echo "app got: $$(wget -q -T 5 -O- http://web/)"']
+    command:
+      - sh
+      - -c
+      - >-
+        n=0;
+        until p=$$(wget -q -T 5 -O- http://web/ 2>/dev/null) && [ -n "$$p" ]; do
+        n=$$((n+1)); [ $$n -lt 10 ] || { echo "app: web not reachable"; exit 1; }; sleep 0.5; done;
+        echo "app got: $$p ($$n retries)"
 "#;
 
 /// A compose project whose service waits for another's healthcheck
@@ -831,14 +839,19 @@ fn buildkit(c: &mut Ctx) -> Verdict {
             "{version}: a RUN step ran on the bridge ({addr}) and fetched from the internet"
         ))
     } else {
-        let line = text
+        // The step's own complaint (`#5 0.1 runc run failed: ...`) first, then BuildKit's.
+        let mut lines: Vec<&str> = text
             .lines()
-            .find(|l| l.contains("ERROR") || l.contains("rror"))
-            .unwrap_or_else(|| text.lines().last().unwrap_or(""));
+            .filter(|l| l.contains("failed") || l.contains("rror"))
+            .take(2)
+            .collect();
+        if lines.is_empty() {
+            lines.push(text.lines().last().unwrap_or(""));
+        }
         Err(format!(
             "docker buildx build: {} {}",
             out.describe(),
-            line.trim()
+            lines.join(" | ").trim()
         ))
     }
 }

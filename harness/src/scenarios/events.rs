@@ -178,8 +178,9 @@ fn run_program(c: &mut Ctx, label: &str, file: &str, command: &str, extra_env: &
     }
     let lib = format!("{opt}/libgvnet.so");
     let log = format!("{}/events-{label}.log", c.sb.log);
+    let mode = crate::sandbox::mode_env();
     let script = format!(
-        "if [ -e {lib} ]; then export LD_PRELOAD={lib} GVNET_LOG=debug GVNET_LOG_FILE={log} {extra_env}; fi; \
+        "if [ -e {lib} ]; then export LD_PRELOAD={lib} GVNET_LOG=debug GVNET_LOG_FILE={log} {mode} {extra_env}; fi; \
          unshare -n {command}; echo \"exit $?\""
     );
     let out = c.run(&["sh", "-c", &script], RUN_TIMEOUT)?;
@@ -274,9 +275,10 @@ fn events_ip_monitor(c: &mut Ctx) -> Verdict {
 fn events_kick(c: &mut Ctx) -> Verdict {
     let lib = format!("{}/libgvnet.so", c.sb.opt);
     let log = format!("{}/events-kick.log", c.sb.log);
+    let mode = crate::sandbox::mode_env();
     let script = format!(
         "a=$(mktemp); b=$(mktemp); \
-         if [ -e {lib} ]; then export LD_PRELOAD={lib} GVNET_EVENT_IDLE_MS=0 GVNET_LOG=debug GVNET_LOG_FILE={log}; fi; \
+         if [ -e {lib} ]; then export LD_PRELOAD={lib} GVNET_EVENT_IDLE_MS=0 GVNET_LOG=debug GVNET_LOG_FILE={log} {mode}; fi; \
          ip monitor link >$a 2>&1 & m1=$!; \
          GVNET_EVENT_KICK=off ip monitor link >$b 2>&1 & m2=$!; \
          unset LD_PRELOAD; sleep 2; \
