@@ -5,8 +5,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 LIB     := target/release/libgvnet.so
 HARNESS := target/release/gvnet-harness
 
-.PHONY: all deps build lint unit stress fuzz check check-preload check-baseline test bench demo down \
-	clean install uninstall
+.PHONY: all deps build lint unit stress fuzz check check-preload check-baseline check-setups test \
+	bench demo down clean install uninstall
 
 # `make install`: libgvnet.so, the gvnet command, gvnet-dockerd, a docker.service drop-in and
 # the settings file it reads. PREFIX and DESTDIR as usual; NOBUILD=1 installs what is already
@@ -60,17 +60,30 @@ fuzz:
 	done
 
 # The gVisor suite: a real dockerd in a real runsc sandbox, with the preload and without it.
+# `make check` runs one gVisor: RUNSC (a runsc binary or an .xz of one; default Debian's, the
+# testbed's) with the global runsc flags RUNSC_FLAGS, e.g.
+#   make check RUNSC=../shared/gvisor/runsc-release-20260817.0-70.xz RUNSC_FLAGS="--allow-packet-socket-write"
+# `make test` runs every setup (scripts/gvisor-suite.sh): Debian's runsc, then RUNSC (default
+# ../shared/gvisor/runsc-release-20260817.0-70.xz) without and with --allow-packet-socket-write.
+RUNSC       ?=
+RUNSC_FLAGS ?=
+RUNSC_ARGS  := $(if $(RUNSC),--runsc $(RUNSC)) $(foreach f,$(RUNSC_FLAGS),--runsc-flag=$(f))
+
 check: check-preload check-baseline
 
 check-preload: build
 	$(HARNESS) testbed
-	$(HARNESS) check
+	$(HARNESS) check $(RUNSC_ARGS)
 
 check-baseline: build
 	$(HARNESS) testbed
-	$(HARNESS) check --no-preload
+	$(HARNESS) check --no-preload $(RUNSC_ARGS)
 
-test: lint unit check
+check-setups: build
+	$(HARNESS) testbed
+	RUNSC='$(RUNSC)' HARNESS=$(HARNESS) bash scripts/gvisor-suite.sh
+
+test: lint unit check-setups
 
 # What gvnet costs, measured side by side (not part of test): prints a table and writes
 # docs/performance.md. Counts are options of `gvnet-harness bench` (BENCH_ARGS).

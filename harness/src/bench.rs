@@ -4,6 +4,7 @@
 
 use crate::bail;
 use crate::check;
+use crate::gvisor::Runsc;
 use crate::sandbox::{self, Mode, Sandbox};
 use crate::testbed::{Testbed, RUNC_IN_ROOTFS};
 use crate::util::{self, Context, Output, Result};
@@ -577,7 +578,10 @@ fn build_evbench(dir: &Path) -> Result<PathBuf> {
 
 /// The host pid of a runsc sandbox (`runsc state`), None for a direct one.
 fn sandbox_host_pid(sb: &Sandbox) -> Option<u32> {
-    let sandbox::Kind::Runsc { runsc, root, id } = &sb.kind else {
+    let sandbox::Kind::Runsc {
+        runsc, root, id, ..
+    } = &sb.kind
+    else {
         return None;
     };
     let out = util::capture(
@@ -2494,8 +2498,12 @@ fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<Str
     Ok((p, lib, out, only))
 }
 
+/// The runsc of this bench run (`--runsc`, `--runsc-flag`), set once by `run`.
+static RUNSC: std::sync::OnceLock<Runsc> = std::sync::OnceLock::new();
+
 fn start_sandbox(tb: &Testbed, mode: Mode, lib: &Path, stage: &[&Path]) -> Result<Sandbox> {
-    let run_dir = sandbox::new_run_dir(&format!("bench-{}", mode.name()))?;
+    let runsc = RUNSC.get().ok_or("bench: no runsc resolved")?;
+    let run_dir = sandbox::new_run_dir(&format!("bench-{}-{}", mode.name(), runsc.label()))?;
     sandbox::prepare_run_dir(&run_dir, mode, lib, &tb.bb_tar())?;
     for f in stage {
         let name = f.file_name().ok_or("staged file without a name")?;
@@ -2503,7 +2511,7 @@ fn start_sandbox(tb: &Testbed, mode: Mode, lib: &Path, stage: &[&Path]) -> Resul
             .with_ctx(|| format!("cannot stage {}", f.display()))?;
     }
     let id = format!("gvnet-bench-{}-{}", std::process::id(), mode.name());
-    sandbox::start(&run_dir, mode, Some(tb), &id)
+    sandbox::start(&run_dir, mode, Some(tb), Some(runsc), &id)
 }
 
 pub fn run(args: Vec<String>) -> Result<i32> {
@@ -2511,6 +2519,8 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         .chain(args.iter().cloned())
         .collect::<Vec<_>>()
         .join(" ");
+    let mut args = args;
+    let (runsc_arg, runsc_flags) = crate::gvisor::take_args(&mut args)?;
     let (p, lib, out_file, only) = parse(args)?;
     let lib = lib.unwrap_or_else(sandbox::default_lib);
     let started = util::timestamp();
@@ -2519,6 +2529,9 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         bail!("bench runs on the host: it starts two gVisor sandboxes side by side and times the host kernel too");
     }
     let tb = sandbox::testbed_for_run(false)?.ok_or("no testbed")?;
+    let runsc =
+        crate::gvisor::resolve(runsc_arg.as_deref(), runsc_flags, Some(&tb))?.ok_or("no runsc")?;
+    println!("bench: gVisor {}", runsc.describe());
     sandbox::clean_old_runs(Some(&tb), 30, None);
     if std::env::var_os("GVNET_LOG").is_none() {
         std::env::set_var("GVNET_LOG", "info");
@@ -2540,6 +2553,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         allow_filter.as_path(),
     ];
 
+    let _ = RUNSC.set(runsc.clone());
     let with = start_sandbox(&tb, Mode::Preload, &lib, &stage)?;
     let mut guard = Sandboxes(vec![with.clone()]);
     let without = start_sandbox(&tb, Mode::NoPreload, &lib, &stage)?;
@@ -2550,10 +2564,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         without.run_dir.display()
     );
 
-    let mut versions = vec![(
-        "gVisor (runsc)".to_string(),
-        first_line(Command::new(tb.runsc()).arg("--version")),
-    )];
+    let mut versions = vec![("gVisor (runsc)".to_string(), runsc.describe())];
     let dv = with.exec(&["dockerd", "--version"], Duration::from_secs(30))?;
     versions.push((
         "Docker (dockerd, in the sandbox)".into(),

@@ -1,6 +1,7 @@
 //! `gvnet-harness check`: the regression suite, in a fresh sandbox per run.
 
 use crate::bail;
+use crate::gvisor::{self, Setup};
 use crate::sandbox::{self, Mode, Sandbox};
 use crate::testbed::{self, Testbed};
 use crate::util::{self, Context, Output, Result};
@@ -10,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// What dockerd says on every bridge container without gvnet (docker.io 28.x in gVisor).
-pub const EXPECTED_NO_PRELOAD: &str = "failed to subscribe to link updates: permission denied";
+/// What dockerd says on every bridge container without gvnet (docker.io 28.x in gVisor
+/// 20240729).
+pub const EXPECTED_NO_PRELOAD: &str = gvisor::EXPECTED_SUBSCRIBE;
 /// The other way the same step fails without gvnet, seen once in about 300 bridge container
 /// starts of the no-preload suite: moby's lookup of the new veth, just before it subscribes,
 /// gets EAFNOSUPPORT from gVisor (`failed to add interface vethX to sandbox: failed to get link
@@ -87,6 +89,8 @@ pub(crate) struct Ctx<'a> {
     /// The run directory (its opt/ is /opt/gvnet inside the sandbox).
     #[allow(dead_code)] // for the scenario modules
     pub run_dir: &'a Path,
+    /// What this gVisor does (measured before the scenarios).
+    pub setup: &'a Setup,
 }
 
 pub(crate) type Verdict = std::result::Result<String, String>;
@@ -330,8 +334,9 @@ pub const EXPECTED_IP_MONITOR: &str = "Cannot bind netlink socket: Permission de
 /// keeps listening until `timeout` ends it (exit 124); gVisor alone refuses the bind at once.
 fn ip_monitor(c: &mut Ctx) -> Verdict {
     let lib = "/opt/gvnet/libgvnet.so";
+    let mode = sandbox::mode_env();
     let script = format!(
-        "if [ -e {lib} ]; then export LD_PRELOAD={lib}; fi; timeout 2 ip monitor link; echo \"exit $?\""
+        "if [ -e {lib} ]; then export LD_PRELOAD={lib} {mode}; fi; timeout 2 ip monitor link; echo \"exit $?\""
     );
     let out = c.run(&["sh", "-c", &script], Duration::from_secs(30))?;
     let text = out.combined();
@@ -345,11 +350,35 @@ fn ip_monitor(c: &mut Ctx) -> Verdict {
     Err(format!("ip monitor link stopped by itself: {why}"))
 }
 
+/// What a scenario must do in one setup and mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    Pass,
+    /// It must fail, and its error must contain this text.
+    Fail(&'static str),
+}
+
 pub(crate) struct Scenario {
     pub name: &'static str,
-    /// Without the preload this scenario must fail with this text; `None`: it must pass.
-    pub without_preload: Option<&'static str>,
+    /// What must happen in a setup (measured: `gvisor::Setup`), with or without the preload.
+    /// Each `Fail` was seen and explained (harness/README.md lists them).
+    pub expect: fn(&Setup, Mode) -> Expect,
     pub run: fn(&mut Ctx) -> Verdict,
+}
+
+/// Passes everywhere, with and without the preload.
+pub(crate) fn always(_: &Setup, _: Mode) -> Expect {
+    Expect::Pass
+}
+
+/// A container on a bridge: passes with the preload; without it fails where dockerd's bridge
+/// does not work natively (`Setup::bridge_error`), and passes where it does (current gVisor
+/// with --allow-packet-socket-write).
+pub(crate) fn bridge(s: &Setup, m: Mode) -> Expect {
+    match (m, s.bridge_error()) {
+        (Mode::NoPreload, Some(e)) => Expect::Fail(e),
+        _ => Expect::Pass,
+    }
 }
 
 /// Every scenario, in the order they run: the base set, then each module's.
@@ -364,53 +393,62 @@ fn all_scenarios() -> impl Iterator<Item = &'static Scenario> {
 const BASE: &[Scenario] = &[
     Scenario {
         name: "host-network",
-        without_preload: None,
+        expect: always,
         run: host_network,
     },
     Scenario {
         name: "none-network",
-        without_preload: None,
+        expect: always,
         run: none_network,
     },
     Scenario {
         name: "default-bridge",
-        without_preload: Some(EXPECTED_NO_PRELOAD),
+        expect: bridge,
         run: default_bridge,
     },
     Scenario {
         name: "bridge-address",
-        without_preload: Some(EXPECTED_NO_PRELOAD),
+        expect: bridge,
         run: bridge_address,
     },
     Scenario {
         name: "user-network",
-        without_preload: Some(EXPECTED_NO_PRELOAD),
+        expect: bridge,
         run: user_network,
     },
     Scenario {
         name: "publish",
-        without_preload: Some(EXPECTED_NO_PRELOAD),
+        expect: bridge,
         run: publish,
     },
     Scenario {
         name: "no-stale-veth",
-        without_preload: None,
+        expect: always,
         run: no_stale_veth,
     },
     Scenario {
         name: "ip-monitor",
-        without_preload: Some(EXPECTED_IP_MONITOR),
+        expect: ip_monitor_expect,
         run: ip_monitor,
     },
 ];
 
-fn judge(mode: Mode, without_preload: Option<&str>, v: Verdict) -> (Outcome, String) {
-    match (mode, without_preload, v) {
-        (Mode::NoPreload, Some(expected), Ok(detail)) => (
+/// `ip monitor link` subscribes to RTNLGRP_LINK only, which current gVisor accepts natively.
+fn ip_monitor_expect(s: &Setup, m: Mode) -> Expect {
+    if m == Mode::NoPreload && !s.link_group() {
+        Expect::Fail(EXPECTED_IP_MONITOR)
+    } else {
+        Expect::Pass
+    }
+}
+
+fn judge(expect: Expect, v: Verdict) -> (Outcome, String) {
+    match (expect, v) {
+        (Expect::Fail(expected), Ok(detail)) => (
             Outcome::Failed,
-            format!("passed without the preload (expected `{expected}`): {detail}"),
+            format!("passed, but this setup and mode must fail with `{expected}`: {detail}"),
         ),
-        (Mode::NoPreload, Some(expected), Err(e)) if is_expected_failure(&e, expected) => {
+        (Expect::Fail(expected), Err(e)) if is_expected_failure(&e, expected) => {
             let shown = if e.contains(expected) {
                 expected.to_string()
             } else {
@@ -418,8 +456,12 @@ fn judge(mode: Mode, without_preload: Option<&str>, v: Verdict) -> (Outcome, Str
             };
             (Outcome::ExpectedFailure, shown)
         }
-        (_, _, Ok(detail)) => (Outcome::Passed, detail),
-        (_, _, Err(e)) => (Outcome::Failed, e),
+        (_, Ok(detail)) => (Outcome::Passed, detail),
+        (Expect::Fail(expected), Err(e)) => (
+            Outcome::Failed,
+            format!("failed otherwise than expected (`{expected}`): {e}"),
+        ),
+        (Expect::Pass, Err(e)) => (Outcome::Failed, e),
     }
 }
 
@@ -447,14 +489,18 @@ fn environment_failure(e: util::Error, run_dir: Option<&Path>, scenarios: usize)
 }
 
 pub fn run(args: Vec<String>) -> Result<i32> {
+    let mut args = args;
+    let (runsc_arg, runsc_flags) = gvisor::take_args(&mut args)?;
     let mut mode = Mode::Preload;
     let mut lib = None;
     let mut keep = false;
     let mut only: Option<Vec<String>> = None;
+    let mut want_setup: Option<String> = None;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--no-preload" => mode = Mode::NoPreload,
+            "--setup" => want_setup = Some(it.next().ok_or("--setup needs a name")?),
             "--keep" => keep = true,
             "--lib" => lib = Some(PathBuf::from(it.next().ok_or("--lib needs a path")?)),
             "--only" => {
@@ -493,9 +539,24 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         Ok(tb) => tb,
         Err(e) => return environment_failure(e, None, selected),
     };
+    let runsc = match gvisor::resolve(runsc_arg.as_deref(), runsc_flags, tb.as_ref()) {
+        Ok(r) => r,
+        Err(e) => return environment_failure(e, None, selected),
+    };
     sandbox::clean_old_runs(tb.as_ref(), 30, None);
-    let run_dir = sandbox::new_run_dir(mode.name())?;
+    let run_label = match &runsc {
+        Some(r) => format!("{}-{}", mode.name(), r.label()),
+        None => format!("{}-direct", mode.name()),
+    };
+    let run_dir = sandbox::new_run_dir(&run_label)?;
     println!("check ({}), run dir {}", mode.name(), run_dir.display());
+    match &runsc {
+        Some(r) => println!("gVisor: {}", r.describe()),
+        None => println!("gVisor: the one this harness runs in (direct mode)"),
+    }
+    if let Ok(m) = std::env::var("GVNET_MODE") {
+        println!("GVNET_MODE={m} (passed on to dockerd)");
+    }
     if mode == Mode::Preload {
         let len = fs::metadata(&lib).map(|m| m.len()).unwrap_or(0);
         println!("library: {} ({len} bytes)", lib.display());
@@ -526,7 +587,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         }
     }
     let id = format!("gvnet-check-{}", std::process::id());
-    let sb = match sandbox::start(&run_dir, mode, tb.as_ref(), &id) {
+    let sb = match sandbox::start(&run_dir, mode, tb.as_ref(), runsc.as_ref(), &id) {
         Ok(sb) => Some(sb),
         Err(e) if e.0.contains("step 'runsc run'") => {
             return environment_failure(e, Some(&run_dir), selected)
@@ -536,6 +597,40 @@ pub fn run(args: Vec<String>) -> Result<i32> {
             eprintln!("error: {e}");
             None
         }
+    };
+
+    // What this gVisor does, measured in the sandbox (without the preload): the expectations
+    // follow from it.
+    let setup = match &sb {
+        Some(sb) => match gvisor::measure(|argv| sb.exec(argv, SHORT)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(s) = &setup {
+        println!("{}", s.describe());
+        let _ = util::write_file(&run_dir.join("setup.txt"), format!("{}\n", s.describe()));
+    }
+    let runtime = fs::read_to_string(run_dir.join("log/dockerd.log"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("gvnet-dockerd: runtime: "))
+        .map(|l| l.trim_start_matches("gvnet-dockerd: ").to_string());
+    if let Some(r) = &runtime {
+        println!("{r}");
+    }
+    let setup_err = match (&setup, &want_setup) {
+        (None, _) if sb.is_some() => Some("the setup probe failed (see above)".to_string()),
+        (Some(s), Some(w)) if s.name() != w => Some(format!(
+            "--setup {w}: this gVisor measures as {} ({})",
+            s.name(),
+            s.describe()
+        )),
+        _ => None,
     };
 
     let check_log = run_dir.join("check.log");
@@ -550,8 +645,12 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         let t = Instant::now();
         let verdict = match (&sb, &victim_err) {
             (None, _) => Err("dockerd did not start (see its log)".to_string()),
+            (Some(_), _) if setup_err.is_some() || setup.is_none() => {
+                Err(setup_err.clone().unwrap_or_default())
+            }
             (Some(_), Some(e)) if s.name == "descendants" => Err(e.clone()),
             (Some(sb), _) => {
+                let Some(setup) = &setup else { unreachable!() };
                 let log = fs::OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -561,6 +660,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
                     sb,
                     log,
                     run_dir: &run_dir,
+                    setup,
                 };
                 c.note(&format!("\n=== {}", s.name));
                 eprint!("  {:<16} ... ", s.name);
@@ -569,8 +669,14 @@ pub fn run(args: Vec<String>) -> Result<i32> {
                 v
             }
         };
-        let (outcome, reason) = judge(mode, s.without_preload, verdict);
-        if sb.is_some() {
+        let expect = setup
+            .as_ref()
+            .map_or(Expect::Pass, |st| (s.expect)(st, mode));
+        let (outcome, reason) = match (&setup_err, verdict) {
+            (Some(e), _) => (Outcome::Failed, e.clone()),
+            (None, v) => judge(expect, v),
+        };
+        if sb.is_some() && setup_err.is_none() {
             eprintln!("{}", label(&outcome));
         }
         rows.push(Row {
@@ -607,8 +713,12 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     println!("{}", "-".repeat(100));
     println!(
-        "mode {}; {:.0}s in all",
+        "mode {}; setup {}; {}; {:.0}s in all",
         mode.name(),
+        setup.as_ref().map_or("unknown", |s| s.name()),
+        runsc
+            .as_ref()
+            .map_or("direct".to_string(), |r| r.describe()),
         started.elapsed().as_secs_f64()
     );
 
@@ -638,7 +748,10 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     if let Some(sb) = &sb {
         if keep {
             println!("sandbox kept running: {}", sb.exec_hint());
-            if let sandbox::Kind::Runsc { runsc, root, id } = &sb.kind {
+            if let sandbox::Kind::Runsc {
+                runsc, root, id, ..
+            } = &sb.kind
+            {
                 println!(
                     "stop it with: {} --root={} delete --force {id}",
                     runsc.display(),
@@ -675,12 +788,17 @@ fn label(o: &Outcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gvisor::tests::{current, flag, old};
+    use crate::gvisor::{EXPECTED_ADVERTISE, EXPECTED_SUBSCRIBE};
+
+    const NOPRE: Mode = Mode::NoPreload;
+    const PRE: Mode = Mode::Preload;
 
     #[test]
     fn no_preload_bridge_failure_with_the_message_is_expected() {
         let e = format!("docker run: exit 125 docker: Error response from daemon: failed to set up container networking: failed to add interface veth1 to sandbox: {EXPECTED_NO_PRELOAD}");
         assert_eq!(
-            judge(Mode::NoPreload, Some(EXPECTED_NO_PRELOAD), Err(e)).0,
+            judge(Expect::Fail(EXPECTED_NO_PRELOAD), Err(e)).0,
             Outcome::ExpectedFailure
         );
     }
@@ -689,18 +807,17 @@ mod tests {
     fn no_preload_veth_lookup_failure_is_the_same_step_failing() {
         let e = "docker compose up: exit 1 Error response from daemon: failed to set up container networking: failed to add interface veth28a7fc1 to sandbox: failed to get link by name \"veth28a7fc1\": address family not supported by protocol";
         assert_eq!(
-            judge(Mode::NoPreload, Some(EXPECTED_NO_PRELOAD), Err(e.into())).0,
+            judge(Expect::Fail(EXPECTED_NO_PRELOAD), Err(e.into())).0,
             Outcome::ExpectedFailure
         );
         // Only for the bridge failure, and only with both parts.
         assert_eq!(
-            judge(Mode::NoPreload, Some(EXPECTED_IP_MONITOR), Err(e.into())).0,
+            judge(Expect::Fail(EXPECTED_IP_MONITOR), Err(e.into())).0,
             Outcome::Failed
         );
         assert_eq!(
             judge(
-                Mode::NoPreload,
-                Some(EXPECTED_NO_PRELOAD),
+                Expect::Fail(EXPECTED_NO_PRELOAD),
                 Err("failed to get link by name \"x\"".into())
             )
             .0,
@@ -709,40 +826,116 @@ mod tests {
     }
 
     #[test]
-    fn no_preload_other_failures_and_passes_fail() {
+    fn other_failures_and_passes_fail() {
         assert_eq!(
-            judge(
-                Mode::NoPreload,
-                Some(EXPECTED_NO_PRELOAD),
-                Err("timed out".into())
-            )
-            .0,
+            judge(Expect::Fail(EXPECTED_NO_PRELOAD), Err("timed out".into())).0,
             Outcome::Failed
         );
         assert_eq!(
-            judge(Mode::NoPreload, Some(EXPECTED_NO_PRELOAD), Ok("ok".into())).0,
+            judge(Expect::Fail(EXPECTED_NO_PRELOAD), Ok("ok".into())).0,
             Outcome::Failed
         );
         assert_eq!(
-            judge(Mode::NoPreload, None, Err(EXPECTED_NO_PRELOAD.into())).0,
+            judge(Expect::Pass, Err(EXPECTED_NO_PRELOAD.into())).0,
             Outcome::Failed
         );
+        assert_eq!(judge(Expect::Pass, Ok("x".into())).0, Outcome::Passed);
     }
 
     #[test]
-    fn preload_needs_a_pass() {
+    fn bridge_expectations_per_setup() {
+        assert_eq!(bridge(&old(), NOPRE), Expect::Fail(EXPECTED_SUBSCRIBE));
+        assert_eq!(bridge(&current(), NOPRE), Expect::Fail(EXPECTED_ADVERTISE));
+        assert_eq!(bridge(&flag(), NOPRE), Expect::Pass);
+        for s in [old(), current(), flag()] {
+            assert_eq!(bridge(&s, PRE), Expect::Pass);
+            assert_eq!(always(&s, NOPRE), Expect::Pass);
+        }
         assert_eq!(
-            judge(
-                Mode::Preload,
-                Some(EXPECTED_NO_PRELOAD),
-                Err(EXPECTED_NO_PRELOAD.into())
-            )
-            .0,
-            Outcome::Failed
+            ip_monitor_expect(&old(), NOPRE),
+            Expect::Fail(EXPECTED_IP_MONITOR)
+        );
+        assert_eq!(ip_monitor_expect(&current(), NOPRE), Expect::Pass);
+    }
+
+    /// Without the preload, as measured (harness/README.md's table): each scenario's expectation
+    /// in 20240729, current and current+flag.
+    #[test]
+    fn no_preload_table() {
+        let want = |name: &str| -> [Expect; 3] {
+            let sc = all_scenarios().find(|s| s.name == name).unwrap();
+            [old(), current(), flag()].map(|s| (sc.expect)(&s, NOPRE))
+        };
+        let (s, a, p) = (
+            Expect::Fail(EXPECTED_SUBSCRIBE),
+            Expect::Fail(EXPECTED_ADVERTISE),
+            Expect::Pass,
+        );
+        for n in [
+            "default-bridge",
+            "exec",
+            "exec-pidns",
+            "buildkit",
+            "compose-healthy",
+            "dockerd-restart",
+        ] {
+            assert_eq!(want(n), [s, a, p], "{n}");
+        }
+        for n in ["host-network", "descendants", "no-stale-veth"] {
+            assert_eq!(want(n), [p, p, p], "{n}");
+        }
+        assert_eq!(
+            want("ip-monitor"),
+            [Expect::Fail(EXPECTED_IP_MONITOR), p, p]
+        );
+        let eop = Expect::Fail("bind nl_groups=0x555: Operation not supported");
+        assert_eq!(
+            want("events-c"),
+            [
+                Expect::Fail("bind nl_groups=0x555: Permission denied"),
+                eop,
+                eop
+            ]
         );
         assert_eq!(
-            judge(Mode::Preload, None, Ok("x".into())).0,
-            Outcome::Passed
+            want("events-kick"),
+            [s, a, Expect::Fail("the test cannot tell")]
         );
+        assert_eq!(
+            want("bad-settings"),
+            [s, a, Expect::Fail("cannot open GVNET_LOG_FILE")]
+        );
+        let ipv6 = Expect::Fail("Cannot read IPv6 setup for bridge");
+        assert_eq!(want("ipv6"), [ipv6, ipv6, ipv6]);
+        let doc = Expect::Fail("library not loaded into dockerd");
+        assert_eq!(want("gvnet-doctor"), [doc, doc, doc]);
+    }
+
+    /// The whole table: every scenario has an expectation in every setup and mode, every
+    /// scenario passes with the preload where gVisor allows it, and names are unique.
+    #[test]
+    fn expectation_table() {
+        let mut names = std::collections::HashSet::new();
+        for sc in all_scenarios() {
+            assert!(names.insert(sc.name), "{} twice", sc.name);
+            for s in [current(), flag()] {
+                assert_eq!(
+                    (sc.expect)(&s, PRE),
+                    Expect::Pass,
+                    "{} on {}",
+                    sc.name,
+                    s.name()
+                );
+            }
+            let on_old = (sc.expect)(&old(), PRE);
+            if ["exec-pidns", "compose-healthy"].contains(&sc.name) {
+                assert_eq!(
+                    on_old,
+                    Expect::Fail(crate::scenarios::docker::EXPECTED_SETNS)
+                );
+            } else {
+                assert_eq!(on_old, Expect::Pass, "{}", sc.name);
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod check;
+mod gvisor;
 mod sandbox;
 mod scenarios;
 mod testbed;
@@ -17,11 +18,20 @@ const HELP: &str = "\
 gvnet-harness: a real gVisor sandbox with a real dockerd, to prove libgvnet.so
 
 USAGE:
-    gvnet-harness testbed [--rebuild]
+    gvnet-harness testbed [--rebuild] [--runsc PATH]
         Build (or find in the cache) the test environment: trixie's runsc, a sid rootfs
         (debootstrap minbase + docker.io, iptables-legacy, trixie's runc 1.1.15 at
         /usr/local/sbin/runc), and a busybox image tarball. Needs root, network to
         deb.debian.org and the host package debootstrap. Never touches the host's apt setup.
+        With --runsc, also unpacks that runsc (an .xz is unpacked into the cache) and
+        prints its version.
+
+    Every command that starts a sandbox (up, check, bench) takes:
+        --runsc PATH        the runsc binary, or an .xz of one (unpacked into
+                            $GVNET_CACHE/runsc/<sha256>/); default: the testbed's
+                            (Debian trixie's 20240729)
+        --runsc-flag FLAG   a global runsc flag for run and exec, e.g.
+                            --allow-packet-socket-write (repeatable)
 
     gvnet-harness up [--no-preload] [--lib PATH]
         Start a sandbox (runsc run, --network=none --net-raw, rootfs in a memory overlay)
@@ -36,11 +46,15 @@ USAGE:
         Stop and delete the sandbox started by `up` (its run directory stays).
 
     gvnet-harness check [--no-preload] [--lib PATH] [--keep] [--only NAME[,NAME..]]
+            [--setup NAME]
         The regression suite, in a fresh sandbox of its own. Prints a table and a final
-        line `N passed, N failed`; exits non-zero on any failure. With --no-preload the
-        bridge scenarios must fail with `failed to subscribe to link updates: permission
-        denied` (counted as passed, marked as expected failures). --keep leaves the
-        sandbox running afterwards (stop it with `runsc ... delete --force`, printed).
+        line `N passed, N failed`; exits non-zero on any failure. The gVisor setup is
+        measured in the sandbox first (netlink groups, AF_PACKET writes, setns into a PID
+        namespace, /proc's root inode) and named 20240729, current or current+flag; each
+        scenario states per setup what must happen with and without the preload (an
+        expected failure counts as passed, marked so). --setup NAME fails the run when the
+        measured setup has another name. --keep leaves the sandbox running afterwards
+        (stop it with `runsc ... delete --force`, printed).
 
     gvnet-harness bench [--lib PATH] [--out FILE] [--only start,trap,loop,events,scale]
             [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N]
@@ -101,6 +115,7 @@ fn state_file() -> PathBuf {
 }
 
 fn cmd_up(mut a: Args) -> Result<()> {
+    let (runsc_arg, runsc_flags) = gvisor::take_args(&mut a.rest)?;
     let mode = if a.flag("--no-preload") {
         Mode::NoPreload
     } else {
@@ -118,19 +133,28 @@ fn cmd_up(mut a: Args) -> Result<()> {
         );
     }
     let tb = sandbox::testbed_for_run(false)?;
-    let run_dir = sandbox::new_run_dir(&format!("up-{}", mode.name()))?;
+    let runsc = gvisor::resolve(runsc_arg.as_deref(), runsc_flags, tb.as_ref())?;
+    let label = runsc.as_ref().map_or("direct".into(), |r| r.label());
+    let run_dir = sandbox::new_run_dir(&format!("up-{}-{label}", mode.name()))?;
     let bb = check::bb_tar_for(tb.as_ref(), &run_dir)?;
     sandbox::prepare_run_dir(&run_dir, mode, &lib, &bb)?;
     if let Err(e) = check::build_victim(&run_dir) {
         eprintln!("warning: no socket victim in /opt/gvnet: {e}");
     }
-    let sb = sandbox::start(&run_dir, mode, tb.as_ref(), "gvnet")?;
+    let sb = sandbox::start(&run_dir, mode, tb.as_ref(), runsc.as_ref(), "gvnet")?;
     sb.save(&state_file())?;
     println!(
         "sandbox up ({}), run dir {}",
         mode.name(),
         run_dir.display()
     );
+    if let Some(r) = &runsc {
+        println!("  gVisor:        {}", r.describe());
+    }
+    match gvisor::measure(|argv| sb.exec(argv, std::time::Duration::from_secs(30))) {
+        Ok(s) => println!("  {}", s.describe()),
+        Err(e) => println!("  setup not measured: {e}"),
+    }
     println!("  dockerd log:   {}", sb.dockerd_log().display());
     if mode == Mode::Preload {
         println!("  gvnet log:     {}", sb.gvnet_log().display());
@@ -138,6 +162,18 @@ fn cmd_up(mut a: Args) -> Result<()> {
     println!("talk to it with:\n  {}", sb.exec_hint());
     println!("  (or: gvnet-harness exec docker run --rm bb echo ok)");
     println!("stop it with: gvnet-harness down");
+    Ok(())
+}
+
+fn cmd_testbed(mut a: Args) -> Result<()> {
+    let (runsc_arg, runsc_flags) = gvisor::take_args(&mut a.rest)?;
+    let rebuild = a.flag("--rebuild");
+    a.done()?;
+    let tb = testbed::ensure(rebuild)?;
+    println!("{}", tb.dir.display());
+    if let Some(r) = gvisor::resolve(runsc_arg.as_deref(), runsc_flags, Some(&tb))? {
+        eprintln!("gVisor: {}", r.describe());
+    }
     Ok(())
 }
 
@@ -186,15 +222,9 @@ fn main() {
         return;
     }
     let sub = argv.remove(0);
-    let mut a = Args { rest: argv };
+    let a = Args { rest: argv };
     let r: Result<i32> = match sub.as_str() {
-        "testbed" => {
-            let rebuild = a.flag("--rebuild");
-            a.done().and_then(|_| testbed::ensure(rebuild)).map(|tb| {
-                println!("{}", tb.dir.display());
-                0
-            })
-        }
+        "testbed" => cmd_testbed(a).map(|_| 0),
         "up" => cmd_up(a).map(|_| 0),
         "down" => cmd_down(a).map(|_| 0),
         "exec" => cmd_exec(a),

@@ -3,7 +3,8 @@
 //! directly as a child process ("direct" mode; no nesting).
 
 use crate::bail;
-use crate::testbed::{self, Testbed, RUNC_IN_ROOTFS};
+use crate::gvisor::Runsc;
+use crate::testbed::{self, Testbed};
 use crate::util::{self, Context, Output, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,9 @@ use std::time::{Duration, Instant};
 const OPT_INSIDE: &str = "/opt/gvnet";
 /// Where the run directory's `log/` appears inside the sandbox.
 const LOG_INSIDE: &str = "/var/log/gvnet";
-const PATH_INSIDE: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// /usr/local last: trixie's runc 1.1 at /usr/local/sbin/runc must not shadow the
+/// distribution's; gvnet-dockerd names it explicitly where it is needed.
+const PATH_INSIDE: &str = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -37,6 +40,8 @@ pub enum Kind {
         runsc: PathBuf,
         root: PathBuf,
         id: String,
+        /// Extra global flags (`--runsc-flag`), given to run and exec.
+        flags: Vec<String>,
     },
     Direct {
         pid: u32,
@@ -168,23 +173,15 @@ const ALL_CAPS: &[&str] = &[
 /// rules for the bridge networks in step (docs/docker.md).
 const GVNET_DOCKERD: &str = include_str!("../../tools/gvnet-dockerd");
 
-/// The command line that starts dockerd: gvnet-dockerd (in `opt`) and dockerd's own extra
-/// arguments after `--` (same in both kinds of sandbox).
+/// The command line that starts dockerd: gvnet-dockerd (in `opt`), same in both kinds of
+/// sandbox. gvnet-dockerd chooses the runtime by what the kernel does (trixie's runc 1.1 at
+/// /usr/local/sbin/runc where /proc's root inode is not 1, the distribution's runc otherwise)
+/// and says which in dockerd.log.
 fn dockerd_argv(mode: Mode, opt: &str) -> Vec<String> {
     let mut v = vec![format!("{opt}/gvnet-dockerd")];
     if mode == Mode::NoPreload {
         v.push("--no-preload".into());
     }
-    v.extend(
-        [
-            "--",
-            // Explicit: trixie's runc (sid's 1.3.6 fails every container in gVisor).
-            &format!("--add-runtime=trixie-runc={RUNC_IN_ROOTFS}"),
-            "--default-runtime=trixie-runc",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
     v
 }
 
@@ -210,6 +207,16 @@ fn dockerd_env(mode: Mode, opt: &str, log: &str) -> Vec<(String, String)> {
     env
 }
 
+/// `GVNET_MODE=<value>` when the caller set GVNET_MODE (else empty): the scenarios that preload
+/// the library into programs of their own pass it on as dockerd gets it.
+pub fn mode_env() -> String {
+    std::env::var("GVNET_MODE")
+        .ok()
+        .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(|m| format!("GVNET_MODE={m}"))
+        .unwrap_or_default()
+}
+
 /// PID 1's loop after starting dockerd: reaps every child, adopted orphans included (a
 /// containerd left by a killed dockerd would otherwise stay a zombie that the next dockerd
 /// takes for a running containerd and waits for in vain), notes when the first dockerd
@@ -229,7 +236,7 @@ while True:
 
 /// The sandbox's init: starts dockerd in the background with its output in the log dir, then
 /// becomes the reaper above.
-fn init_script(mode: Mode) -> String {
+fn init_script(mode: Mode, runsc: &str) -> String {
     let env = dockerd_env(mode, OPT_INSIDE, LOG_INSIDE)
         .iter()
         .map(|(k, v)| format!("{k}={}", sh_quote(v)))
@@ -242,7 +249,7 @@ fn init_script(mode: Mode) -> String {
         .join(" ");
     format!(
         "L={LOG_INSIDE}/dockerd.log\n\
-         echo \"gvnet-harness: mode {mode}; runc for dockerd: {RUNC_IN_ROOTFS} ($({RUNC_IN_ROOTFS} --version | head -n1))\" >>$L\n\
+         echo \"gvnet-harness: mode {mode}; gVisor {runsc_q}\" >>$L\n\
          echo \"gvnet-harness: env {env_q}\" >>$L\n\
          echo \"gvnet-harness: $ {argv_q}\" >>$L\n\
          env {env} {argv} >>$L 2>&1 &\n\
@@ -250,12 +257,13 @@ fn init_script(mode: Mode) -> String {
          exec python3 -c {reaper} $! $L\n",
         reaper = sh_quote(REAPER_PY),
         mode = mode.name(),
+        runsc_q = runsc.replace(['\'', '"', '$', '`'], ""),
         env_q = env.replace('\'', ""),
         argv_q = argv.replace('\'', ""),
     )
 }
 
-fn oci_config(rootfs: &Path, run_dir: &Path, mode: Mode) -> String {
+fn oci_config(rootfs: &Path, run_dir: &Path, mode: Mode, runsc: &str) -> String {
     let tmpfs = |dest: &str, opts: &[&str]| {
         format!(
             "{{\"destination\": {}, \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": {}}}",
@@ -311,16 +319,16 @@ fn oci_config(rootfs: &Path, run_dir: &Path, mode: Mode) -> String {
   }}
 }}
 "#,
-        args = json_list(&["/bin/sh", "-c", &init_script(mode)]),
+        args = json_list(&["/bin/sh", "-c", &init_script(mode, runsc)]),
         env = json_list(&[format!("PATH={PATH_INSIDE}"), "HOME=/root".into()]),
         root = json_str(&rootfs.display().to_string()),
         mounts = mounts.join(",\n    "),
     )
 }
 
-/// Global runsc flags, shared by run, exec, state and delete.
-fn runsc_flags(root: &Path, run_dir: &Path) -> Vec<String> {
-    vec![
+/// Global runsc flags of run and exec: the harness's, then `extra` (`--runsc-flag`).
+fn runsc_flags(root: &Path, run_dir: &Path, extra: &[String]) -> Vec<String> {
+    let mut v = vec![
         format!("--root={}", root.display()),
         "--network=none".into(),
         "--net-raw".into(),
@@ -328,7 +336,9 @@ fn runsc_flags(root: &Path, run_dir: &Path) -> Vec<String> {
         // put a filestore file into the rootfs directory).
         "--overlay2=root:memory".into(),
         format!("--debug-log={}/runsc/", run_dir.display()),
-    ]
+    ];
+    v.extend(extra.iter().cloned());
+    v
 }
 
 /// Prepares `run_dir` (opt/ with the library and image, log/) for a new sandbox.
@@ -413,9 +423,13 @@ pub fn clean_old_runs(testbed: Option<&Testbed>, keep: usize, protect: Option<&P
         let (Some(tb), true) = (testbed, busy) else {
             continue;
         };
+        // The runsc that started it (runsc.path), else the testbed's.
+        let runsc = fs::read_to_string(d.join("runsc.path"))
+            .map(|p| PathBuf::from(p.trim()))
+            .unwrap_or_else(|_| tb.runsc());
         let root = format!("--root={}", state.display());
         let Ok(out) = util::capture(
-            Command::new(tb.runsc()).args([root.as_str(), "list", "-q"]),
+            Command::new(&runsc).args([root.as_str(), "list", "-q"]),
             Duration::from_secs(20),
         ) else {
             continue;
@@ -433,7 +447,7 @@ pub fn clean_old_runs(testbed: Option<&Testbed>, keep: usize, protect: Option<&P
                 d.display()
             );
             let _ = util::capture(
-                Command::new(tb.runsc()).args([root.as_str(), "delete", "--force", id]),
+                Command::new(&runsc).args([root.as_str(), "delete", "--force", id]),
                 Duration::from_secs(60),
             );
         }
@@ -457,9 +471,15 @@ pub fn clean_old_runs(testbed: Option<&Testbed>, keep: usize, protect: Option<&P
 
 /// Starts a sandbox (or, inside gVisor, dockerd directly) for an already prepared `run_dir`,
 /// waits for the docker API and imports bb:latest.
-pub fn start(run_dir: &Path, mode: Mode, testbed: Option<&Testbed>, id: &str) -> Result<Sandbox> {
-    let sb = if let Some(tb) = testbed {
-        start_runsc(run_dir, mode, tb, id)?
+pub fn start(
+    run_dir: &Path,
+    mode: Mode,
+    testbed: Option<&Testbed>,
+    runsc: Option<&Runsc>,
+    id: &str,
+) -> Result<Sandbox> {
+    let sb = if let (Some(tb), Some(runsc)) = (testbed, runsc) {
+        start_runsc(run_dir, mode, tb, runsc, id)?
     } else {
         start_direct(run_dir, mode)?
     };
@@ -470,28 +490,43 @@ pub fn start(run_dir: &Path, mode: Mode, testbed: Option<&Testbed>, id: &str) ->
     Ok(sb)
 }
 
-fn start_runsc(run_dir: &Path, mode: Mode, tb: &Testbed, id: &str) -> Result<Sandbox> {
+fn start_runsc(
+    run_dir: &Path,
+    mode: Mode,
+    tb: &Testbed,
+    runsc: &Runsc,
+    id: &str,
+) -> Result<Sandbox> {
     let bundle = run_dir.join("bundle");
     let root = run_dir.join("runsc-state");
     fs::create_dir_all(&bundle)?;
     fs::create_dir_all(&root)?;
     util::write_file(
         &bundle.join("config.json"),
-        oci_config(&tb.rootfs(), run_dir, mode),
+        oci_config(&tb.rootfs(), run_dir, mode, &runsc.describe()),
+    )?;
+    util::write_file(
+        &run_dir.join("runsc.txt"),
+        format!("{}\n", runsc.describe()),
+    )?;
+    util::write_file(
+        &run_dir.join("runsc.path"),
+        format!("{}\n", runsc.path.display()),
     )?;
     let sb = Sandbox {
         kind: Kind::Runsc {
-            runsc: tb.runsc(),
+            runsc: runsc.path.clone(),
             root: root.clone(),
             id: id.to_string(),
+            flags: runsc.flags.clone(),
         },
         mode,
         run_dir: run_dir.to_path_buf(),
         opt: OPT_INSIDE.into(),
         log: LOG_INSIDE.into(),
     };
-    let mut cmd = Command::new(tb.runsc());
-    cmd.args(runsc_flags(&root, run_dir))
+    let mut cmd = Command::new(&runsc.path);
+    cmd.args(runsc_flags(&root, run_dir, &runsc.flags))
         .arg("run")
         .arg("--detach")
         .arg("--bundle")
@@ -578,10 +613,15 @@ impl Sandbox {
     /// A command that runs `argv` inside the sandbox.
     pub fn command(&self, argv: &[&str]) -> Command {
         match &self.kind {
-            Kind::Runsc { runsc, root, id } => {
+            Kind::Runsc {
+                runsc,
+                root,
+                id,
+                flags,
+            } => {
                 let mut c = Command::new(runsc);
                 // --net-raw again, or the exec'd process loses CAP_NET_RAW.
-                c.args(runsc_flags(root, &self.run_dir))
+                c.args(runsc_flags(root, &self.run_dir, flags))
                     .arg("exec")
                     .arg(id)
                     .args(argv);
@@ -636,7 +676,9 @@ impl Sandbox {
 
     fn is_running(&self) -> bool {
         match &self.kind {
-            Kind::Runsc { runsc, root, id } => util::capture(
+            Kind::Runsc {
+                runsc, root, id, ..
+            } => util::capture(
                 Command::new(runsc)
                     .arg(format!("--root={}", root.display()))
                     .args(["state", id]),
@@ -701,7 +743,7 @@ impl Sandbox {
         }
         // Record what ran, for the run directory.
         let info = self.sh(
-            "docker version; echo; docker info; echo; echo runc:; /usr/local/sbin/runc --version; echo; cat /proc/version; echo; ip -o link",
+            "docker version; echo; docker info; echo; echo runc:; /usr/local/sbin/runc --version; runc --version; echo; cat /proc/version; echo; ip -o link",
             Duration::from_secs(30),
         )?;
         util::write_file(&self.run_dir.join("sandbox-info.txt"), info.combined())?;
@@ -770,7 +812,9 @@ echo \"dockerd answers after $((i / 5)) s\"
     /// Stops dockerd and the sandbox; the run directory stays.
     pub fn stop(&self) -> Result<()> {
         match &self.kind {
-            Kind::Runsc { runsc, root, id } => {
+            Kind::Runsc {
+                runsc, root, id, ..
+            } => {
                 let out = util::capture(
                     Command::new(runsc)
                         .arg(format!("--root={}", root.display()))
@@ -805,11 +849,17 @@ echo \"dockerd answers after $((i / 5)) s\"
             self.log
         );
         match &self.kind {
-            Kind::Runsc { runsc, root, id } => {
+            Kind::Runsc {
+                runsc,
+                root,
+                id,
+                flags,
+            } => {
                 s += &format!(
-                    "kind=runsc\nrunsc={}\nroot={}\nid={id}\n",
+                    "kind=runsc\nrunsc={}\nroot={}\nid={id}\nflags={}\n",
                     runsc.display(),
-                    root.display()
+                    root.display(),
+                    flags.join(" ")
                 )
             }
             Kind::Direct { pid } => s += &format!("kind=direct\npid={pid}\n"),
@@ -831,6 +881,11 @@ echo \"dockerd answers after $((i / 5)) s\"
                 runsc: get("runsc")?.into(),
                 root: get("root")?.into(),
                 id: get("id")?,
+                flags: get("flags")
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect(),
             },
             _ => Kind::Direct {
                 pid: get("pid")?.parse().ctx("pid")?,

@@ -21,13 +21,13 @@ use std::time::Duration;
 const MIRROR: &str = "http://deb.debian.org/debian";
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /// Bump when the recipe below changes in a way that needs a rebuild.
-const RECIPE: &str = "gvnet-testbed-1";
+const RECIPE: &str = "gvnet-testbed-2";
 /// Beyond docker.io: busybox for the bb image; golang and vishvananda/netlink to build the Go
 /// event subscriber inside the sandbox (issue 3); docker-compose and dnsmasq-base for the
-/// Docker feature scenarios (issue 4).
+/// Docker feature scenarios (issue 4); docker-buildx for the BuildKit scenario (issue 15).
 pub const INCLUDE: &str = "docker.io,docker-cli,iproute2,busybox-static,procps,iptables,\
 python3-minimal,iputils-ping,golang-go,golang-github-vishvananda-netlink-dev,docker-compose,\
-dnsmasq-base";
+dnsmasq-base,docker-buildx";
 /// The runsc build known to work; the sid one panics inside gVisor (see docs).
 const RUNSC_KNOWN_GOOD: &str = "0.0~20240729.0-4+b7";
 /// Where trixie's runc goes in the rootfs; dockerd is told explicitly to use it.
@@ -39,6 +39,7 @@ const KEYED: &[(&str, &str)] = &[
     ("runc", "trixie"),
     ("docker.io", "sid"),
     ("docker-cli", "sid"),
+    ("docker-buildx", "sid"),
     ("containerd", "sid"),
     ("iptables", "sid"),
     ("iproute2", "sid"),
@@ -459,6 +460,7 @@ fn build(apt: &Apt, tmp: &Path, versions: &[(&str, &str, String)], key_text: &st
             "${Package} ${Version}\n",
             "docker.io",
             "docker-cli",
+            "docker-buildx",
             "containerd",
             "runc",
             "iptables",

@@ -15,7 +15,8 @@
 //!   containers running or starting, and started with a log file it cannot open and invalid
 //!   GVNET_* values; containers keep their networks, one line names each ignored setting.
 
-use crate::check::{Ctx, Scenario, Verdict, EXPECTED_NO_PRELOAD};
+use crate::check::{Ctx, Expect, Scenario, Verdict};
+use crate::gvisor::Setup;
 use crate::sandbox::{Kind, Mode};
 use crate::util::{self, Result};
 use std::fs;
@@ -1120,37 +1121,61 @@ fn layers_inherited(c: &mut Ctx) -> Verdict {
     Ok(format!("containerd is dockerd's child; {order}"))
 }
 
+/// Without the library: the bridge error where dockerd's bridge needs gvnet; where it works
+/// natively (current+flag) the library's complaints about the settings are missing.
+fn bad_settings_expect(s: &Setup, m: Mode) -> Expect {
+    match (m, s.bridge_error()) {
+        (Mode::Preload, _) => Expect::Pass,
+        (Mode::NoPreload, Some(e)) => Expect::Fail(e),
+        (Mode::NoPreload, None) => Expect::Fail("cannot open GVNET_LOG_FILE"),
+    }
+}
+
+/// Without the library there is no layer and no line (every setup).
+fn layers_expect(_: &Setup, m: Mode) -> Expect {
+    match m {
+        Mode::Preload => Expect::Pass,
+        Mode::NoPreload => Expect::Fail("no late filter layer line"),
+    }
+}
+
+/// Without the library there is nothing to load (every setup).
+fn elsewhere_expect(_: &Setup, m: Mode) -> Expect {
+    match m {
+        Mode::Preload => Expect::Pass,
+        Mode::NoPreload => Expect::Fail("no library staged"),
+    }
+}
+
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "layers-inherited",
-        // Without the library there is no layer and no line.
-        without_preload: Some("no late filter layer line"),
+        expect: layers_expect,
         run: layers_inherited,
     },
     Scenario {
         name: "descendants",
-        without_preload: None,
+        expect: crate::check::always,
         run: descendants,
     },
     Scenario {
         name: "preload-elsewhere",
-        // Without the library there is nothing to load.
-        without_preload: Some("no library staged"),
+        expect: elsewhere_expect,
         run: preload_elsewhere,
     },
     Scenario {
         name: "dockerd-restart",
-        without_preload: Some(EXPECTED_NO_PRELOAD),
+        expect: crate::check::bridge,
         run: dockerd_restart,
     },
     Scenario {
         name: "dockerd-killed",
-        without_preload: Some(EXPECTED_NO_PRELOAD),
+        expect: crate::check::bridge,
         run: dockerd_killed,
     },
     Scenario {
         name: "bad-settings",
-        without_preload: Some(EXPECTED_NO_PRELOAD),
+        expect: bad_settings_expect,
         run: bad_settings,
     },
 ];
