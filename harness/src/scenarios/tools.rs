@@ -99,8 +99,9 @@ fn doctor(c: &mut Ctx) -> Verdict {
             found_of(&json, "network")
         ));
     }
-    // 20240729 refuses every group; current gVisor accepts RTNLGRP_LINK (measured setup).
-    let refused = !c.setup.link_group();
+    // Every gVisor refuses some group: 20240729 all of them, current releases all but
+    // RTNLGRP_LINK (the doctor binds RTMGRP_IPV4_IFADDR too).
+    let refused = true;
     if !json.contains(&format!("\"multicast_refused\": {refused}")) {
         return Err(format!(
             "doctor does not see multicast {}: {}",
@@ -143,6 +144,23 @@ fn doctor(c: &mut Ctx) -> Verdict {
             found_of(&json, "library-in-dockerd")
         ));
     }
+    // dockerd's counters name each capability as this setup has it (engine.rs probes them):
+    // the send to a group is native where the link group is (release-20251201.0 on), the
+    // AF_PACKET write where the operator passed the flag; groups, connect and the IPv6 sysctls
+    // are emulated everywhere.
+    let state = |native: bool| if native { "native" } else { "emulated" };
+    let want = format!(
+        "\"capabilities\": {{\"groups\": \"emulated\", \"connect to a group\": \"emulated\", \"send to a group\": \"{}\", \"AF_PACKET write\": \"{}\", \"IPv6 sysctls\": \"emulated\"}}",
+        state(c.setup.link_group()),
+        state(c.setup.packet_write())
+    );
+    if !json.contains(&want) {
+        return Err(format!(
+            "dockerd's counters do not name the capabilities of setup {} ({want}): {}",
+            c.setup.name(),
+            found_of(&json, "library-in-dockerd")
+        ));
+    }
     if out.status.and_then(|s| s.code()) != Some(0) || !json.contains("\"ok\": true") {
         let failed: Vec<&str> = text
             .stdout
@@ -155,7 +173,9 @@ fn doctor(c: &mut Ctx) -> Verdict {
         ));
     }
     Ok(format!(
-        "gVisor, netstack, multicast {}; library in dockerd: {emulated} emulated, {trapped} trapped",
-        if refused { "refused" } else { "accepted" }
+        "gVisor, netstack, multicast {}; library in dockerd: {emulated} emulated, {trapped} trapped; send to a group {}, AF_PACKET write {}",
+        if refused { "refused" } else { "accepted" },
+        state(c.setup.link_group()),
+        state(c.setup.packet_write())
     ))
 }
