@@ -769,11 +769,16 @@ mod tests {
     }
 
     fn list(k: &FakeKernel, t: &Table, room: u32) -> (Outcome, u32, [u32; 4]) {
+        list_with(k, t, Native::NONE, room)
+    }
+
+    fn list_with(k: &FakeKernel, t: &Table, n: Native, room: u32) -> (Outcome, u32, [u32; 4]) {
         let mut words = [0xdead_beefu32; 4];
         let mut len = room;
-        let o = handle(
+        let o = handle_with(
             k,
             t,
+            n,
             &call(
                 nr::GETSOCKOPT,
                 &[
@@ -789,10 +794,22 @@ mod tests {
     }
 
     fn setopt(k: &FakeKernel, t: &Table, opt: i32, g: u32, optlen: usize) -> Outcome {
+        setopt_with(k, t, Native::NONE, opt, g, optlen)
+    }
+
+    fn setopt_with(
+        k: &FakeKernel,
+        t: &Table,
+        n: Native,
+        opt: i32,
+        g: u32,
+        optlen: usize,
+    ) -> Outcome {
         let v = g;
-        handle(
+        handle_with(
             k,
             t,
+            n,
             &call(
                 nr::SETSOCKOPT,
                 &[
@@ -1283,37 +1300,14 @@ mod tests {
             );
             assert_eq!(o.action, Action::PassedThrough, "{}", name(nr_));
         }
-        let g = 5u32;
         for opt in [abi::NETLINK_ADD_MEMBERSHIP, abi::NETLINK_DROP_MEMBERSHIP] {
-            let c = call(
-                nr::SETSOCKOPT,
-                &[
-                    FD,
-                    abi::SOL_NETLINK as usize,
-                    opt as usize,
-                    &g as *const u32 as usize,
-                    4,
-                ],
-            );
             assert_eq!(
-                handle_with(&k, &t, Native::ALL, &c).action,
+                setopt_with(&k, &t, Native::ALL, opt, 5, 4).action,
                 Action::PassedThrough
             );
         }
-        let mut words = [0u32; 2];
-        let mut len = 8u32;
-        let c = call(
-            nr::GETSOCKOPT,
-            &[
-                FD,
-                abi::SOL_NETLINK as usize,
-                abi::NETLINK_LIST_MEMBERSHIPS as usize,
-                words.as_mut_ptr() as usize,
-                &mut len as *mut u32 as usize,
-            ],
-        );
         assert_eq!(
-            handle_with(&k, &t, Native::ALL, &c).action,
+            list_with(&k, &t, Native::ALL, 8).0.action,
             Action::PassedThrough
         );
         assert!(t.is_empty(), "no record was made");
