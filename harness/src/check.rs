@@ -554,8 +554,8 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         Some(r) => println!("gVisor: {}", r.describe()),
         None => println!("gVisor: the one this harness runs in (direct mode)"),
     }
-    if let Ok(m) = std::env::var("GVNET_MODE") {
-        println!("GVNET_MODE={m} (passed on to dockerd)");
+    if let (Ok(m), Mode::Preload) = (std::env::var("GVNET_MODE"), mode) {
+        println!("GVNET_MODE={m} (passed on to dockerd and to the programs scenarios preload)");
     }
     if mode == Mode::Preload {
         let len = fs::metadata(&lib).map(|m| m.len()).unwrap_or(0);
