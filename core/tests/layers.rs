@@ -6,6 +6,7 @@
 //! included). A path to a module later in the order, or to one the order does not name, fails the
 //! test with the file and line. Paths without `crate::`/`super::` can only name a module's own
 //! children (or other crates), and a folder module (`rtnl/mod.rs`) is listed after its children.
+//! A `tests/` folder inside src/ holds a module's unit tests and is not read.
 //!
 //! It also checks that every `pub static` is in `state.rs`: the one module that names the
 //! process-wide state the others share.
@@ -38,7 +39,18 @@ const ORDER: &[(&str, &[&str])] = &[
     // subscription starts, and the decisions.
     (
         "emulation",
-        &["rtnl", "sysctl", "recv", "monitor", "emulate"],
+        &[
+            "rtnl::attrs",
+            "rtnl::msg",
+            "rtnl::key",
+            "rtnl::content",
+            "rtnl::view",
+            "rtnl",
+            "sysctl",
+            "recv",
+            "monitor",
+            "emulate",
+        ],
     ),
     // Entry points the kernel calls.
     ("entry", &["sigsys"]),
@@ -61,7 +73,9 @@ fn modules(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) {
     entries.sort();
     for p in entries {
         let name = p.file_stem().unwrap().to_str().unwrap().to_string();
-        if p.is_dir() {
+        if p.is_dir() && name == "tests" {
+            continue; // `#[cfg(test)] mod tests;` in a folder (rtnl/tests/): test code
+        } else if p.is_dir() {
             modules(&p, &format!("{prefix}{name}::"), out);
         } else if p.extension().is_some_and(|e| e == "rs") {
             let m = match (prefix, name.as_str()) {
