@@ -208,12 +208,12 @@ pub struct Event<'a> {
     pub body: &'a [u8],
 }
 
-/// Why [`View::load`] refused a dump. After an error the current state is unchanged and the
+/// Why [`View::load`](super::View::load) refused a dump. After an error the current state is unchanged and the
 /// staged one is empty: `removed` and `added_or_changed` report nothing and `commit` keeps the
 /// current state, so the next good dump is compared with the last good one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
-    /// The store is too small for this dump (see [`store_size`]).
+    /// The store is too small for this dump (see [`store_size`](super::store_size)).
     Full,
     /// The dump does not parse: a bad `nlmsg_len`, a body shorter than its header, attributes
     /// that overrun the message, an address longer than 16 bytes.
