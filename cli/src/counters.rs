@@ -348,8 +348,8 @@ mod tests {
     #[test]
     fn reads_counters_of_this_process() {
         // The test binary links gvnet-core, so its COUNTERS is a valid struct to read remotely.
-        c::COUNTERS.forwarded(gvnet_core::abi::nr::BIND);
-        let addr = &c::COUNTERS as *const Counters as u64;
+        gvnet_core::state::COUNTERS.forwarded(gvnet_core::abi::nr::BIND);
+        let addr = &gvnet_core::state::COUNTERS as *const Counters as u64;
         let raw = read_remote(std::process::id(), addr, size_of::<Counters>()).unwrap();
         let s = Snapshot::from_raw(raw).unwrap();
         assert!(s.call(c::call_index(gvnet_core::abi::nr::BIND)).forwarded >= 1);

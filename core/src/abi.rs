@@ -2,6 +2,13 @@
 //!
 //! Values are the kernel's uapi values; tests compare them with the `libc` crate's.
 
+/// `O_CLOEXEC`. The only `openat` flags the filter traps are `O_RDONLY | O_CLOEXEC`, which is
+/// what Go's `os.Open`/`os.ReadFile` pass (the IPv6 sysctl, `sysctl.rs`).
+pub const O_CLOEXEC: usize = 0o2000000;
+/// `SIG_DFL`.
+pub const SIG_DFL: usize = 0;
+/// `SIG_IGN`.
+pub const SIG_IGN: usize = 1;
 /// `AF_NETLINK`.
 pub const AF_NETLINK: u16 = 16;
 /// `AF_PACKET`.
@@ -47,7 +54,7 @@ pub const F_DUPFD_CLOEXEC: usize = 1030;
 /// `POLLIN`.
 pub const POLLIN: i16 = 1;
 /// `SOCK_RAW | SOCK_CLOEXEC`.
-pub const SOCK_RAW_CLOEXEC: usize = 3 | 0o2000000;
+pub const SOCK_RAW_CLOEXEC: usize = 3 | O_CLOEXEC;
 /// Netlink message types and flags.
 pub const NLMSG_ERROR: u16 = 2;
 /// `NLMSG_DONE`.
@@ -284,6 +291,6 @@ mod tests {
         assert_eq!(nr::MEMFD_CREATE as i64, libc::SYS_memfd_create);
         assert_eq!(errno::ENOENT, libc::ENOENT);
         assert_eq!(errno::EIO, libc::EIO);
-        assert_eq!(crate::sysctl::O_CLOEXEC as i32, libc::O_CLOEXEC);
+        assert_eq!(O_CLOEXEC as i32, libc::O_CLOEXEC);
     }
 }

@@ -8,12 +8,10 @@
 //! the kernel about each capability separately ([`Native`]) and gvnet emulates exactly what is
 //! refused; [`Traps`] is what follows for the seccomp filter and the libc hooks.
 //!
-//! The process-wide answer lives in [`NATIVE`], written once by the constructor before any hook
-//! or trap can run and read by the handler: a plain atomic, no lock. Its initial value, nothing
-//! native, is what `GVNET_MODE=force` keeps (everything emulated, as the Linux tests expect).
+//! This module decides; the process-wide answer lives in `state::NATIVE` and `state::TRAPS`,
+//! written once by the constructor before any hook or trap can run.
 
 use crate::abi;
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 /// The rtnetlink groups gvnet can deliver events for (`rtnl::Kind::group`): LINK, NEIGH,
 /// IPV4_IFADDR, IPV4_ROUTE, IPV6_IFADDR, IPV6_ROUTE. These are the groups the constructor
@@ -188,36 +186,6 @@ impl Traps {
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
-}
-
-/// What this process's kernel does natively ([`Native::bits`]); written by the constructor.
-pub static NATIVE: AtomicU64 = AtomicU64::new(0);
-
-/// What the kernel does natively, as the constructor found it ([`Native::NONE`] before, and
-/// under `GVNET_MODE=force`).
-#[inline]
-pub fn native() -> Native {
-    Native(NATIVE.load(Ordering::Acquire))
-}
-
-/// Records what the kernel does natively. Called by the constructor before it arms any hook.
-pub fn set_native(n: Native) {
-    NATIVE.store(n.0, Ordering::Release);
-}
-
-/// What this process traps ([`Traps::bits`]); written by the constructor with [`NATIVE`].
-pub static TRAPS: AtomicU8 = AtomicU8::new(0);
-
-/// The calls this process's hooks and filter take into the emulation ([`Traps::NONE`] until
-/// the constructor arms them).
-#[inline]
-pub fn traps() -> Traps {
-    Traps(TRAPS.load(Ordering::Acquire))
-}
-
-/// Records what this process traps. Called by the constructor before it arms any hook.
-pub fn set_traps(t: Traps) {
-    TRAPS.store(t.0, Ordering::Release);
 }
 
 /// A capability's state in this process, as the decision line, the counters and `gvnet doctor`

@@ -1,6 +1,6 @@
 //! What gvnet did in this process, counted so that another process can read it.
 //!
-//! One `#[repr(C)]` struct of `AtomicU64` ([`COUNTERS`]) with a magic and version header.
+//! One `#[repr(C)]` struct of `AtomicU64` (the process's is `state::COUNTERS`) with a magic and version header.
 //! libgvnet.so exports a pointer to it under one symbol (`gvnet_counters`, in the interceptor's
 //! `export` module); `gvnet counters PID` finds the library in `/proc/PID/maps`, resolves that
 //! symbol from the mapped file's `.dynsym` and reads the struct with `process_vm_readv`.
@@ -14,7 +14,7 @@
 //! [`VERSION`] changes whenever a field moves, and a reader refuses any other version.
 
 use crate::abi::nr;
-use crate::emulate::{Action, Call, Outcome};
+use crate::call::{Action, Call, Outcome};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// `b"gvnetcnt"` read as a little-endian u64: the first field of [`Counters`].
@@ -189,9 +189,6 @@ pub struct Counters {
     pub actions: [AtomicU64; ACTIONS.len()],
 }
 
-/// This process's counters.
-pub static COUNTERS: Counters = Counters::new();
-
 impl Counters {
     /// All zero, with the header filled in.
     #[allow(clippy::new_without_default)] // a const static initialiser, not a value type
@@ -260,7 +257,7 @@ mod tests {
         assert_eq!(offset_of!(CallCounts, forwarded), 32);
         assert_eq!(offset_of!(Counters, actions), 56 + 12 * 40);
         assert_eq!(size_of::<Counters>(), 56 + 12 * 40 + 17 * 8);
-        assert_eq!(COUNTERS.size as usize, size_of::<Counters>());
+        assert_eq!(Counters::new().size as usize, size_of::<Counters>());
         assert_eq!(&MAGIC.to_le_bytes(), b"gvnetcnt");
         // Every byte is a plain little-endian u64 or u32: no padding a reader could misplace.
         assert_eq!(size_of::<Counters>() % 8, 0);

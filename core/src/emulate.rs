@@ -19,6 +19,7 @@
 //! with `SO_DOMAIN`/`SO_PROTOCOL`) are never emulated.
 
 use crate::abi::{self, errno, nr};
+use crate::call::{Action, Call, Outcome};
 use crate::caps::Native;
 use crate::events::{NO_ENOBUFS, OVERRUN};
 use crate::kernel::{inode, read_user, sockopt_int, write_user, Kernel};
@@ -27,85 +28,6 @@ use crate::monitor;
 use crate::recv::{self, Received, RecvArgs};
 use crate::sockaddr::{family, SockaddrNl};
 use crate::trace::{self, Level, Line};
-
-/// An intercepted system call: number and the six argument registers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Call {
-    /// Syscall number.
-    pub nr: usize,
-    /// Arguments in register order (rdi, rsi, rdx, r10, r8, r9).
-    pub args: [usize; 6],
-}
-
-/// What was done.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Handed to the kernel unchanged.
-    PassedThrough,
-    /// Handed to the kernel unchanged; it was a change request (RTM_NEWLINK, RTM_DELADDR, ...),
-    /// so the event monitors were kicked.
-    Kicked,
-    /// `bind` issued without groups; groups 1..=32 recorded as these.
-    BoundWithoutGroups(u32),
-    /// `bind` without groups on a socket that had some: recorded groups 1..=32 cleared.
-    ClearedGroups,
-    /// `connect` issued without groups.
-    ConnectedWithoutGroups(u32),
-    /// Sent to `nl_pid` alone; the copy to these groups was not delivered.
-    SentWithoutGroups(u32),
-    /// AF_PACKET send refused by the kernel with EOPNOTSUPP; reported as sent.
-    PacketDropped,
-    /// NETLINK_ADD_MEMBERSHIP emulated for this group (or refused with Linux's errno).
-    Joined(u32),
-    /// NETLINK_DROP_MEMBERSHIP emulated for this group.
-    Left(u32),
-    /// NETLINK_LIST_MEMBERSHIPS answered with these groups (1..=64).
-    Listed(u64),
-    /// getsockname's or getpeername's `nl_groups` filled in with these groups.
-    ReportedGroups(u32),
-    /// The emulation could not record the membership (table full).
-    NotRemembered(u32),
-    /// `NETLINK_NO_ENOBUFS` recorded (on or off).
-    NoEnobufs(bool),
-    /// A queued event of this group was received.
-    Event(u32),
-    /// The receive reported the overrun (ENOBUFS).
-    Overrun,
-    /// The receive waited for an event or the kernel, then timed out, was interrupted, or
-    /// found its socket's fd closed (EBADF).
-    Waited,
-    /// `openat` of a missing `/proc/sys/net/ipv6/conf/IFACE/disable_ipv6` answered with a
-    /// file holding `0` ([`crate::sysctl`]).
-    Ipv6SysctlAnswered,
-}
-
-/// The result register and what happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    /// What the call returns: a count or `-errno`.
-    pub ret: isize,
-    /// What gvnet did.
-    pub action: Action,
-    /// The netlink address involved, when one was decoded.
-    pub addr: Option<SockaddrNl>,
-}
-
-impl Outcome {
-    fn new(ret: isize, action: Action) -> Self {
-        Outcome {
-            ret,
-            action,
-            addr: None,
-        }
-    }
-
-    fn with_addr(self, a: SockaddrNl) -> Self {
-        Outcome {
-            addr: Some(a),
-            ..self
-        }
-    }
-}
 
 fn pass<K: Kernel>(k: &K, c: &Call) -> Outcome {
     // SAFETY: the arguments are the program's own, handed to the kernel unchanged; the kernel
@@ -182,9 +104,9 @@ fn read_u64<K: Kernel>(k: &K, addr: usize) -> Result<u64, i32> {
 }
 
 /// Decides and carries out one intercepted call, for the kernel this process found
-/// ([`crate::caps::native`]).
+/// ([`crate::state::native`]).
 pub fn handle<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
-    handle_with(k, t, crate::caps::native(), c)
+    handle_with(k, t, crate::state::native(), c)
 }
 
 /// [`handle`] for a kernel that does `n` natively: what it accepts is passed through.
@@ -673,9 +595,9 @@ pub fn level(o: &Outcome) -> Level {
 }
 
 /// Writes the trace line for one intercepted call: `via` is `raw` (SIGSYS) or `libc`.
-/// Also counts the call ([`crate::counters`]): every intercepted call passes here once.
+/// Also counts the call (`state::COUNTERS`, [`crate::counters`]): every intercepted call passes here once.
 pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
-    crate::counters::COUNTERS.record(via == "raw", c, o);
+    crate::state::COUNTERS.record(via == "raw", c, o);
     let lvl = level(o);
     if !trace::enabled(lvl) {
         return;
@@ -1150,7 +1072,7 @@ mod tests {
         static PAGE: [core::sync::atomic::AtomicU32; 2] =
             [const { core::sync::atomic::AtomicU32::new(0) }; 2];
         // SAFETY: a static of two u32 words, alive for the whole process.
-        unsafe { monitor::set_kick_page(PAGE.as_ptr() as *mut u32, false) };
+        unsafe { crate::state::set_kick_page(PAGE.as_ptr() as *mut u32, false) };
         let word = || PAGE[0].load(core::sync::atomic::Ordering::Acquire);
         let k = FakeKernel::with_route_socket(FD, INO);
         k.sockets.borrow_mut().insert(FD + 1, (16, 16, INO + 1)); // NETLINK_GENERIC

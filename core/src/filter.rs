@@ -52,7 +52,7 @@ pub const TRAP_DATA: u32 = 0x6776;
 /// At most this many syscall sites.
 pub const MAX_SITES: usize = 8;
 /// The `openat` flags that trap: `O_RDONLY | O_CLOEXEC`, what Go's `os.Open` passes.
-const OPEN_READ: usize = crate::sysctl::O_CLOEXEC;
+const OPEN_READ: usize = abi::O_CLOEXEC;
 /// At most this many instructions.
 pub const MAX_INSNS: usize = 64;
 
@@ -176,7 +176,7 @@ pub enum Layer {
     Base,
     /// sendto, getsockname, getpeername, getsockopt, openat: calls that only matter once a
     /// netlink socket exists. Built by the constructor, installed at the first trap of the base
-    /// layer ([`LATE_LAYER`]).
+    /// layer (`state::LATE_LAYER`).
     Late,
     /// recvfrom and recvmsg from the sites, always: the file descriptor cannot be checked in
     /// BPF, so every receive of the target traps once some socket has subscribed and the
@@ -389,18 +389,6 @@ pub struct Staged {
 const IDLE: u8 = 0;
 const INSTALLING: u8 = 1;
 const DONE: u8 = 2;
-
-/// The late layer of this process (empty unless the engine staged it).
-pub static LATE_LAYER: Staged = Staged::new(
-    "late filter layer (the late calls of the decision line, from the Go site)",
-    "these calls reach the kernel unemulated",
-);
-
-/// The receive layer of this process (empty unless the engine staged it).
-pub static RECV_LAYER: Staged = Staged::new(
-    "events: receive filter layer (recvfrom, recvmsg from the Go site)",
-    "Go subscribers get no events",
-);
 
 impl Staged {
     /// Nothing staged yet; `what` names the layer in its trace line, `without` says what is

@@ -45,6 +45,7 @@
 )]
 
 pub mod abi;
+pub mod call;
 pub mod caps;
 pub mod counters;
 pub mod emulate;
@@ -58,5 +59,6 @@ pub mod rtnl;
 pub mod sigsys;
 pub mod sites;
 pub mod sockaddr;
+pub mod state;
 pub mod sysctl;
 pub mod trace;

@@ -14,7 +14,7 @@
 //! ([`sent_to_kernel`]): dockerd's own changes, through the SIGSYS path, and those of C programs
 //! such as `ip` run under the preload, through the libc hooks. The kick word lives in a page the
 //! library's constructor maps from a file shared by every gvnet process of the sandbox
-//! ([`set_kick_page`]), so one process's change wakes every monitor at once, in any process. A
+//! ([`crate::state::set_kick_page`]), so one process's change wakes every monitor at once, in any process. A
 //! wakeup costs gVisor about 0.5 ms of host CPU, so polling fast enough for every change would
 //! cost several percent of a core per subscriber; changes made without gvnet loaded are seen by
 //! the backing-off timer (at most [`IDLE`] ms late once quiet).
@@ -34,26 +34,16 @@
 
 use crate::abi::{self, nr};
 use crate::events::{EventState, OVERRUN};
-use crate::filter;
 use crate::kernel::{inode, sockopt_int, Kernel, RawKernel};
 use crate::membership::{Slot, Table};
 use crate::recv;
 use crate::rtnl::{self, Event, Kind, View};
-use crate::sigsys::TABLE;
+use crate::state::{kick_words, ENABLED, IDLE, INTERVAL, RECV_LAYER, TABLE};
 use crate::trace::{self, Level, Line};
-use core::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering,
-};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
-/// Default time between two dumps right after a change.
-pub const INTERVAL_MS: i64 = 10;
-/// Time between two dumps right after a change (`GVNET_EVENT_INTERVAL_MS`).
-pub static INTERVAL: AtomicI64 = AtomicI64::new(INTERVAL_MS);
-/// Default longest time between two dumps while nothing changes.
-pub const IDLE_MS: i64 = 200;
-/// Longest time between two dumps while nothing changes; 0: none, only kicks wake the monitor
-/// (`GVNET_EVENT_IDLE_MS`).
-pub static IDLE: AtomicI64 = AtomicI64::new(IDLE_MS);
+/// The defaults of [`INTERVAL`] and [`IDLE`] (named here too, where the timer is).
+pub use crate::state::{IDLE_MS, INTERVAL_MS};
 /// Cycles at [`INTERVAL`] after the last change before the timer starts to back off.
 pub const FAST_CYCLES: u32 = 20;
 /// Network namespaces watched at once.
@@ -66,16 +56,6 @@ const DUMP_BUF: usize = 1 << 20;
 const STORE: usize = crate::rtnl::store_size(DUMP_BUF);
 const STACK: usize = 512 << 10;
 
-/// Event delivery is on (set by the library's constructor; off in unit tests and with
-/// `GVNET_EVENTS=off`).
-pub static ENABLED: AtomicBool = AtomicBool::new(false);
-/// The kick word and the number of monitors waiting on it: in this process's own memory until
-/// [`set_kick_page`] points [`KICK`] at a page shared with the other gvnet processes.
-static LOCAL_KICK: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
-/// The kick page in use (null: [`LOCAL_KICK`]).
-static KICK: AtomicPtr<AtomicU32> = AtomicPtr::new(core::ptr::null_mut());
-/// Whether [`KICK`] is shared between processes (futex without FUTEX_PRIVATE_FLAG).
-static KICK_SHARED: AtomicBool = AtomicBool::new(false);
 /// Number of the cycle in progress or last started.
 static STARTED: AtomicU64 = AtomicU64::new(0);
 /// Number of the last finished cycle (its low 32 bits are a futex word too).
@@ -153,44 +133,21 @@ fn futex_wake(word: &AtomicU32) {
     futex_wake_op(word, FUTEX_WAKE | FUTEX_PRIVATE);
 }
 
-/// The kick word, the count of monitors waiting on it, and the futex flag that fits them.
-fn kick_words() -> (&'static AtomicU32, &'static AtomicU32, usize) {
-    let p = KICK.load(Ordering::Acquire);
-    if p.is_null() {
-        return (&LOCAL_KICK[0], &LOCAL_KICK[1], FUTEX_PRIVATE);
-    }
-    let private = if KICK_SHARED.load(Ordering::Acquire) {
-        0
-    } else {
-        FUTEX_PRIVATE
-    };
-    // SAFETY: set_kick_page's contract: `p` points to two u32 words in memory that stays
-    // mapped for the life of the process.
-    unsafe { (&*p, &*p.add(1), private) }
-}
-
-/// Makes the monitor use the two words at `page` (kick counter, waiting monitors) instead of
-/// its own: a page mapped `MAP_SHARED` from a file every gvnet process of the sandbox maps, so
-/// that a change request sent by one wakes the monitors of all. `shared` says whether other
-/// processes map it (futex without FUTEX_PRIVATE_FLAG).
-///
-/// # Safety
-/// `page` is 4-byte aligned, readable and writable for 8 bytes, and stays mapped for the rest
-/// of the process's life. Called once, before any subscription (from the constructor).
-pub unsafe fn set_kick_page(page: *mut u32, shared: bool) {
-    KICK_SHARED.store(shared, Ordering::Release);
-    KICK.store(page.cast(), Ordering::Release);
-}
-
 /// Wakes every monitor waiting on the kick word: this process's, and with a shared kick page
 /// those of the other gvnet processes. Costs one atomic add, and a `futex` call only while some
 /// monitor waits.
 pub fn kick() {
-    let (word, waiting, private) = kick_words();
+    let (word, waiting, private) = kick_futex();
     word.fetch_add(1, Ordering::AcqRel);
     if waiting.load(Ordering::Acquire) != 0 {
         futex_wake_op(word, FUTEX_WAKE | private);
     }
+}
+
+/// The kick word, the count of monitors waiting on it, and the futex flag that fits them.
+fn kick_futex() -> (&'static AtomicU32, &'static AtomicU32, usize) {
+    let (word, waiting, shared) = kick_words();
+    (word, waiting, if shared { 0 } else { FUTEX_PRIVATE })
 }
 
 fn wake() {
@@ -221,9 +178,7 @@ pub const fn is_change_request(t: u16) -> bool {
 /// whether it kicked. Costs nothing unless events are on here or a kick page is shared, and a
 /// `getsockopt` only for the message types of a change.
 pub fn sent_to_kernel<K: Kernel>(k: &K, fd: usize, first: &[u8]) -> bool {
-    if first.len() < 6
-        || (KICK.load(Ordering::Relaxed).is_null() && !ENABLED.load(Ordering::Relaxed))
-    {
+    if first.len() < 6 || (!crate::state::has_kick_page() && !ENABLED.load(Ordering::Relaxed)) {
         return false;
     }
     let t = u16::from_ne_bytes([first[4], first[5]]);
@@ -311,7 +266,7 @@ pub fn subscribed<K: Kernel>(k: &K, s: &Slot, fd: usize) {
     };
     let since = STARTED.load(Ordering::Acquire) + 1;
     s.ev.subscribe(ns, limit, since);
-    filter::RECV_LAYER.install_once(k);
+    RECV_LAYER.install_once(k);
     ensure_ns(k, ns);
     ensure_thread(k);
     wake();
@@ -530,9 +485,9 @@ extern "C" fn monitor_main() -> ! {
     let dump: &mut [u8] = unsafe { core::slice::from_raw_parts_mut(dump, DUMP_BUF) };
     let mut seq: u32 = 1;
     let mut quiet: u32 = 0;
-    let mut last = kick_words().0.load(Ordering::Acquire);
+    let mut last = kick_futex().0.load(Ordering::Acquire);
     loop {
-        let (word, waiting, private) = kick_words();
+        let (word, waiting, private) = kick_futex();
         let w = word.load(Ordering::Acquire);
         if w != last {
             // Kicked: a change was just made somewhere.

@@ -7,55 +7,15 @@
 //! (recorded by the `sigaction` guard in [`PROGRAM`]), with its flags and mask honoured, or, when the
 //! program has none, kills the process as the default action would.
 
-use crate::abi::{self, nr};
-use crate::emulate::{handle, trace_call, Call};
-use crate::filter::{self, TRAP_DATA};
+use crate::abi::{self, nr, SIG_DFL, SIG_IGN};
+use crate::call::Call;
+use crate::emulate::{handle, trace_call};
+use crate::filter::TRAP_DATA;
 use crate::kernel::{Kernel, RawKernel};
-use crate::membership::Table;
+use crate::state::{LATE_LAYER, PROGRAM, TABLE};
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// Emulated memberships of this process, shared by the SIGSYS handler and the libc hooks.
-pub static TABLE: Table = Table::new();
-
-/// `SIG_DFL`.
-pub const SIG_DFL: usize = 0;
-/// `SIG_IGN`.
-pub const SIG_IGN: usize = 1;
 const SIGSYS: usize = 31;
-
-/// The SIGSYS disposition the program believes it has installed.
-pub struct ProgramAction {
-    handler: AtomicUsize,
-    flags: AtomicU64,
-    mask: AtomicU64,
-}
-
-/// What the program asked for with `sigaction(SIGSYS, ...)`.
-pub static PROGRAM: ProgramAction = ProgramAction {
-    handler: AtomicUsize::new(SIG_DFL),
-    flags: AtomicU64::new(0),
-    mask: AtomicU64::new(0),
-};
-
-impl ProgramAction {
-    /// Records a new disposition: handler (or SIG_DFL/SIG_IGN), `sa_flags`, and the first 64
-    /// signals of `sa_mask` (all the kernel has).
-    pub fn set(&self, handler: usize, flags: u64, mask: u64) {
-        self.mask.store(mask, Ordering::Release);
-        self.flags.store(flags, Ordering::Release);
-        self.handler.store(handler, Ordering::Release);
-    }
-
-    /// The recorded disposition: (handler, flags, mask).
-    pub fn get(&self) -> (usize, u64, u64) {
-        (
-            self.handler.load(Ordering::Acquire),
-            self.flags.load(Ordering::Acquire),
-            self.mask.load(Ordering::Acquire),
-        )
-    }
-}
 
 /// `siginfo_t` fields for SIGSYS, by offset (x86_64): `si_errno` at 4, `si_code` at 8,
 /// `_sigsys._syscall` at 24.
@@ -105,7 +65,7 @@ pub unsafe extern "C" fn handle_sigsys(sig: c_int, info: *mut libc::siginfo_t, c
         };
         // The first trap (of the base layer: a netlink bind, connect or setsockopt) brings in
         // the rest of the calls gvnet emulates; see filter::Layer::Late.
-        filter::LATE_LAYER.install_once(&RawKernel);
+        LATE_LAYER.install_once(&RawKernel);
         let out = handle(&RawKernel, &TABLE, &call);
         g[libc::REG_RAX as usize] = out.ret as i64;
         trace_call("raw", &call, &out);

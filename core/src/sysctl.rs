@@ -28,8 +28,8 @@
 //!
 //! The answer is a memfd holding `0\n`, positioned at 0, close-on-exec when asked.
 
-use crate::abi::{errno, nr};
-use crate::emulate::{Action, Call, Outcome};
+use crate::abi::{errno, nr, O_CLOEXEC};
+use crate::call::{Action, Call, Outcome};
 use crate::kernel::{read_user, Kernel};
 
 /// The directory a kernel with IPv6's per-interface sysctls has.
@@ -38,12 +38,9 @@ const PREFIX: &[u8] = b"/proc/sys/net/ipv6/conf/";
 const LEAF: &[u8] = b"/disable_ipv6";
 /// Longest path considered: prefix + IFNAMSIZ - 1 + leaf.
 const MAX_PATH: usize = 24 + 15 + 13;
-/// `O_ACCMODE`, `O_RDONLY`, `O_CLOEXEC`.
+/// `O_ACCMODE`, `O_RDONLY`.
 const O_ACCMODE: usize = 3;
 const O_RDONLY: usize = 0;
-/// `O_CLOEXEC`: the only `openat` flags the filter traps are `O_RDONLY | O_CLOEXEC`, which is
-/// what Go's `os.Open`/`os.ReadFile` pass.
-pub const O_CLOEXEC: usize = 0o2000000;
 const AT_FDCWD: isize = -100;
 const F_OK: usize = 0;
 const MFD_CLOEXEC: usize = 1;

@@ -14,7 +14,7 @@
 //! which the kernel assigns differently to each socket).
 //!
 //! Process-wide state: none is changed. The event monitor stays disabled
-//! (`monitor::ENABLED` is false unless the library's constructor sets it), the membership
+//! (`state::ENABLED` is false unless the library's constructor sets it), the membership
 //! table is local to each case, and every socket is closed at the end of its run.
 #![allow(
     clippy::disallowed_macros,
@@ -23,7 +23,8 @@
 )]
 
 use gvnet_core::abi::{self, nr};
-use gvnet_core::emulate::{handle, Call};
+use gvnet_core::call::Call;
+use gvnet_core::emulate::handle;
 use gvnet_core::kernel::{Kernel, RawKernel};
 use gvnet_core::membership::Table;
 use proptest::prelude::*;

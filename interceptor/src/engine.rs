@@ -17,11 +17,12 @@ use crate::config::{Config, Mode};
 use crate::{logger, real, sites};
 use gvnet_core::abi::{self, nr};
 use gvnet_core::caps::{self, Native, Traps};
-use gvnet_core::counters::{engine, COUNTERS, PROBED};
+use gvnet_core::counters::{engine, PROBED};
 use gvnet_core::filter::{self, SockFilter, MAX_INSNS};
 use gvnet_core::kernel::{inode, Kernel, RawKernel};
-use gvnet_core::sigsys::{handle_sigsys, PROGRAM};
+use gvnet_core::sigsys::handle_sigsys;
 use gvnet_core::sockaddr::SockaddrNl;
+use gvnet_core::state::{self, COUNTERS, PROGRAM};
 use gvnet_core::trace::{self, Level};
 use log::{debug, error, info, warn};
 use std::ffi::CString;
@@ -72,8 +73,8 @@ extern "C" fn init() {
         kernel
     };
     let traps = native.traps(cfg.events);
-    caps::set_native(native);
-    caps::set_traps(traps);
+    state::set_native(native);
+    state::set_traps(traps);
     COUNTERS
         .native
         .store(PROBED | native.bits(), Ordering::Relaxed);
@@ -97,9 +98,9 @@ extern "C" fn init() {
     }
     // What the decision line says about events (one line per process: this goes into it).
     let events = if cfg.events {
-        gvnet_core::monitor::INTERVAL.store(cfg.event_interval_ms, Ordering::Relaxed);
-        gvnet_core::monitor::IDLE.store(cfg.event_idle_ms, Ordering::Relaxed);
-        gvnet_core::monitor::ENABLED.store(true, Ordering::Release);
+        state::INTERVAL.store(cfg.event_interval_ms, Ordering::Relaxed);
+        state::IDLE.store(cfg.event_idle_ms, Ordering::Relaxed);
+        state::ENABLED.store(true, Ordering::Release);
         match &cfg.event_kick {
             None => {
                 "; events on, kicks only within this process (GVNET_EVENT_KICK=off)".to_string()
@@ -192,7 +193,7 @@ fn map_kick_page(path: &str) -> Result<(), String> {
         }
         // SAFETY: `p` is page-aligned, readable and writable for a page, and never unmapped;
         // this runs in the constructor, before any subscription.
-        unsafe { gvnet_core::monitor::set_kick_page(p.cast(), true) };
+        unsafe { state::set_kick_page(p.cast(), true) };
         Ok(())
     })();
     // SAFETY: `fd` is ours; the mapping stays valid after the descriptor is closed.
@@ -670,13 +671,13 @@ fn install_engine(traps: Traps) -> Result<String, String> {
         // (containerd, and below it every container) inherits the base layer alone.
         late = built(filter::Layer::Late, &mut prog)?;
         if late > 0 {
-            filter::LATE_LAYER.stage(&prog[..late]);
+            state::LATE_LAYER.stage(&prog[..late]);
         }
         // Receives trap only once a socket subscribes (see monitor::subscribed); without
         // events nothing is ever queued for them.
-        if gvnet_core::monitor::ENABLED.load(Ordering::Acquire) {
+        if state::ENABLED.load(Ordering::Acquire) {
             let n = built(filter::Layer::Recv, &mut prog)?;
-            filter::RECV_LAYER.stage(&prog[..n]);
+            state::RECV_LAYER.stage(&prog[..n]);
         }
     }
     COUNTERS.sites.store(sites.len() as u64, Ordering::Relaxed);

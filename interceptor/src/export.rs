@@ -17,11 +17,11 @@
 use crate::engine;
 use core::mem::transmute;
 use gvnet_core::abi::nr;
-use gvnet_core::caps::traps;
-use gvnet_core::emulate::{handle, note_rcvbuf, receive_events, trace_call, Call};
+use gvnet_core::call::Call;
+use gvnet_core::emulate::{handle, note_rcvbuf, receive_events, trace_call};
 use gvnet_core::filter::wants;
 use gvnet_core::kernel::RawKernel;
-use gvnet_core::sigsys::{PROGRAM, TABLE};
+use gvnet_core::state::{traps, PROGRAM, TABLE};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 /// The address of this process's counters (`gvnet_core::counters`): the one data symbol, found
@@ -29,7 +29,7 @@ use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 /// itself stays in the handler-reachable core crate.
 #[no_mangle]
 #[allow(non_upper_case_globals)] // a C symbol name
-pub static gvnet_counters: &gvnet_core::counters::Counters = &gvnet_core::counters::COUNTERS;
+pub static gvnet_counters: &gvnet_core::counters::Counters = &gvnet_core::state::COUNTERS;
 
 /// Runs a call through the emulation and returns it the libc way: the result, or -1 and errno.
 fn emulated(nr_: usize, args: [usize; 6]) -> isize {

@@ -6,7 +6,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 use gvnet_core::abi::nr;
-use gvnet_core::counters::COUNTERS;
+use gvnet_core::state::COUNTERS;
 
 /// `Sym::counted` of a symbol whose forwarded calls are not counted.
 const NONE: usize = usize::MAX;
