@@ -305,8 +305,8 @@ fn part_start(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     }
     eprintln!();
     let (mut row, sa, sh) = cmp_row(
-        "container start (`docker run --rm bb true`)",
-        "A: `--network host`; B: default bridge (gvnet)",
+        "container start, gvnet's dockerd on both sides (`docker run --rm bb true`)",
+        "A: `--network host`; B: default bridge; both sides dockerd with gvnet, so the library's own cost cancels; the bench's runsc",
         &h,
         &a,
         "ms",

@@ -348,7 +348,7 @@ pub(super) fn part_exec(
             String::new()
         } else {
             format!(
-                ". Why: GVNET_MODE=off (a constructor that returns at once) already adds {:+.2} ms over the empty preload, so the load of the object itself, not the probes, is most of it ({facts}: ld.so finds, maps and relocates libgcc_s and a large object in every exec, each a file and mmap call through gVisor); the probes and the decision add {:+.2} ms ({strace})",
+                ". Why: GVNET_MODE=off (a constructor that returns at once) already adds {:+.2} ms over the empty preload: the load of the object itself ({facts}: ld.so finds, maps and relocates libgcc_s and a large object in every exec, each a file and mmap call through gVisor); the probes and the decision (default over off) add {:+.2} ms more ({strace})",
                 median(&d_off),
                 median(&d_probe),
             )
