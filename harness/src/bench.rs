@@ -16,13 +16,26 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod current;
+
 const LOOP_SRC: &str = include_str!("../../tests/bench/loopbench.c");
 const FLOOR_SRC: &str = include_str!("../../tests/bench/sigsysfloor.c");
 const HUP_SRC: &str = include_str!("../../tests/bench/hupwait.c");
 const TRAP_GO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/trapbench-go");
 const TRAP_BIN: &str = "trapbench-go";
 const EV_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/evbench.c");
-const PARTS: &[&str] = &["start", "trap", "loop", "events", "scale"];
+const PARTS: &[&str] = &[
+    "start",
+    "trap",
+    "loop",
+    "events",
+    "scale",
+    "start-current",
+    "exec",
+];
+/// The parts that run in the bench's two main sandboxes (started, with the idle dockerd row,
+/// only when one of them is selected).
+const MAIN_PARTS: &[&str] = &["start", "trap", "loop", "events", "scale"];
 
 /// Counts and sizes; all settable on the command line.
 #[derive(Debug, Clone)]
@@ -43,6 +56,10 @@ struct Params {
     idle_rounds: usize,
     idle_samples: usize,
     idle_secs: usize,
+    exec_count: usize,
+    exec_rounds: usize,
+    /// The current gVisor of start-current and exec (a runsc or an .xz of one).
+    current_runsc: PathBuf,
 }
 
 impl Default for Params {
@@ -76,6 +93,10 @@ impl Default for Params {
             idle_rounds: 6,
             idle_secs: 8,
             idle_samples: 5,
+            // Issue 18's count per figure; rounds interleave the four variants.
+            exec_count: 200,
+            exec_rounds: 6,
+            current_runsc: current::default_current_runsc(),
         }
     }
 }
@@ -284,8 +305,8 @@ fn part_start(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     }
     eprintln!();
     let (mut row, sa, sh) = cmp_row(
-        "container start (`docker run --rm bb true`)",
-        "A: `--network host`; B: default bridge (gvnet)",
+        "container start, gvnet's dockerd on both sides (`docker run --rm bb true`)",
+        "A: `--network host`; B: default bridge; both sides dockerd with gvnet, so the library's own cost cancels; the bench's runsc",
         &h,
         &a,
         "ms",
@@ -2412,12 +2433,38 @@ here (the harness default is `trace`) unless `GVNET_LOG` is set when the bench s
    in the gvnet sandbox (outside dockerd) whether a thread waiting for EPOLLHUP alone on a unix
    stream socket is woken when the peer hangs up, the wait moby's attach endpoint does.
 
+6. **Container start on current gVisor** (issue 15): two more sandboxes side by side, both
+   on the current runsc (`--current-runsc`, default
+   `../shared/gvisor/runsc-release-20260817.0-70.xz`): A without gvnet, runsc started with
+   `--allow-packet-socket-write` (gVisor's own path for Docker, as its tutorial sets it up), B
+   with dockerd under the preload and no flag (what gvnet gives an ordinary sandbox). The
+   setup of each is measured first (A must be `current+flag`, B `current`). `docker run --rm bb
+   true` on the default bridge, one untimed warm-up each, then {starts} pairs, the order
+   alternating (A B, B A, ...), timed inside the sandbox as in part 1. The row is B/A of the
+   medians; the note gives each side's interquartile range, the median of the per-pair
+   differences with its sign-test interval, and the processes that loaded the library per
+   start (the decision lines in B's gvnet.log). Part 1's row stays: there both sides are the
+   gvnet dockerd, `--network host` against the bridge, on the bench's own runsc.
+7. **Exec cost** (issue 18): a fresh sandbox per gVisor (the bench's runsc and the current
+   one), dockerd and every other process in it stopped (SIGSTOP), libgvnet.so and an empty
+   preload (`tests/bench/emptypreload.c`: an empty constructor, `gcc -shared -fPIC -O2` on the
+   host) staged. One round, in each sandbox in turn, is {exec_count} execs of `/bin/true` from a
+   `sh` loop (`date +%s%N` around the loop) for each of: nothing, the empty preload, libgvnet.so
+   with `GVNET_MODE=off`, libgvnet.so with default settings (no `GVNET_LOG`, output to
+   /dev/null); the variant that goes first rotates from round to round; {exec_rounds} rounds
+   after one short warm-up. The figures are ms per exec, fork and the loop included alike; the
+   rows give median and min..max over the rounds, and are judged on the median of the
+   per-round differences (B − A within one round, so a change of load between rounds cancels).
+   The syscalls each mode adds to one `/bin/true` are counted on the host with
+   `strace -f -c` (Linux accepts every probe, so there the default stays passive).
+
 Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {batches}
 --trap-rounds {rounds} --loop-iters {loop_iters} --loop-reps {reps} --loop-pairs {pairs}
 --pair-iters {pair_iters} --containers {containers}
 --parallel {parallel} --cycles {cycles} --events {events} --quiet-events {quiet} --idle-rounds
-{idle_rounds} --idle-secs {idle_secs} --idle-samples {idle_samples}`. The commands and raw outputs are in the run's
-`bench.log` under the harness cache (`runs/<time>-bench-preload/`).
+{idle_rounds} --idle-secs {idle_secs} --idle-samples {idle_samples} --exec-count {exec_count}
+--exec-rounds {exec_rounds}`. The commands and raw outputs are in the run's `bench.log` under
+the harness cache (`runs/<time>-bench/`).
 "#,
         starts = p.starts,
         iters = p.trap_iters,
@@ -2437,6 +2484,8 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
         idle_rounds = p.idle_rounds,
         idle_samples = p.idle_samples,
         idle_secs = p.idle_secs,
+        exec_count = p.exec_count,
+        exec_rounds = p.exec_rounds,
         settle = IDLE_SETTLE.as_secs(),
         backoff = monitor_backoff_ms(),
         idle_ms = gvnet_core::monitor::IDLE_MS,
@@ -2445,7 +2494,7 @@ Parameters of this run: `--starts {starts} --trap-iters {iters} --trap-batches {
     s
 }
 
-const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--pair-iters N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-secs N] [--idle-samples N]";
+const USAGE: &str = "bench [--lib PATH] [--out FILE] [--only PART[,PART..]] [--starts N] [--trap-iters N] [--trap-batches N] [--trap-rounds N] [--loop-iters N] [--loop-reps N] [--loop-pairs N] [--pair-iters N] [--containers N] [--parallel N] [--cycles N] [--events N] [--quiet-events N] [--idle-rounds N] [--idle-secs N] [--idle-samples N] [--exec-count N] [--exec-rounds N] [--current-runsc PATH]";
 
 fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<String>)> {
     let mut p = Params::default();
@@ -2492,6 +2541,9 @@ fn parse(args: Vec<String>) -> Result<(Params, Option<PathBuf>, PathBuf, Vec<Str
             "--idle-secs" => p.idle_secs = num(val()?)?,
             "--quiet-events" => p.quiet_events = num(val()?)?,
             "--idle-samples" => p.idle_samples = num(val()?)?,
+            "--exec-count" => p.exec_count = num(val()?)?,
+            "--exec-rounds" => p.exec_rounds = num(val()?)?,
+            "--current-runsc" => p.current_runsc = PathBuf::from(val()?),
             other => bail!("bench: unexpected argument '{other}'; usage: {USAGE}"),
         }
     }
@@ -2503,6 +2555,20 @@ static RUNSC: std::sync::OnceLock<Runsc> = std::sync::OnceLock::new();
 
 fn start_sandbox(tb: &Testbed, mode: Mode, lib: &Path, stage: &[&Path]) -> Result<Sandbox> {
     let runsc = RUNSC.get().ok_or("bench: no runsc resolved")?;
+    start_sandbox_on(tb, runsc, mode, lib, stage)
+}
+
+/// Sandboxes started by this bench run, for unique ids (two of one mode can run at once).
+static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A sandbox on a given runsc (the parts that compare gVisor releases or flags).
+fn start_sandbox_on(
+    tb: &Testbed,
+    runsc: &Runsc,
+    mode: Mode,
+    lib: &Path,
+    stage: &[&Path],
+) -> Result<Sandbox> {
     let run_dir = sandbox::new_run_dir(&format!("bench-{}-{}", mode.name(), runsc.label()))?;
     sandbox::prepare_run_dir(&run_dir, mode, lib, &tb.bb_tar())?;
     for f in stage {
@@ -2510,8 +2576,22 @@ fn start_sandbox(tb: &Testbed, mode: Mode, lib: &Path, stage: &[&Path]) -> Resul
         fs::copy(f, run_dir.join("opt").join(name))
             .with_ctx(|| format!("cannot stage {}", f.display()))?;
     }
-    let id = format!("gvnet-bench-{}-{}", std::process::id(), mode.name());
+    let k = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!("gvnet-bench-{}-{k}-{}", std::process::id(), mode.name());
     sandbox::start(&run_dir, mode, Some(tb), Some(runsc), &id)
+}
+
+/// dockerd's version, from a bench sandbox, for the report.
+fn dockerd_version(versions: &mut Vec<(String, String)>, sb: &Sandbox) {
+    if let Ok(dv) = sb.exec(&["dockerd", "--version"], Duration::from_secs(30)) {
+        versions.insert(
+            1.min(versions.len()),
+            (
+                "Docker (dockerd, in the sandbox)".into(),
+                dv.stdout.trim().to_string(),
+            ),
+        );
+    }
 }
 
 pub fn run(args: Vec<String>) -> Result<i32> {
@@ -2554,29 +2634,12 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     ];
 
     let _ = RUNSC.set(runsc.clone());
-    let with = start_sandbox(&tb, Mode::Preload, &lib, &stage)?;
-    let mut guard = Sandboxes(vec![with.clone()]);
-    let without = start_sandbox(&tb, Mode::NoPreload, &lib, &stage)?;
-    guard.0.push(without.clone());
-    println!(
-        "bench: sandboxes up: {} and {}",
-        with.run_dir.display(),
-        without.run_dir.display()
-    );
-
+    let part = |name: &str| only.iter().any(|o| o == name);
+    let skipped = "not selected in this run (--only)";
+    let main = MAIN_PARTS.iter().any(|p| part(p));
+    let log_dir = sandbox::new_run_dir("bench")?;
+    let log = fs::File::create(log_dir.join("bench.log")).ctx("bench.log")?;
     let mut versions = vec![("gVisor (runsc)".to_string(), runsc.describe())];
-    let dv = with.exec(&["dockerd", "--version"], Duration::from_secs(30))?;
-    versions.push((
-        "Docker (dockerd, in the sandbox)".into(),
-        dv.stdout.trim().to_string(),
-    ));
-    versions.push((
-        "Go (builds trapbench-go)".into(),
-        first_line(Command::new("go").arg("version")),
-    ));
-    versions.push(("gvnet".into(), gvnet_version()));
-
-    let log = fs::File::create(with.run_dir.join("bench.log")).ctx("bench.log")?;
     let mut b = Bench {
         p,
         idle_row: None,
@@ -2584,17 +2647,6 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         rows: Vec::new(),
         log,
     };
-    b.idle_row = Some(match idle_samples(&mut b, &with, &without) {
-        Ok((a, g)) => idle_row(&a, &g),
-        Err(e) => {
-            eprintln!("bench: idle dockerd failed: {e}");
-            b.note(&format!("idle dockerd failed: {e}"));
-            not_measured(IDLE_WHAT, &format!("the run failed: {e}"))
-        }
-    });
-    let part = |name: &str| only.iter().any(|o| o == name);
-    let skipped = "not selected in this run (--only)";
-
     let mut failures: Vec<String> = Vec::new();
     macro_rules! attempt {
         ($what:expr, $e:expr) => {
@@ -2607,46 +2659,175 @@ pub fn run(args: Vec<String>) -> Result<i32> {
             }
         };
     }
-    if part("start") {
-        attempt!("container start", part_start(&mut b, &with));
-    } else {
-        b.rows.push(not_measured("container start", skipped));
-    }
-    if part("trap") {
-        attempt!(
-            "SIGSYS round trip alone, host kernel",
-            part_trap_floor(&mut b, &scratch, &trap_bin)
+    println!("bench: log {}", log_dir.join("bench.log").display());
+
+    if main {
+        let with = start_sandbox(&tb, Mode::Preload, &lib, &stage)?;
+        let mut guard = Sandboxes(vec![with.clone()]);
+        let without = start_sandbox(&tb, Mode::NoPreload, &lib, &stage)?;
+        guard.0.push(without.clone());
+        println!(
+            "bench: sandboxes up: {} and {}",
+            with.run_dir.display(),
+            without.run_dir.display()
         );
-        attempt!(
-            "trapped call, host kernel",
-            part_trap_host(&mut b, &trap_bin, &lib)
-        );
-        attempt!("trapped call, gVisor", part_trap_gvisor(&mut b, &with));
-    } else {
-        b.rows.push(not_measured("trapped call", skipped));
-    }
-    if part("loop") {
-        attempt!("inherited filter", part_loop(&mut b, &with, &without));
-    } else {
-        b.rows.push(not_measured("inherited filter", skipped));
-    }
-    if part("events") {
-        attempt!("event delivery", part_events(&mut b, &with, &ev_bin));
-    } else {
-        b.rows.push(not_measured("event delivery", skipped));
-    }
-    if part("scale") {
-        // Fresh sandboxes from here on, so both sides have the same history.
-        drop(guard);
-        attempt!("scale", part_scale(&mut b, &tb, &lib));
-        attempt!("dockerd open fds", part_fds(&mut b, &tb, &lib, &hup_bin));
-    } else {
-        drop(guard);
-        if let Some(row) = b.idle_row.take() {
-            b.rows.push(row);
+        dockerd_version(&mut versions, &with);
+        b.idle_row = Some(match idle_samples(&mut b, &with, &without) {
+            Ok((a, g)) => idle_row(&a, &g),
+            Err(e) => {
+                eprintln!("bench: idle dockerd failed: {e}");
+                b.note(&format!("idle dockerd failed: {e}"));
+                not_measured(IDLE_WHAT, &format!("the run failed: {e}"))
+            }
+        });
+        if part("start") {
+            attempt!("container start", part_start(&mut b, &with));
+        } else {
+            b.rows.push(not_measured("container start", skipped));
         }
-        b.rows.push(not_measured("scale", skipped));
+        if part("trap") {
+            attempt!(
+                "SIGSYS round trip alone, host kernel",
+                part_trap_floor(&mut b, &scratch, &trap_bin)
+            );
+            attempt!(
+                "trapped call, host kernel",
+                part_trap_host(&mut b, &trap_bin, &lib)
+            );
+            attempt!("trapped call, gVisor", part_trap_gvisor(&mut b, &with));
+        } else {
+            b.rows.push(not_measured("trapped call", skipped));
+        }
+        if part("loop") {
+            attempt!("inherited filter", part_loop(&mut b, &with, &without));
+        } else {
+            b.rows.push(not_measured("inherited filter", skipped));
+        }
+        if part("events") {
+            attempt!("event delivery", part_events(&mut b, &with, &ev_bin));
+        } else {
+            b.rows.push(not_measured("event delivery", skipped));
+        }
+        if part("scale") {
+            // Fresh sandboxes from here on, so both sides have the same history.
+            drop(guard);
+            attempt!("scale", part_scale(&mut b, &tb, &lib));
+            attempt!("dockerd open fds", part_fds(&mut b, &tb, &lib, &hup_bin));
+        } else {
+            drop(guard);
+            if let Some(row) = b.idle_row.take() {
+                b.rows.push(row);
+            }
+            b.rows.push(not_measured("scale", skipped));
+        }
+    } else {
+        b.rows.push(not_measured(
+            "container start, trapped call, inherited filter, event delivery, scale",
+            skipped,
+        ));
     }
+
+    // Issues 15 and 18, in sandboxes of their own once the main ones are gone: the exec cost
+    // (first, so start-current's note can use it) and container start on current gVisor.
+    let mut new_rows = Vec::new();
+    let current = if part("exec") || part("start-current") {
+        match crate::gvisor::resolve(
+            Some(&b.p.current_runsc.display().to_string()),
+            Vec::new(),
+            Some(&tb),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("bench: no current gVisor: {e}");
+                b.note(&format!("no current gVisor: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    versions.push((
+        "Go (builds trapbench-go)".into(),
+        first_line(Command::new("go").arg("version")),
+    ));
+    versions.push(("gvnet".into(), gvnet_version()));
+    if let Some(c) = &current {
+        versions.push(("gVisor, current (start-current, exec)".into(), c.describe()));
+    }
+    let mut exec_added: Vec<(String, f64)> = Vec::new();
+    if part("exec") {
+        let res = (|| -> Result<Vec<Row>> {
+            let empty = current::build_empty_preload(&scratch)?;
+            let stage_exec = [lib.as_path(), empty.as_path()];
+            let mut sides = Vec::new();
+            let mut guard = Sandboxes(Vec::new());
+            let mut runs: Vec<(String, Runsc)> =
+                vec![(format!("gVisor {}", runsc.version), runsc.clone())];
+            if let Some(c) = &current {
+                runs.push((format!("gVisor {}", c.version), c.clone()));
+            }
+            for (name, r) in runs {
+                let sb = start_sandbox_on(&tb, &r, Mode::NoPreload, &lib, &stage_exec)?;
+                guard.0.push(sb.clone());
+                sides.push(current::ExecSide { name, sb });
+            }
+            if !main {
+                dockerd_version(&mut versions, &sides[0].sb);
+            }
+            let (rows, added) = current::part_exec(&mut b, &sides, &lib, &empty, &scratch)?;
+            exec_added = added;
+            Ok(rows)
+        })();
+        match res {
+            Ok(rows) => new_rows.extend(rows),
+            Err(e) => {
+                eprintln!("bench: exec cost failed: {e}");
+                b.note(&format!("exec cost failed: {e}"));
+                new_rows.push(not_measured("exec cost", &format!("the run failed: {e}")));
+                failures.push("exec cost".into());
+            }
+        }
+    } else {
+        new_rows.push(not_measured("exec cost", skipped));
+    }
+    if part("start-current") {
+        let what = "container start on current gVisor";
+        let res = match &current {
+            Some(c) => {
+                let added = exec_added
+                    .iter()
+                    .find(|(n, _)| n.ends_with(&c.version))
+                    .map(|x| x.1);
+                current::part_start_current(&mut b, &tb, &lib, c, added)
+            }
+            None => Err(util::Error(format!(
+                "no current gVisor at {}",
+                b.p.current_runsc.display()
+            ))),
+        };
+        match res {
+            Ok(row) => new_rows.insert(0, row),
+            Err(e) => {
+                eprintln!("bench: {what} failed: {e}");
+                b.note(&format!("{what} failed: {e}"));
+                new_rows.insert(0, not_measured(what, &format!("the run failed: {e}")));
+                failures.push(what.into());
+            }
+        }
+    } else {
+        new_rows.insert(
+            0,
+            not_measured("container start on current gVisor", skipped),
+        );
+    }
+    // Beside the first container-start row.
+    let at = b
+        .rows
+        .iter()
+        .position(|r| r.what.starts_with("container start"))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    b.rows.splice(at..at, new_rows);
 
     println!("\n{}", table(&b.rows));
     print!("{}", notes(&b.rows));
