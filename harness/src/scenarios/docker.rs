@@ -741,6 +741,37 @@ services:
 
 /// A compose project whose service waits for another's healthcheck
 /// (`depends_on: condition: service_healthy`).
+/// Waits (60 s at most) until compose's `service` has exited; its state (`exited 0`, or the
+/// last one seen) and its logs. `compose wait` answers "no containers" once the service has
+/// exited, so its state is polled.
+fn exited_service(
+    c: &mut Ctx,
+    compose: &dyn Fn(&str) -> String,
+    service: &str,
+) -> std::result::Result<(String, String), String> {
+    let ps = compose(&format!(
+        "ps -a --format '{{{{.State}}}} {{{{.ExitCode}}}}' {service}"
+    ));
+    let start = Instant::now();
+    let state = loop {
+        let out = c.run(&["sh", "-c", &ps], SHORT)?;
+        let state = out.stdout.trim().to_string();
+        if state.starts_with("exited") || start.elapsed() > Duration::from_secs(60) {
+            break state;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let logs = c.run(
+        &[
+            "sh",
+            "-c",
+            &compose(&format!("logs --no-log-prefix --no-color {service}")),
+        ],
+        SHORT,
+    )?;
+    Ok((state, logs.stdout))
+}
+
 fn compose_healthy(c: &mut Ctx) -> Verdict {
     let project = "/tmp/gvnet-compose-healthy";
     let compose =
@@ -783,21 +814,8 @@ fn compose_healthy(c: &mut Ctx) -> Verdict {
                 util::tail_str(health.stdout.trim(), 1).trim()
             ));
         }
-        let ps = compose("ps -a --format '{{.State}} {{.ExitCode}}' app");
-        let start = Instant::now();
-        let state = loop {
-            let out = c.run(&["sh", "-c", &ps], SHORT)?;
-            let state = out.stdout.trim().to_string();
-            if state.starts_with("exited") || start.elapsed() > Duration::from_secs(60) {
-                break state;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        };
-        let logs = c.run(
-            &["sh", "-c", &compose("logs --no-log-prefix --no-color app")],
-            SHORT,
-        )?;
-        let got = logs.stdout.trim().to_string();
+        let (state, logs) = exited_service(c, &compose, "app")?;
+        let got = logs.trim().to_string();
         if state != "exited 0" || !got.contains("app got: healthy web") {
             return Err(format!("app {state:?}, printed {got:?}"));
         }
@@ -950,27 +968,8 @@ fn compose(c: &mut Ctx) -> Verdict {
                 .to_string();
             return Err(format!("docker compose up: {} {line}", up.describe()));
         }
-        // `compose wait` answers "no containers" once the client has exited: poll its state.
-        let ps = compose("ps -a --format '{{.State}} {{.ExitCode}}' client");
-        let start = Instant::now();
-        let state = loop {
-            let out = c.run(&["sh", "-c", &ps], SHORT)?;
-            let state = out.stdout.trim().to_string();
-            if state.starts_with("exited") || start.elapsed() > Duration::from_secs(60) {
-                break state;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        };
-        let logs = c.run(
-            &[
-                "sh",
-                "-c",
-                &compose("logs --no-log-prefix --no-color client"),
-            ],
-            SHORT,
-        )?;
+        let (state, logs) = exited_service(c, &compose, "client")?;
         let got = logs
-            .stdout
             .lines()
             .find(|l| l.starts_with("client"))
             .unwrap_or("")
