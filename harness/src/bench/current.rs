@@ -2,19 +2,21 @@
 //! `start-current` (issue 15: container start on current gVisor, gvnet against gVisor's own
 //! native path).
 
-use super::*;
+use super::common::*;
+use super::stats::*;
+use crate::bail;
 use crate::gvisor;
+use crate::gvisor::Runsc;
+use crate::sandbox::{Mode, Sandbox};
+use crate::testbed::Testbed;
+use crate::util::{self, Result};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
 const EMPTY_SRC: &str = include_str!("../../../tests/bench/emptypreload.c");
-
-/// The runsc of gVisor's current release, as `make test` lays it out (`../shared` beside the
-/// checkout); `--current-runsc` names another.
-pub(super) fn default_current_runsc() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/gvisor/runsc-release-20260817.0-70.xz"
-    ))
-}
 
 /// The empty preload: tests/bench/emptypreload.c as `libempty.so` in `dir`.
 pub(super) fn build_empty_preload(dir: &Path) -> Result<PathBuf> {
