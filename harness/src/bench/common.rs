@@ -77,7 +77,7 @@ impl Default for Params {
 
 /// The runsc of gVisor's current release, as `make test` lays it out (`../shared` beside the
 /// checkout); `--current-runsc` names another.
-pub(super) fn default_current_runsc() -> PathBuf {
+fn default_current_runsc() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../shared/gvisor/runsc-release-20260817.0-70.xz"
@@ -229,7 +229,7 @@ pub(super) fn start_sandbox(
 }
 
 /// Sandboxes started by this bench run, for unique ids (two of one mode can run at once).
-pub(super) static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A sandbox on a given runsc (the parts that compare gVisor releases or flags).
 pub(super) fn start_sandbox_on(

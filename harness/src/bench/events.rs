@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-pub(super) const EV_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/evbench.c");
+const EV_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/evbench.c");
 
 /// Builds tests/bench/evbench.c (dynamically linked: it runs under LD_PRELOAD) into `dir`.
 pub(super) fn build_evbench(dir: &Path) -> Result<PathBuf> {
@@ -30,7 +30,7 @@ pub(super) fn build_evbench(dir: &Path) -> Result<PathBuf> {
 }
 
 /// The host pid of a runsc sandbox (`runsc state`), None for a direct one.
-pub(super) fn sandbox_host_pid(sb: &Sandbox) -> Option<u32> {
+fn sandbox_host_pid(sb: &Sandbox) -> Option<u32> {
     let sandbox::Kind::Runsc {
         runsc, root, id, ..
     } = &sb.kind
@@ -54,7 +54,7 @@ pub(super) fn sandbox_host_pid(sb: &Sandbox) -> Option<u32> {
 }
 
 /// CPU time (user + system, clock ticks) of `root` and all its descendants on the host.
-pub(super) fn tree_cpu_ticks(root: u32) -> u64 {
+fn tree_cpu_ticks(root: u32) -> u64 {
     tree_pids(root)
         .iter()
         .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/stat")).ok())
@@ -70,7 +70,7 @@ pub(super) fn tree_cpu_ticks(root: u32) -> u64 {
 /// One latency comparison: evbench with `count` MTU changes sent `how` (`kick`: through libc,
 /// seen by gvnet; `raw`: a raw syscall, unseen), `gap_ms` after the previous event arrived, on
 /// the host kernel without gvnet (A) and in gVisor under the preload (B).
-pub(super) fn event_latency(
+fn event_latency(
     b: &mut Bench,
     sb: &Sandbox,
     bin: &Path,
@@ -133,12 +133,7 @@ pub(super) fn event_latency(
 
 /// One latency row: Linux (A) against gvnet in gVisor (B), target p99 <= 20 ms and no event
 /// missed; `how` says how the changes were made.
-pub(super) fn latency_row(
-    b: &mut Bench,
-    what: &str,
-    how: &str,
-    (linux, gv, missed): (&[f64], &[f64], f64),
-) {
+fn latency_row(b: &mut Bench, what: &str, how: &str, (linux, gv, missed): (&[f64], &[f64], f64)) {
     let (mut row, sa, sg) = cmp_row(
         what,
         "A: Linux (host, no gvnet); B: gvnet in gVisor",
@@ -186,7 +181,7 @@ pub(super) fn part_events(b: &mut Bench, sb: &Sandbox, bin: &Path) -> Result<()>
 /// Host CPU (ns on a CPU, from `/proc/<pid>/task/<tid>/schedstat`) of `root` and all its
 /// descendants' live threads: nanosecond resolution where `tree_cpu_ticks` has 10 ms per
 /// process (0.1% of a core over a 10 s round).
-pub(super) fn tree_cpu_ns(root: u32) -> u64 {
+fn tree_cpu_ns(root: u32) -> u64 {
     tree_pids(root)
         .iter()
         .flat_map(|pid| {
@@ -201,7 +196,7 @@ pub(super) fn tree_cpu_ns(root: u32) -> u64 {
 }
 
 /// `root` and its descendants on the host.
-pub(super) fn tree_pids(root: u32) -> Vec<u32> {
+fn tree_pids(root: u32) -> Vec<u32> {
     let mut procs: Vec<(u32, u32)> = Vec::new();
     if let Ok(rd) = fs::read_dir("/proc") {
         for e in rd.flatten() {
@@ -263,7 +258,7 @@ pub(super) const IDLE_SETTLE: Duration = Duration::from_secs(2);
 /// exec took more than evbench's idle time by over the settle time less the monitor's backoff,
 /// so its subscription may have come after the counting started (an upper bound: the
 /// difference also holds the exec's teardown).
-pub(super) fn idle_round(
+fn idle_round(
     b: &mut Bench,
     sb: &Sandbox,
     pid: u32,
@@ -329,7 +324,7 @@ pub(super) enum Idle {
 
 /// The order of the idle rounds: A, then `blocks` times B, A, A(control), A, then C, A, C, A.
 /// Every B, control and C round has an A round on either side.
-pub(super) fn idle_plan(blocks: usize) -> Vec<Idle> {
+fn idle_plan(blocks: usize) -> Vec<Idle> {
     let mut plan = vec![Idle::A];
     for _ in 0..blocks {
         plan.extend([Idle::B, Idle::A, Idle::Ctl, Idle::A]);
@@ -350,7 +345,7 @@ pub(super) fn paired(plan: &[Idle], pct: &[f64], kind: Idle) -> Vec<f64> {
 /// Idle cost: the sandbox's CPU on the host while a subscriber waits, events off (A) and on
 /// (B), judged on paired differences, with an A/A control of the same form beside it and a
 /// cross-check with the monitor's timer fast (C).
-pub(super) fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
+fn idle_cost(b: &mut Bench, sb: &Sandbox, ev: &str, lib: &str) -> Result<()> {
     let Some(pid) = sandbox_host_pid(sb) else {
         bail!("no host pid for the sandbox (runsc state)");
     };
@@ -449,7 +444,7 @@ extern "C" {
 ///
 /// # Safety
 /// None beyond calling libc.
-pub(super) unsafe fn libc_sysconf_clk_tck() -> i64 {
+unsafe fn libc_sysconf_clk_tck() -> i64 {
     // SAFETY: _SC_CLK_TCK is 2 on Linux; sysconf only reads configuration.
     unsafe { libc_sysconf(2) }
 }

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A loop's syscalls: (number, name).
-pub(super) type Calls = &'static [(usize, &'static str)];
+type Calls = &'static [(usize, &'static str)];
 
 /// The kinds of loop loopbench times: (name it prints, what, judged against the 2%
 /// target, the kind's syscalls).
-pub(super) const LOOP_KINDS: &[(&str, &str, bool, Calls)] = &[
+const LOOP_KINDS: &[(&str, &str, bool, Calls)] = &[
     ("getppid", "getppid(2)", true, &[(nr::GETPPID, "getppid")]),
     (
         "read",
@@ -39,7 +39,7 @@ pub(super) const LOOP_KINDS: &[(&str, &str, bool, Calls)] = &[
 
 /// The calls of a loop kind that the layer containers inherit (`filter::Layer::Base`) names:
 /// the ones whose verdict gVisor cannot cache.
-pub(super) fn named_by_base(calls: &[(usize, &str)]) -> String {
+fn named_by_base(calls: &[(usize, &str)]) -> String {
     let base = gvnet_core::filter::Layer::Base.numbers();
     let named: Vec<&str> = calls
         .iter()
@@ -50,13 +50,13 @@ pub(super) fn named_by_base(calls: &[(usize, &str)]) -> String {
 }
 
 /// Where the paired part's filters are, inside the sandbox (staged by `run`).
-pub(super) const GVNET_FILTER: &str = "gvnet-filter.bpf";
-pub(super) const ALLOW_FILTER: &str = "allow-filter.bpf";
+const GVNET_FILTER: &str = "gvnet-filter.bpf";
+const ALLOW_FILTER: &str = "allow-filter.bpf";
 /// The syscall site the bench's copy of gvnet's filter names: dockerd's has one site too
 /// (gvnet.log: "1 Go syscall site(s)"), at an address of its own; any address outside
 /// loopbench's text costs the same, and loopbench (static, not PIE, at 0x400000) never
 /// reaches it, so its calls never trap.
-pub(super) const BENCH_SITE: u64 = 0x5555_5555_1b4e;
+const BENCH_SITE: u64 = 0x5555_5555_1b4e;
 
 /// Writes the filters the paired part installs into `dir`: gvnet's base layer as dockerd
 /// installs it (the layer dockerd's containers inherit: containerd is dockerd's child from
@@ -93,7 +93,7 @@ pub(super) fn write_filters(dir: &Path) -> Result<(PathBuf, PathBuf)> {
 
 /// Parses loopbench's paired output (`a getppid 6109.2`): per kind, the pairs' (a, b) in
 /// the order they ran.
-pub(super) fn parse_pairs(text: &str, kind: &str) -> Vec<(f64, f64)> {
+fn parse_pairs(text: &str, kind: &str) -> Vec<(f64, f64)> {
     let mut a = Vec::new();
     let mut b = Vec::new();
     for l in text.lines() {
@@ -115,7 +115,7 @@ pub(super) fn parse_pairs(text: &str, kind: &str) -> Vec<(f64, f64)> {
 
 /// Runs loopbench (staged in `sb`'s opt) with `args` in a `--network none` container of
 /// `sb`, the staged file `filter` mounted at /f when given; fails unless it exits 0.
-pub(super) fn run_loopbench(
+fn run_loopbench(
     b: &mut Bench,
     sb: &Sandbox,
     filter: Option<&str>,

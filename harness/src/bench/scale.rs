@@ -17,7 +17,7 @@ pub(super) const HUP_SRC: &str = include_str!("../../../tests/bench/hupwait.c");
 
 /// dockerd's VmRSS (KiB) and open fds, 2 s after the last command; the RSS breakdown
 /// (RssAnon, RssFile) and the thread count go to the log.
-pub(super) fn dockerd_status(b: &mut Bench, sb: &Sandbox) -> Result<(f64, usize)> {
+fn dockerd_status(b: &mut Bench, sb: &Sandbox) -> Result<(f64, usize)> {
     let out = b.sh(
         sb,
         "sleep 2; p=$(cat /run/gvnet-dockerd/dockerd.pid); grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|Threads):' /proc/$p/status; echo fds $(ls /proc/$p/fd | wc -l)",
@@ -37,7 +37,7 @@ pub(super) fn dockerd_status(b: &mut Bench, sb: &Sandbox) -> Result<(f64, usize)
 /// Starts `b.p.containers` containers on every side (a sandbox and the `--network` to use),
 /// `parallel` at a time, alternating batches between the sides (A, B, A, B, ...); per side
 /// (failures, seconds spent in its own batches).
-pub(super) fn start_many(b: &mut Bench, sides: &[(&Sandbox, &str)]) -> Result<Vec<(usize, f64)>> {
+fn start_many(b: &mut Bench, sides: &[(&Sandbox, &str)]) -> Result<Vec<(usize, f64)>> {
     let (total, par) = (b.p.containers, b.p.parallel.max(1));
     let mut res = vec![(0usize, 0f64); sides.len()];
     let mut i = 0;
@@ -66,7 +66,7 @@ pub(super) fn start_many(b: &mut Bench, sides: &[(&Sandbox, &str)]) -> Result<Ve
 
 /// KiB resident in dockerd's mappings of gvnet's own files (libgvnet.so, the kick page), from
 /// `/proc/<pid>/smaps`. gVisor names no anonymous mapping, so the monitor's are not in it.
-pub(super) fn gvnet_file_rss(b: &mut Bench, sb: &Sandbox) -> Result<f64> {
+fn gvnet_file_rss(b: &mut Bench, sb: &Sandbox) -> Result<f64> {
     let out = b.sh(
         sb,
         "p=$(cat /run/gvnet-dockerd/dockerd.pid); awk '/^[0-9a-f]+-[0-9a-f]+ /{f=($6 ~ /gvnet/)} /^Rss:/{if (f) {s+=$2; print}} END{print \"gvnetrss\", s+0}' /proc/$p/smaps",
@@ -78,7 +78,7 @@ pub(super) fn gvnet_file_rss(b: &mut Bench, sb: &Sandbox) -> Result<f64> {
         .ok_or_else(|| util::Error(format!("no smaps sum for dockerd: {}", out.combined())))
 }
 
-pub(super) fn mib(kib: f64) -> String {
+fn mib(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
 }
 
@@ -105,7 +105,7 @@ pub(super) struct Mem {
 }
 
 /// dockerd's memory, 2 s after the last command (as `dockerd_status`).
-pub(super) fn dockerd_mem(b: &mut Bench, sb: &Sandbox) -> Result<Mem> {
+fn dockerd_mem(b: &mut Bench, sb: &Sandbox) -> Result<Mem> {
     let out = b.sh(
         sb,
         "sleep 2; p=$(cat /run/gvnet-dockerd/dockerd.pid); grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|Threads):' /proc/$p/status; awk '/^[0-9a-f]+-[0-9a-f]+ /{k=$6; if (k == \"\") k=\"[anon]\"; f=(k ~ /gvnet/); sub(/.*\\//, \"\", k)} /^Size:/{if (k == \"[anon]\" && $2 == 8192) k=\"[anon-8MiB]\"} /^Rss:/{s[k]+=$2; if (f) g+=$2} END{for (k in s) print \"smapkind\", s[k], k; print \"gvnetrss\", g+0}' /proc/$p/smaps",
@@ -145,7 +145,7 @@ pub(super) fn dockerd_mem(b: &mut Bench, sb: &Sandbox) -> Result<Mem> {
 /// Restarts dockerd in `sb` so that the new one has the history the sandbox's first had: an
 /// empty image store when it starts (bb is removed first), then `docker import` of bb and
 /// `docker version` / `docker info`, as `Sandbox::wait_ready` does.
-pub(super) fn restart_idle(b: &mut Bench, sb: &Sandbox) -> Result<()> {
+fn restart_idle(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     let out = b.exec(sb, &["docker", "rmi", "bb:latest"], Duration::from_secs(60))?;
     if !out.ok() {
         bail!("docker rmi bb:latest: {}", out.combined());
@@ -211,11 +211,11 @@ pub(super) fn idle_samples(
     Ok((a, g))
 }
 
-pub(super) fn median_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> f64 {
+fn median_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> f64 {
     stats(&ms.iter().map(f).collect::<Vec<_>>()).median
 }
 
-pub(super) fn range_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> (f64, f64) {
+fn range_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> (f64, f64) {
     ms.iter()
         .map(f)
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -224,7 +224,7 @@ pub(super) fn range_of(ms: &[Mem], f: impl Fn(&Mem) -> f64) -> (f64, f64) {
 }
 
 /// `median / min..max (n=N)` of VmRSS, in MiB.
-pub(super) fn fmt_idle(ms: &[Mem]) -> String {
+fn fmt_idle(ms: &[Mem]) -> String {
     let (lo, hi) = range_of(ms, |m| m.vmrss);
     format!(
         "{:.1} / {:.1}..{:.1} MiB (n={})",
@@ -511,7 +511,7 @@ pub(super) fn part_scale(b: &mut Bench, tb: &Testbed, lib: &Path) -> Result<()> 
 }
 
 /// dockerd's fds by kind (`socket:`, `anon_inode:[eventpoll]`, a file's path, ...).
-pub(super) fn fd_kinds(b: &mut Bench, sb: &Sandbox) -> Result<Vec<(String, usize)>> {
+fn fd_kinds(b: &mut Bench, sb: &Sandbox) -> Result<Vec<(String, usize)>> {
     let out = b.sh(
         sb,
         "sleep 2; p=$(cat /run/gvnet-dockerd/dockerd.pid); for f in /proc/$p/fd/*; do echo \"fdkind $(readlink $f | sed -E 's/[0-9]+]$/]/; s/^socket:.*/socket:/; s/^pipe:.*/pipe:/')\"; done",
@@ -533,7 +533,7 @@ pub(super) fn fd_kinds(b: &mut Bench, sb: &Sandbox) -> Result<Vec<(String, usize
 }
 
 /// What grew between two listings of [`fd_kinds`], e.g. `+200 socket:, +200 anon_inode:[eventpoll]`.
-pub(super) fn fd_growth(before: &[(String, usize)], after: &[(String, usize)]) -> String {
+fn fd_growth(before: &[(String, usize)], after: &[(String, usize)]) -> String {
     let mut v = Vec::new();
     for (k, n) in after {
         let was = before.iter().find(|(x, _)| x == k).map_or(0, |x| x.1);
@@ -564,7 +564,7 @@ pub(super) fn total(kinds: &[(String, usize)]) -> usize {
 pub(super) const NOKEYRING: &str = "nokeyring";
 
 /// Adds [`NOKEYRING`] to dockerd's configuration and reloads it (SIGHUP).
-pub(super) fn add_nokeyring_runtime(b: &mut Bench, sb: &Sandbox) -> Result<()> {
+fn add_nokeyring_runtime(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     let script = format!(
         "mkdir -p /etc/docker && printf '%s\\n' '{{\"runtimes\": {{\"trixie-runc\": {{\"path\": \"{runc}\"}}, \"{NOKEYRING}\": {{\"runtimeType\": \"io.containerd.runc.v2\", \"options\": {{\"BinaryName\": \"{runc}\", \"NoNewKeyring\": true}}}}}}}}' >/etc/docker/daemon.json && kill -HUP $(cat /run/gvnet-dockerd/dockerd.pid) && sleep 2 && docker info --format '{{{{range $k, $v := .Runtimes}}}}runtime {{{{$k}}}} {{{{end}}}}'",
         runc = RUNC_IN_ROOTFS

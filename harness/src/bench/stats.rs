@@ -78,7 +78,7 @@ pub(super) fn med_range(v: &[f64]) -> String {
 }
 
 /// The confidence level of the paired rows' intervals.
-pub(super) const CI_LEVEL: f64 = 0.95;
+const CI_LEVEL: f64 = 0.95;
 
 /// The distribution-free (sign-test) confidence interval for the median of `n` samples at
 /// [`CI_LEVEL`]: 0-based ranks `(lo, hi)` into the sorted samples and the interval's exact
@@ -87,7 +87,7 @@ pub(super) const CI_LEVEL: f64 = 0.95;
 /// P(X ≤ k − 1) for X ~ binomial(n, 1/2); so [x(k), x(n+1−k)] covers it with probability
 /// 1 − 2 P(X ≤ k − 1). This takes the largest k (the narrowest interval) that still covers with
 /// at least 95%. None when no k does: for n < 6 even min..max covers only 1 − 2/2^n.
-pub(super) fn sign_ci_ranks(n: usize) -> Option<(usize, usize, f64)> {
+fn sign_ci_ranks(n: usize) -> Option<(usize, usize, f64)> {
     // P(X = j) in logs (2^-n underflows for large n), summed up to the tail P(X ≤ k − 1).
     let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
     let mut ln_choose = 0.0; // ln C(n, j)

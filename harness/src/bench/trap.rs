@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-pub(super) const LOOP_SRC: &str = include_str!("../../../tests/bench/loopbench.c");
-pub(super) const FLOOR_SRC: &str = include_str!("../../../tests/bench/sigsysfloor.c");
-pub(super) const TRAP_GO_DIR: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/trapbench-go");
-pub(super) const TRAP_BIN: &str = "trapbench-go";
+const LOOP_SRC: &str = include_str!("../../../tests/bench/loopbench.c");
+const FLOOR_SRC: &str = include_str!("../../../tests/bench/sigsysfloor.c");
+const TRAP_GO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench/trapbench-go");
+const TRAP_BIN: &str = "trapbench-go";
 
 /// Builds tests/bench/trapbench-go (cgo, Debian's golang-go, offline) into `dir`.
 pub(super) fn build_trapbench(dir: &Path) -> Result<PathBuf> {
@@ -53,7 +52,7 @@ pub(super) fn build_loopbench(dir: &Path) -> Result<PathBuf> {
 }
 
 /// The environment that makes trapbench-go trap its calls.
-pub(super) fn trap_env(lib: &str) -> [(String, String); 4] {
+fn trap_env(lib: &str) -> [(String, String); 4] {
     [
         ("LD_PRELOAD".into(), lib.into()),
         ("GVNET_MODE".into(), "force".into()),
@@ -62,16 +61,11 @@ pub(super) fn trap_env(lib: &str) -> [(String, String); 4] {
     ]
 }
 
-pub(super) type TrapRun<'a> = dyn FnMut(&mut Bench, bool) -> Result<String> + 'a;
+type TrapRun<'a> = dyn FnMut(&mut Bench, bool) -> Result<String> + 'a;
 
 /// Interleaves rounds without (A) and with (B) the library; two rows (getsockname,
 /// add_membership). `host`: the 2 µs target applies.
-pub(super) fn trap_compare(
-    b: &mut Bench,
-    place: &str,
-    host: bool,
-    run: &mut TrapRun,
-) -> Result<()> {
+fn trap_compare(b: &mut Bench, place: &str, host: bool, run: &mut TrapRun) -> Result<()> {
     let calls = [
         (
             "getsockname",
@@ -153,7 +147,7 @@ pub(super) fn trap_compare(
 }
 
 /// What gvnet's handler does for one call of trapbench-go's, beside the trap itself.
-pub(super) fn handler_work(call: &str) -> &'static str {
+fn handler_work(call: &str) -> &'static str {
     match call {
         "getsockname" => {
             "the call re-issued from the library's text, and one fstat: some netlink socket of the process has a record, so the socket's inode is checked against them"
