@@ -1,12 +1,12 @@
 //! `gvnet-harness check`: the regression suite, in a fresh sandbox per run.
 
 use crate::bail;
-use crate::gvisor::{self, Setup};
-use crate::sandbox::{self, Mode, Sandbox};
+use crate::gvisor;
+use crate::sandbox::{self, Mode};
+use crate::scenarios::{self, Ctx, Expect, Verdict};
 use crate::testbed::{self, Testbed};
-use crate::util::{self, Context, Output, Result};
+use crate::util::{self, Context, Result};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -29,7 +29,6 @@ fn is_expected_failure(e: &str, expected: &str) -> bool {
 }
 
 const VICTIM_SRC: &str = include_str!("../../tests/victims/sockets.c");
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 const SHORT: Duration = Duration::from_secs(30);
 
 /// bb.tar for a run: the testbed's, or (inside gVisor, no testbed) one made from this system's
@@ -80,366 +79,6 @@ struct Row {
     outcome: Outcome,
     reason: String,
     secs: f64,
-}
-
-/// Per-run context: the sandbox and the check log.
-pub(crate) struct Ctx<'a> {
-    pub sb: &'a Sandbox,
-    pub log: fs::File,
-    /// The run directory (its opt/ is /opt/gvnet inside the sandbox).
-    #[allow(dead_code)] // for the scenario modules
-    pub run_dir: &'a Path,
-    /// What this gVisor does (measured before the scenarios).
-    pub setup: &'a Setup,
-}
-
-pub(crate) type Verdict = std::result::Result<String, String>;
-
-impl Ctx<'_> {
-    pub fn note(&mut self, text: &str) {
-        let _ = writeln!(self.log, "{text}");
-    }
-
-    /// Runs argv in the sandbox, logging the command and its output. Errors of the harness
-    /// itself (cannot spawn runsc) become a failed Output-like string.
-    pub fn run(&mut self, argv: &[&str], timeout: Duration) -> std::result::Result<Output, String> {
-        self.note(&format!("$ {}", argv.join(" ")));
-        let out = self.sb.exec(argv, timeout).map_err(|e| e.to_string())?;
-        let text = out.combined();
-        if !text.is_empty() {
-            self.note(&text);
-        }
-        self.note(&format!(
-            "[{} in {:.1}s]",
-            out.describe(),
-            out.elapsed.as_secs_f64()
-        ));
-        Ok(out)
-    }
-
-    pub fn docker(
-        &mut self,
-        args: &[&str],
-        timeout: Duration,
-    ) -> std::result::Result<Output, String> {
-        let mut argv = vec!["docker"];
-        argv.extend_from_slice(args);
-        self.run(&argv, timeout)
-    }
-
-    /// Like `docker` but a non-zero exit is an Err with the most telling line.
-    pub fn docker_ok(
-        &mut self,
-        args: &[&str],
-        timeout: Duration,
-    ) -> std::result::Result<String, String> {
-        let out = self.docker(args, timeout)?;
-        if out.ok() {
-            return Ok(out.stdout.trim().to_string());
-        }
-        Err(failure_reason(
-            &format!("docker {}", args.first().unwrap_or(&"")),
-            &out,
-        ))
-    }
-}
-
-/// The most useful line of a failed command's output, prefixed with what ran.
-fn failure_reason(what: &str, out: &Output) -> String {
-    let text = out.combined();
-    let line = text
-        .lines()
-        .find(|l| {
-            l.contains("Error response from daemon") || l.contains("error") || l.contains("Error")
-        })
-        .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
-        .unwrap_or("")
-        .trim();
-    format!("{what}: {} {line}", out.describe())
-}
-
-fn expect_ok(got: &str) -> Verdict {
-    if got.trim() == "ok" {
-        Ok("printed ok".into())
-    } else {
-        Err(format!("expected 'ok', got {got:?}"))
-    }
-}
-
-fn host_network(c: &mut Ctx) -> Verdict {
-    expect_ok(&c.docker_ok(
-        &["run", "--rm", "--network", "host", "bb", "echo", "ok"],
-        RUN_TIMEOUT,
-    )?)
-}
-
-fn none_network(c: &mut Ctx) -> Verdict {
-    expect_ok(&c.docker_ok(
-        &["run", "--rm", "--network", "none", "bb", "echo", "ok"],
-        RUN_TIMEOUT,
-    )?)
-}
-
-fn default_bridge(c: &mut Ctx) -> Verdict {
-    expect_ok(&c.docker_ok(&["run", "--rm", "bb", "echo", "ok"], RUN_TIMEOUT)?)
-}
-
-fn bridge_address(c: &mut Ctx) -> Verdict {
-    let out = c.docker_ok(
-        &["run", "--rm", "bb", "ip", "-4", "addr", "show", "eth0"],
-        RUN_TIMEOUT,
-    )?;
-    let addr = out
-        .split_whitespace()
-        .skip_while(|w| *w != "inet")
-        .nth(1)
-        .ok_or_else(|| format!("no 'inet' address in: {}", out.replace('\n', " | ")))?;
-    Ok(format!("eth0 has {addr}"))
-}
-
-fn user_network(c: &mut Ctx) -> Verdict {
-    let net = "gvnet-usernet";
-    let _ = c.docker(&["rm", "-f", "gvnet-srv"], SHORT);
-    let _ = c.docker(&["network", "rm", net], SHORT);
-    let r = (|| -> Verdict {
-        c.docker_ok(&["network", "create", net], SHORT)?;
-        c.docker_ok(
-            &[
-                "run",
-                "-d",
-                "--name",
-                "gvnet-srv",
-                "--network",
-                net,
-                "bb",
-                "httpd",
-                "-f",
-                "-p",
-                "80",
-                "-h",
-                "/var/www",
-            ],
-            RUN_TIMEOUT,
-        )?;
-        let ip = c.docker_ok(
-            &[
-                "inspect",
-                "-f",
-                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                "gvnet-srv",
-            ],
-            SHORT,
-        )?;
-        if ip.is_empty() {
-            return Err("server container has no IP address".into());
-        }
-        let script = format!(
-            "ping -c1 -W2 {ip} >/dev/null 2>&1 && echo ping-ip=ok || echo ping-ip=FAIL; \
-             ping -c1 -W2 gvnet-srv >/dev/null 2>&1 && echo ping-name=ok || echo ping-name=FAIL; \
-             wget -q -T 5 -O- http://{ip}/ 2>/dev/null | grep -q 'hello from gvnet' && echo wget-ip=ok || echo wget-ip=FAIL; \
-             wget -q -T 5 -O- http://gvnet-srv/ 2>/dev/null | grep -q 'hello from gvnet' && echo wget-name=ok || echo wget-name=FAIL"
-        );
-        let out = c.docker_ok(
-            &["run", "--rm", "--network", net, "bb", "sh", "-c", &script],
-            RUN_TIMEOUT,
-        )?;
-        let results: Vec<&str> = out.split_whitespace().filter(|w| w.contains('=')).collect();
-        if results.len() == 4 && results.iter().all(|r| r.ends_with("=ok")) {
-            Ok(format!("server {ip}: ping and wget by IP and by name"))
-        } else {
-            Err(format!("server {ip}: {}", results.join(" ")))
-        }
-    })();
-    let _ = c.docker(&["rm", "-f", "gvnet-srv"], SHORT);
-    let _ = c.docker(&["network", "rm", net], SHORT);
-    r
-}
-
-fn publish(c: &mut Ctx) -> Verdict {
-    let _ = c.docker(&["rm", "-f", "gvnet-pub"], SHORT);
-    let r = (|| -> Verdict {
-        c.docker_ok(
-            &[
-                "run",
-                "-d",
-                "--name",
-                "gvnet-pub",
-                "-p",
-                "8080:80",
-                "bb",
-                "httpd",
-                "-f",
-                "-p",
-                "80",
-                "-h",
-                "/var/www",
-            ],
-            RUN_TIMEOUT,
-        )?;
-        let start = Instant::now();
-        loop {
-            let out = c.run(
-                &[
-                    "busybox",
-                    "wget",
-                    "-q",
-                    "-T",
-                    "3",
-                    "-O-",
-                    "http://127.0.0.1:8080/",
-                ],
-                SHORT,
-            )?;
-            if out.ok() && out.stdout.contains("hello from gvnet") {
-                return Ok(format!(
-                    "127.0.0.1:8080 answered after {:.1}s",
-                    start.elapsed().as_secs_f64()
-                ));
-            }
-            if start.elapsed() > Duration::from_secs(15) {
-                return Err(failure_reason("wget 127.0.0.1:8080", &out));
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    })();
-    let _ = c.docker(&["rm", "-f", "gvnet-pub"], SHORT);
-    r
-}
-
-fn no_stale_veth(c: &mut Ctx) -> Verdict {
-    let left = c.docker_ok(&["ps", "-aq"], SHORT)?;
-    if !left.is_empty() {
-        return Err(format!("containers left: {}", left.replace('\n', " ")));
-    }
-    // gVisor reports no link kind (`ip link show type veth` lists nothing even while
-    // containers run): veths are found by name (scenarios::docker::veths).
-    let start = Instant::now();
-    loop {
-        let veths = crate::scenarios::docker::veths(c)?;
-        if veths.is_empty() {
-            return Ok("no veth left".into());
-        }
-        if start.elapsed() > Duration::from_secs(5) {
-            return Err(format!("{} veth left: {}", veths.len(), veths.join(" ")));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// `ip monitor link`'s complaint when gVisor refuses its subscription.
-pub const EXPECTED_IP_MONITOR: &str = "Cannot bind netlink socket: Permission denied";
-
-/// A C program through libc in the sandbox itself: `ip monitor link` subscribes with a bind with
-/// `nl_groups`. With the library staged (preload mode) it runs under `LD_PRELOAD`, subscribes and
-/// keeps listening until `timeout` ends it (exit 124); gVisor alone refuses the bind at once.
-fn ip_monitor(c: &mut Ctx) -> Verdict {
-    let lib = "/opt/gvnet/libgvnet.so";
-    let mode = sandbox::mode_env();
-    let script = format!(
-        "if [ -e {lib} ]; then export LD_PRELOAD={lib} {mode}; fi; timeout 2 ip monitor link; echo \"exit $?\""
-    );
-    let out = c.run(&["sh", "-c", &script], Duration::from_secs(30))?;
-    let text = out.combined();
-    if text.contains("exit 124") {
-        return Ok("subscribed and kept listening until timeout ended it (2 s)".into());
-    }
-    let why = text
-        .lines()
-        .find(|l| !l.starts_with("gvnet[") && !l.starts_with("exit "))
-        .unwrap_or("no output");
-    Err(format!("ip monitor link stopped by itself: {why}"))
-}
-
-/// What a scenario must do in one setup and mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Expect {
-    Pass,
-    /// It must fail, and its error must contain this text.
-    Fail(&'static str),
-}
-
-pub(crate) struct Scenario {
-    pub name: &'static str,
-    /// What must happen in a setup (measured: `gvisor::Setup`), with or without the preload.
-    /// Each `Fail` was seen and explained (harness/README.md lists them).
-    pub expect: fn(&Setup, Mode) -> Expect,
-    pub run: fn(&mut Ctx) -> Verdict,
-}
-
-/// Passes everywhere, with and without the preload.
-pub(crate) fn always(_: &Setup, _: Mode) -> Expect {
-    Expect::Pass
-}
-
-/// A container on a bridge: passes with the preload; without it fails where dockerd's bridge
-/// does not work natively (`Setup::bridge_error`), and passes where it does (current gVisor
-/// with --allow-packet-socket-write).
-pub(crate) fn bridge(s: &Setup, m: Mode) -> Expect {
-    match (m, s.bridge_error()) {
-        (Mode::NoPreload, Some(e)) => Expect::Fail(e),
-        _ => Expect::Pass,
-    }
-}
-
-/// Every scenario, in the order they run: the base set, then each module's.
-fn all_scenarios() -> impl Iterator<Item = &'static Scenario> {
-    BASE.iter()
-        .chain(crate::scenarios::events::SCENARIOS)
-        .chain(crate::scenarios::docker::SCENARIOS)
-        .chain(crate::scenarios::tools::SCENARIOS)
-        .chain(crate::scenarios::safety::SCENARIOS)
-}
-
-const BASE: &[Scenario] = &[
-    Scenario {
-        name: "host-network",
-        expect: always,
-        run: host_network,
-    },
-    Scenario {
-        name: "none-network",
-        expect: always,
-        run: none_network,
-    },
-    Scenario {
-        name: "default-bridge",
-        expect: bridge,
-        run: default_bridge,
-    },
-    Scenario {
-        name: "bridge-address",
-        expect: bridge,
-        run: bridge_address,
-    },
-    Scenario {
-        name: "user-network",
-        expect: bridge,
-        run: user_network,
-    },
-    Scenario {
-        name: "publish",
-        expect: bridge,
-        run: publish,
-    },
-    Scenario {
-        name: "no-stale-veth",
-        expect: always,
-        run: no_stale_veth,
-    },
-    Scenario {
-        name: "ip-monitor",
-        expect: ip_monitor_expect,
-        run: ip_monitor,
-    },
-];
-
-/// `ip monitor link` subscribes to RTNLGRP_LINK only, which current gVisor accepts natively.
-fn ip_monitor_expect(s: &Setup, m: Mode) -> Expect {
-    if m == Mode::NoPreload && !s.link_group() {
-        Expect::Fail(EXPECTED_IP_MONITOR)
-    } else {
-        Expect::Pass
-    }
 }
 
 fn judge(expect: Expect, v: Verdict) -> (Outcome, String) {
@@ -517,10 +156,10 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     if let Some(names) = &only {
         for n in names {
-            if !all_scenarios().any(|s| s.name == n) {
+            if !scenarios::all().any(|s| s.name == n) {
                 bail!(
                     "--only: no scenario '{n}' (have: {})",
-                    all_scenarios()
+                    scenarios::all()
                         .map(|s| s.name)
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -530,7 +169,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     let lib = lib.unwrap_or_else(sandbox::default_lib);
     let started = Instant::now();
-    let selected = all_scenarios()
+    let selected = scenarios::all()
         .filter(|s| only.as_ref().is_none_or(|o| o.iter().any(|n| n == s.name)))
         .count();
 
@@ -577,7 +216,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         Err(e) => Some(e.to_string()),
     };
     // Programs the scenario modules stage into opt/ (built on this machine).
-    for (module, prepare) in crate::scenarios::PREPARE {
+    for (module, prepare) in scenarios::PREPARE {
         if let Err(e) = prepare(&run_dir) {
             eprintln!("warning: preparing the {module} scenarios failed: {e}");
             let _ = util::write_file(
@@ -635,7 +274,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
 
     let check_log = run_dir.join("check.log");
     let mut rows = Vec::new();
-    for s in all_scenarios() {
+    for s in scenarios::all() {
         if only
             .as_ref()
             .is_some_and(|o| !o.iter().any(|n| n == s.name))
@@ -790,6 +429,8 @@ mod tests {
     use super::*;
     use crate::gvisor::tests::{current, flag, old};
     use crate::gvisor::{EXPECTED_ADVERTISE, EXPECTED_SUBSCRIBE};
+    use crate::scenarios::base::{ip_monitor_expect, EXPECTED_IP_MONITOR};
+    use crate::scenarios::scenario::{always, bridge};
 
     const NOPRE: Mode = Mode::NoPreload;
     const PRE: Mode = Mode::Preload;
@@ -863,7 +504,7 @@ mod tests {
     #[test]
     fn no_preload_table() {
         let want = |name: &str| -> [Expect; 3] {
-            let sc = all_scenarios().find(|s| s.name == name).unwrap();
+            let sc = scenarios::all().find(|s| s.name == name).unwrap();
             [old(), current(), flag()].map(|s| (sc.expect)(&s, NOPRE))
         };
         let (s, a, p) = (
@@ -916,7 +557,7 @@ mod tests {
     #[test]
     fn expectation_table() {
         let mut names = std::collections::HashSet::new();
-        for sc in all_scenarios() {
+        for sc in scenarios::all() {
             assert!(names.insert(sc.name), "{} twice", sc.name);
             for s in [current(), flag()] {
                 assert_eq!(

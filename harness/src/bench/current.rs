@@ -2,19 +2,20 @@
 //! `start-current` (issue 15: container start on current gVisor, gvnet against gVisor's own
 //! native path).
 
-use super::*;
-use crate::gvisor;
+use super::common::*;
+use super::stats::*;
+use crate::bail;
+use crate::gvisor::{self, Runsc};
+use crate::sandbox::{Mode, Sandbox};
+use crate::testbed::Testbed;
+use crate::util::{self, Result};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
 const EMPTY_SRC: &str = include_str!("../../../tests/bench/emptypreload.c");
-
-/// The runsc of gVisor's current release, as `make test` lays it out (`../shared` beside the
-/// checkout); `--current-runsc` names another.
-pub(super) fn default_current_runsc() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/gvisor/runsc-release-20260817.0-70.xz"
-    ))
-}
 
 /// The empty preload: tests/bench/emptypreload.c as `libempty.so` in `dir`.
 pub(super) fn build_empty_preload(dir: &Path) -> Result<PathBuf> {
@@ -35,7 +36,7 @@ pub(super) fn build_empty_preload(dir: &Path) -> Result<PathBuf> {
 }
 
 /// The variants of the exec part, in the order of every per-round array.
-pub(super) const EXEC_NAMES: [&str; 4] = ["none", "empty", "off", "default"];
+const EXEC_NAMES: [&str; 4] = ["none", "empty", "off", "default"];
 const NONE: usize = 0;
 const EMPTY: usize = 1;
 const OFF: usize = 2;
@@ -69,7 +70,7 @@ fn exec_script(opt: &str, n: usize, first: usize) -> String {
 
 /// A round's output as ms per exec for each variant (in [`EXEC_NAMES`] order) and the failed
 /// execs; None unless every variant reported.
-pub(super) fn parse_exec_round(text: &str, n: usize) -> Option<([f64; 4], usize)> {
+fn parse_exec_round(text: &str, n: usize) -> Option<([f64; 4], usize)> {
     let mut ms = [f64::NAN; 4];
     let mut fails = 0;
     for l in text.lines() {
@@ -89,7 +90,7 @@ pub(super) fn parse_exec_round(text: &str, n: usize) -> Option<([f64; 4], usize)
 
 /// Per-round differences `rounds[i][b] − rounds[i][a]`: both ran in the same round, so a change
 /// of load between rounds cancels.
-pub(super) fn round_diffs(rounds: &[[f64; 4]], a: usize, b: usize) -> Vec<f64> {
+fn round_diffs(rounds: &[[f64; 4]], a: usize, b: usize) -> Vec<f64> {
     rounds.iter().map(|r| r[b] - r[a]).collect()
 }
 
@@ -116,7 +117,7 @@ fn fmt_diffs(d: &[f64]) -> String {
 }
 
 /// `strace -c` output as (syscall, calls), the `total` line included.
-pub(super) fn parse_strace_counts(text: &str) -> Vec<(String, u64)> {
+fn parse_strace_counts(text: &str) -> Vec<(String, u64)> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -131,7 +132,7 @@ pub(super) fn parse_strace_counts(text: &str) -> Vec<(String, u64)> {
 }
 
 /// The calls of `b` that `a` lacks or has fewer of: `name +k`, most first.
-pub(super) fn strace_extra(a: &[(String, u64)], b: &[(String, u64)]) -> Vec<(String, i64)> {
+fn strace_extra(a: &[(String, u64)], b: &[(String, u64)]) -> Vec<(String, i64)> {
     let count = |v: &[(String, u64)], n: &str| {
         v.iter()
             .find(|(k, _)| k == n)
@@ -255,7 +256,7 @@ pub(super) struct ExecSide {
 
 /// Per gVisor of the exec part: its name and the default library's median cost over nothing
 /// (ms per exec).
-pub(super) type ExecAdded = Vec<(String, f64)>;
+type ExecAdded = Vec<(String, f64)>;
 
 /// Part exec: ms per exec of `/bin/true` from a shell loop in each sandbox of `sides`, for the
 /// four variants, rounds interleaved across the variants (rotating which goes first) and the

@@ -6,9 +6,9 @@
 //! translated traffic gets answers. docs/docker.md describes each scenario and how each was
 //! shown to fail.
 
-use crate::check::{bridge, Ctx, Expect, Scenario, Verdict};
 use crate::gvisor::Setup;
 use crate::sandbox::Mode;
+use crate::scenarios::scenario::{bridge, Ctx, Expect, Scenario, Verdict};
 use crate::util::{self, Result};
 use std::path::Path;
 use std::time::{Duration, Instant};

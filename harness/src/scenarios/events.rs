@@ -4,10 +4,10 @@
 //! docs/events.md. Each runs in a fresh network namespace (`unshare -n`), so dockerd's links do
 //! not interfere, and under `LD_PRELOAD=/opt/gvnet/libgvnet.so` when the library is staged.
 
-use crate::check::{Ctx, Expect, Scenario, Verdict};
 use crate::gvisor::Setup;
 use crate::sandbox;
 use crate::sandbox::Mode;
+use crate::scenarios::scenario::{Ctx, Expect, Scenario, Verdict};
 use crate::testbed;
 use crate::util::{self, Context, Result};
 use std::fs;

@@ -15,9 +15,9 @@
 //!   containers running or starting, and started with a log file it cannot open and invalid
 //!   GVNET_* values; containers keep their networks, one line names each ignored setting.
 
-use crate::check::{Ctx, Expect, Scenario, Verdict};
 use crate::gvisor::Setup;
 use crate::sandbox::{Kind, Mode};
+use crate::scenarios::scenario::{Ctx, Expect, Scenario, Verdict};
 use crate::util::{self, Result};
 use std::fs;
 use std::path::Path;
@@ -1155,7 +1155,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "descendants",
-        expect: crate::check::always,
+        expect: super::scenario::always,
         run: descendants,
     },
     Scenario {
@@ -1165,12 +1165,12 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "dockerd-restart",
-        expect: crate::check::bridge,
+        expect: super::scenario::bridge,
         run: dockerd_restart,
     },
     Scenario {
         name: "dockerd-killed",
-        expect: crate::check::bridge,
+        expect: super::scenario::bridge,
         run: dockerd_killed,
     },
     Scenario {

@@ -3,9 +3,9 @@
 //! library loaded into the running dockerd with nonzero counters; without the preload it must
 //! report the library NOT loaded (and exit non-zero).
 
-use crate::check::{Ctx, Expect, Scenario, Verdict};
 use crate::gvisor::Setup;
 use crate::sandbox::Mode;
+use crate::scenarios::scenario::{Ctx, Expect, Scenario, Verdict};
 use crate::util::{self, Result};
 use std::fs;
 use std::path::Path;

@@ -1,0 +1,118 @@
+//! What a scenario of `gvnet-harness check` is (`Scenario`, and what it must do in a setup and
+//! mode: `Expect`), the context it runs in (`Ctx`) and its verdict (`Verdict`). The scenario
+//! modules beside this one use it; check.rs runs them.
+
+use crate::gvisor::Setup;
+use crate::sandbox::{Mode, Sandbox};
+use crate::util::Output;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// Per-run context: the sandbox and the check log.
+pub(crate) struct Ctx<'a> {
+    pub sb: &'a Sandbox,
+    pub log: fs::File,
+    /// The run directory (its opt/ is /opt/gvnet inside the sandbox).
+    #[allow(dead_code)] // for the scenario modules
+    pub run_dir: &'a Path,
+    /// What this gVisor does (measured before the scenarios).
+    pub setup: &'a Setup,
+}
+
+pub(crate) type Verdict = std::result::Result<String, String>;
+
+impl Ctx<'_> {
+    pub fn note(&mut self, text: &str) {
+        let _ = writeln!(self.log, "{text}");
+    }
+
+    /// Runs argv in the sandbox, logging the command and its output. Errors of the harness
+    /// itself (cannot spawn runsc) become a failed Output-like string.
+    pub fn run(&mut self, argv: &[&str], timeout: Duration) -> std::result::Result<Output, String> {
+        self.note(&format!("$ {}", argv.join(" ")));
+        let out = self.sb.exec(argv, timeout).map_err(|e| e.to_string())?;
+        let text = out.combined();
+        if !text.is_empty() {
+            self.note(&text);
+        }
+        self.note(&format!(
+            "[{} in {:.1}s]",
+            out.describe(),
+            out.elapsed.as_secs_f64()
+        ));
+        Ok(out)
+    }
+
+    pub fn docker(
+        &mut self,
+        args: &[&str],
+        timeout: Duration,
+    ) -> std::result::Result<Output, String> {
+        let mut argv = vec!["docker"];
+        argv.extend_from_slice(args);
+        self.run(&argv, timeout)
+    }
+
+    /// Like `docker` but a non-zero exit is an Err with the most telling line.
+    pub fn docker_ok(
+        &mut self,
+        args: &[&str],
+        timeout: Duration,
+    ) -> std::result::Result<String, String> {
+        let out = self.docker(args, timeout)?;
+        if out.ok() {
+            return Ok(out.stdout.trim().to_string());
+        }
+        Err(failure_reason(
+            &format!("docker {}", args.first().unwrap_or(&"")),
+            &out,
+        ))
+    }
+}
+
+/// The most useful line of a failed command's output, prefixed with what ran.
+pub(crate) fn failure_reason(what: &str, out: &Output) -> String {
+    let text = out.combined();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.contains("Error response from daemon") || l.contains("error") || l.contains("Error")
+        })
+        .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+        .trim();
+    format!("{what}: {} {line}", out.describe())
+}
+
+/// What a scenario must do in one setup and mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    Pass,
+    /// It must fail, and its error must contain this text.
+    Fail(&'static str),
+}
+
+pub(crate) struct Scenario {
+    pub name: &'static str,
+    /// What must happen in a setup (measured: `gvisor::Setup`), with or without the preload.
+    /// Each `Fail` was seen and explained (harness/README.md lists them).
+    pub expect: fn(&Setup, Mode) -> Expect,
+    pub run: fn(&mut Ctx) -> Verdict,
+}
+
+/// Passes everywhere, with and without the preload.
+pub(crate) fn always(_: &Setup, _: Mode) -> Expect {
+    Expect::Pass
+}
+
+/// A container on a bridge: passes with the preload; without it fails where dockerd's bridge
+/// does not work natively (`Setup::bridge_error`), and passes where it does (current gVisor
+/// with --allow-packet-socket-write).
+pub(crate) fn bridge(s: &Setup, m: Mode) -> Expect {
+    match (m, s.bridge_error()) {
+        (Mode::NoPreload, Some(e)) => Expect::Fail(e),
+        _ => Expect::Pass,
+    }
+}
