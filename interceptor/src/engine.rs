@@ -28,16 +28,15 @@ use log::{debug, error, info, warn};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The libc hooks emulate (the kernel refuses multicast, or GVNET_MODE=force).
-static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// gvnet's SIGSYS handler is installed: `sigaction(SIGSYS)` from the program is recorded, not
 /// passed to the kernel.
 static GUARD_SIGSYS: AtomicBool = AtomicBool::new(false);
 
-/// Whether the hooks emulate.
+/// Whether the hooks emulate: the constructor found something to trap (the kernel refuses a
+/// capability, or GVNET_MODE=force).
 #[inline]
 pub fn active() -> bool {
-    ACTIVE.load(Ordering::Relaxed)
+    !state::traps().is_empty()
 }
 
 /// Whether `sigaction(SIGSYS)` is guarded.
@@ -90,7 +89,6 @@ extern "C" fn init() {
     } else {
         states
     };
-    ACTIVE.store(true, Ordering::Release);
     if gvnet_core::kernel::cache_pid(&RawKernel) {
         debug!("copies of the program's memory use the cached pid (a MADV_WIPEONFORK page)");
     } else {
