@@ -739,8 +739,6 @@ services:
         echo "app got: $$p ($$n retries)"
 "#;
 
-/// A compose project whose service waits for another's healthcheck
-/// (`depends_on: condition: service_healthy`).
 /// Waits (60 s at most) until compose's `service` has exited; its state (`exited 0`, or the
 /// last one seen) and its logs. `compose wait` answers "no containers" once the service has
 /// exited, so its state is polled.
@@ -772,6 +770,8 @@ fn exited_service(
     Ok((state, logs.stdout))
 }
 
+/// A compose project whose service waits for another's healthcheck
+/// (`depends_on: condition: service_healthy`).
 fn compose_healthy(c: &mut Ctx) -> Verdict {
     let project = "/tmp/gvnet-compose-healthy";
     let compose =
