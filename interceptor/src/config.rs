@@ -13,6 +13,16 @@ pub enum Mode {
     Off,
 }
 
+/// What a target (GVNET_TARGETS) passes on to the processes it starts, in `LD_PRELOAD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Children {
+    /// The environment they inherit no longer names libgvnet.so (other entries stay): none of
+    /// dockerd's children needs gvnet, and each would pay for loading it.
+    Drop,
+    /// They inherit `LD_PRELOAD` unchanged and load gvnet too.
+    Keep,
+}
+
 /// The settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -35,6 +45,8 @@ pub struct Config {
     /// GVNET_EVENT_KICK: the file whose first page holds the kick word shared by the gvnet
     /// processes of the sandbox; `None` (`off`): kicks stay inside the process.
     pub event_kick: Option<String>,
+    /// GVNET_CHILDREN: `drop` (default) or `keep`; applies to targets only.
+    pub children: Children,
 }
 
 /// Default GVNET_EVENT_KICK.
@@ -124,6 +136,16 @@ impl Config {
                 Some(DEFAULT_KICK.to_string())
             }
         };
+        let children = match get("GVNET_CHILDREN").as_deref() {
+            None | Some("") | Some("drop") => Children::Drop,
+            Some("keep") => Children::Keep,
+            Some(v) => {
+                complaints.push(format!(
+                    "GVNET_CHILDREN={v:?} is not drop or keep: using drop"
+                ));
+                Children::Drop
+            }
+        };
         (
             Config {
                 mode,
@@ -134,6 +156,7 @@ impl Config {
                 event_interval_ms,
                 event_idle_ms,
                 event_kick,
+                children,
             },
             complaints,
         )
@@ -171,6 +194,7 @@ mod tests {
         assert!(c.events);
         assert_eq!(c.event_idle_ms, gvnet_core::monitor::IDLE_MS);
         assert_eq!(c.event_kick.as_deref(), Some(DEFAULT_KICK));
+        assert_eq!(c.children, Children::Drop);
         assert!(c.is_target("/usr/sbin/dockerd"));
         assert!(!c.is_target("/usr/bin/containerd"));
         assert!(c.is_target("/usr/sbin/dockerd (deleted)"));
@@ -186,6 +210,7 @@ mod tests {
             ("GVNET_EVENT_INTERVAL_MS", "0"),
             ("GVNET_EVENT_IDLE_MS", "-1"),
             ("GVNET_EVENT_KICK", "shm/x"),
+            ("GVNET_CHILDREN", "some"),
         ]);
         assert_eq!(c.event_interval_ms, 10);
         assert_eq!(c.event_idle_ms, gvnet_core::monitor::IDLE_MS);
@@ -194,7 +219,8 @@ mod tests {
         assert_eq!(c.mode, Mode::Auto);
         assert_eq!(c.level, Level::Warn);
         assert!(c.targets.is_empty());
-        assert_eq!(bad.len(), 7);
+        assert_eq!(c.children, Children::Drop);
+        assert_eq!(bad.len(), 8);
         assert!(bad[0].contains("GVNET_MODE=\"always\""));
     }
 
@@ -253,8 +279,10 @@ mod tests {
             ("GVNET_EVENTS", "off"),
             ("GVNET_EVENT_IDLE_MS", "0"),
             ("GVNET_EVENT_KICK", "off"),
+            ("GVNET_CHILDREN", "keep"),
         ]);
         assert!(bad.is_empty());
+        assert_eq!(c.children, Children::Keep);
         assert!(!c.events);
         assert_eq!(c.event_idle_ms, 0);
         assert_eq!(c.event_kick, None);
