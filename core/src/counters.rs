@@ -114,6 +114,8 @@ pub mod engine {
     pub const HOOKS_AND_TRAP: u64 = 4;
     /// A target whose raw-syscall engine could not be installed: libc hooks only.
     pub const TRAP_FAILED: u64 = 5;
+    /// Not a target, and no netlink or AF_PACKET call yet: the kernel has not been asked.
+    pub const WAITING: u64 = 6;
 
     /// A short name for a value.
     pub const fn name(v: u64) -> &'static str {
@@ -124,6 +126,7 @@ pub mod engine {
             HOOKS => "libc-hooks",
             HOOKS_AND_TRAP => "libc-hooks+seccomp-trap",
             TRAP_FAILED => "libc-hooks (seccomp engine failed)",
+            WAITING => "waiting (decides at the first netlink call)",
             _ => "unknown",
         }
     }

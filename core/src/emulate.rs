@@ -40,7 +40,7 @@ fn neg(e: i32) -> isize {
 }
 
 /// Whether `fd` is a NETLINK_ROUTE socket, the only kind gvnet emulates memberships for.
-fn is_route_socket<K: Kernel>(k: &K, fd: usize) -> bool {
+pub fn is_route_socket<K: Kernel>(k: &K, fd: usize) -> bool {
     sockopt_int(k, fd, abi::SOL_SOCKET, abi::SO_DOMAIN) == Ok(abi::AF_NETLINK as i32)
         && sockopt_int(k, fd, abi::SOL_SOCKET, abi::SO_PROTOCOL) == Ok(abi::NETLINK_ROUTE)
 }

@@ -1,5 +1,8 @@
-//! The constructor: reads the settings, asks the kernel what it does natively, and arms what
-//! this process needs.
+//! The constructor: reads the settings and, in a target, asks the kernel what it does natively
+//! and arms what the process needs. Any other process decides later, at its first call that
+//! could concern gvnet ([`settle`], called by the libc hooks): a process that never opens a
+//! netlink or packet socket (most of what a shell or a daemon starts) never probes anything.
+//! A target also takes the library out of the `LD_PRELOAD` its children inherit ([`children`]).
 //!
 //! Each capability gvnet can supply (netlink groups, a connect and a send to a group, an
 //! AF_PACKET write, IPv6's per-interface sysctls) is probed separately ([`probe_kernel`]); gvnet
@@ -8,13 +11,13 @@
 //! | process | something refused | nothing refused |
 //! |---|---|---|
 //! | target (dockerd) | libc hooks + seccomp filter naming only the refused calls + SIGSYS handler | passive |
-//! | any other | libc hooks for the refused calls | passive |
+//! | any other, at its first netlink or AF_PACKET call | libc hooks for the refused calls | passive |
 //!
 //! GVNET_MODE=force emulates everything whatever the kernel says; GVNET_MODE=off loads inert.
 //! One info line names each capability (native, emulated or off) and why.
 
-use crate::config::{Config, Mode};
-use crate::{logger, real, sites};
+use crate::config::{Children, Config, Mode};
+use crate::{children, logger, real, sites};
 use gvnet_core::abi::{self, nr};
 use gvnet_core::caps::{self, Native, Traps};
 use gvnet_core::counters::{engine, PROBED};
@@ -27,6 +30,7 @@ use gvnet_core::trace::{self, Level};
 use log::{debug, error, info, warn};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Once, OnceLock};
 
 /// gvnet's SIGSYS handler is installed: `sigaction(SIGSYS)` from the program is recorded, not
 /// passed to the kernel.
@@ -39,6 +43,21 @@ pub fn active() -> bool {
     !state::traps().is_empty()
 }
 
+/// Whether a libc call goes through the emulation ([`filter::wants`] for the traps decided).
+/// A waiting process first decides ([`settle`]) where the call is one gvnet would take under a
+/// kernel that refused everything: a test of the argument values alone (an address length of a
+/// `sockaddr_nl` or `sockaddr_ll`, the level SOL_NETLINK), no memory read, no syscall.
+#[inline]
+pub fn wants_call(nr_: usize, args: &[usize; 6]) -> bool {
+    if waiting() {
+        if !filter::wants(Traps::ALL, nr_, args) {
+            return false;
+        }
+        settle();
+    }
+    active() && filter::wants(state::traps(), nr_, args)
+}
+
 /// Whether `sigaction(SIGSYS)` is guarded.
 #[inline]
 pub fn guarding_sigsys() -> bool {
@@ -49,10 +68,17 @@ pub fn guarding_sigsys() -> bool {
 #[link_section = ".init_array"]
 static INIT: extern "C" fn() = init;
 
+/// What a process that is not a target needs to decide later: its settings and executable.
+static DEFERRED: OnceLock<(Config, String)> = OnceLock::new();
+
+/// The deferred decision has been made (or is being made by another thread).
+static DECIDED: Once = Once::new();
+
 extern "C" fn init() {
     let (cfg, complaints) = Config::parse(|k| std::env::var(k).ok());
     let exe = sites::exe_path();
-    open_log(&cfg, cfg.is_target(&exe));
+    let target = cfg.is_target(&exe);
+    open_log(&cfg, target);
     logger::init(cfg.level);
     for c in &complaints {
         warn!("{c}");
@@ -63,6 +89,65 @@ extern "C" fn init() {
         info!("GVNET_MODE=off: inert in {exe}");
         return;
     }
+    if target {
+        pass_on(&cfg, &exe);
+        decide(&cfg, &exe, true);
+        return;
+    }
+    // Not a target: nothing to do until the program's first call that could concern gvnet
+    // (settle), which most processes never make.
+    COUNTERS.engine.store(engine::WAITING, Ordering::Relaxed);
+    info!(
+        "not a target (GVNET_TARGETS={}): waits in {exe}; the kernel is asked at its first netlink or AF_PACKET call",
+        cfg.targets.join(",")
+    );
+    let _ = DEFERRED.set((cfg, exe));
+}
+
+/// Takes gvnet out of the `LD_PRELOAD` the target's children inherit, unless GVNET_CHILDREN=keep.
+fn pass_on(cfg: &Config, exe: &str) {
+    if cfg.children == Children::Keep {
+        info!(
+            "GVNET_CHILDREN=keep: the processes {exe} starts inherit LD_PRELOAD with libgvnet.so"
+        );
+        return;
+    }
+    let (pie, no_randomize, va_space) = children::layout();
+    if let Some(why) = children::copies_share_sites(pie, no_randomize, va_space) {
+        info!("children: the processes {exe} starts keep libgvnet.so in LD_PRELOAD: {why}");
+        return;
+    }
+    match children::drop_own_entry() {
+        Some(v) => info!(
+            "children: LD_PRELOAD is now {v:?} for the processes {exe} starts: they do not load libgvnet.so (GVNET_CHILDREN=keep passes it on)"
+        ),
+        None => debug!("children: LD_PRELOAD does not name libgvnet.so: nothing to take out"),
+    }
+}
+
+/// Makes the deferred decision of a process that is not a target, once: called by the libc
+/// hooks before a call that could concern gvnet (a netlink address or option, an AF_PACKET
+/// address). Not async-signal-safe: a hook called from a signal handler while another call
+/// of the same thread is deciding would wait for itself; the window is the few milliseconds
+/// of the first netlink call.
+pub fn settle() {
+    if DECIDED.is_completed() {
+        return;
+    }
+    if let Some((cfg, exe)) = DEFERRED.get() {
+        DECIDED.call_once(|| decide(cfg, exe, false));
+    }
+}
+
+/// Whether the decision is still to be made (a process that is not a target, before its first
+/// netlink call).
+pub fn waiting() -> bool {
+    DEFERRED.get().is_some() && !DECIDED.is_completed()
+}
+
+/// Probes the kernel, records what is emulated, says so in one line, and for a target installs
+/// the raw-syscall engine.
+fn decide(cfg: &Config, exe: &str, target: bool) {
     let probe = probe_kernel();
     let kernel = probe.native();
     COUNTERS.accepted.store(probe.accepted, Ordering::Relaxed);
@@ -117,7 +202,7 @@ extern "C" fn init() {
     } else {
         "; GVNET_EVENTS=off: subscriptions are emulated, but no events are delivered".to_string()
     };
-    if !cfg.is_target(&exe) {
+    if !target {
         COUNTERS.engine.store(engine::HOOKS, Ordering::Relaxed);
         info!("{reason}: libc hooks active in {exe}; not a target (GVNET_TARGETS={}), no raw-syscall engine{events}", cfg.targets.join(","));
         return;

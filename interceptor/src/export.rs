@@ -16,12 +16,11 @@
 
 use crate::engine;
 use core::mem::transmute;
-use gvnet_core::abi::nr;
+use gvnet_core::abi::{self, nr};
 use gvnet_core::call::Call;
-use gvnet_core::emulate::{handle, note_rcvbuf, receive_events, trace_call};
-use gvnet_core::filter::wants;
-use gvnet_core::kernel::RawKernel;
-use gvnet_core::state::{traps, PROGRAM, TABLE};
+use gvnet_core::emulate::{handle, is_route_socket, note_rcvbuf, receive_events, trace_call};
+use gvnet_core::kernel::{read_user, RawKernel};
+use gvnet_core::state::{PROGRAM, TABLE};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 /// The address of this process's counters (`gvnet_core::counters`): the one data symbol, found
@@ -152,7 +151,7 @@ unsafe fn addr_call(
     len: socklen_t,
 ) -> c_int {
     let a = args(&[fd as usize, addr as usize, len as usize]);
-    if engine::active() && wants(traps(), nr_, &a) {
+    if engine::wants_call(nr_, &a) {
         return emulated(nr_, a) as c_int;
     }
     // SAFETY: both real symbols have this signature; forwarding the caller's arguments.
@@ -204,7 +203,7 @@ pub unsafe extern "C" fn sendto(
         addr as usize,
         alen as usize,
     ]);
-    if engine::active() && wants(traps(), nr::SENDTO, &a) {
+    if engine::wants_call(nr::SENDTO, &a) {
         return emulated(nr::SENDTO, a);
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -222,12 +221,23 @@ pub unsafe extern "C" fn sendto(
 }
 
 /// `sendmsg(2)`: the destination is inside the message header, so every sendmsg with a header is
-/// looked at while gvnet is active.
+/// looked at while gvnet is active. A waiting process decides first where the header names a
+/// destination of a `sockaddr_nl`'s or `sockaddr_ll`'s length.
 ///
 /// # Safety
 /// As libc's `sendmsg`.
 #[no_mangle]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    if engine::waiting() && !msg.is_null() {
+        let mut len = [0u8; 4];
+        let at = msg as usize + core::mem::offset_of!(msghdr, msg_namelen);
+        if read_user(&RawKernel, at, &mut len).is_ok() {
+            let len = u32::from_ne_bytes(len) as usize;
+            if len == abi::SOCKADDR_NL_LEN || len == abi::SOCKADDR_LL_LEN {
+                engine::settle();
+            }
+        }
+    }
     if engine::active() && !msg.is_null() {
         return emulated(
             nr::SENDMSG,
@@ -261,7 +271,7 @@ pub unsafe extern "C" fn setsockopt(
         val as usize,
         len as usize,
     ]);
-    if engine::active() && wants(traps(), nr::SETSOCKOPT, &a) {
+    if engine::wants_call(nr::SETSOCKOPT, &a) {
         return emulated(nr::SETSOCKOPT, a) as c_int;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -271,7 +281,7 @@ pub unsafe extern "C" fn setsockopt(
         real(fd, level, name, val, len)
     };
     if r == 0
-        && engine::active()
+        && (engine::active() || engine::waiting())
         && level == libc::SOL_SOCKET
         && (name == libc::SO_RCVBUF || name == libc::SO_RCVBUFFORCE)
         && len as usize >= 4
@@ -279,7 +289,13 @@ pub unsafe extern "C" fn setsockopt(
     {
         // SAFETY: the kernel just read an int from `val` successfully.
         let v = unsafe { *(val as *const c_int) };
-        note_rcvbuf(&RawKernel, &TABLE, fd as usize, v);
+        // iproute2 sizes its socket before binding it: a waiting process decides here.
+        if engine::waiting() && is_route_socket(&RawKernel, fd as usize) {
+            engine::settle();
+        }
+        if engine::active() {
+            note_rcvbuf(&RawKernel, &TABLE, fd as usize, v);
+        }
     }
     r
 }
@@ -303,7 +319,7 @@ pub unsafe extern "C" fn getsockopt(
         val as usize,
         len as usize,
     ]);
-    if engine::active() && wants(traps(), nr::GETSOCKOPT, &a) {
+    if engine::wants_call(nr::GETSOCKOPT, &a) {
         return emulated(nr::GETSOCKOPT, a) as c_int;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
