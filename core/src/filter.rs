@@ -488,7 +488,18 @@ impl Staged {
         });
         l.str(self.what).str(" ");
         if r == 0 {
+            // When, on the wall clock, so that a process's start (`/proc/PID/stat`) can be
+            // placed before or after it (scenario layers-inherited).
+            let mut ts = [0i64; 2];
+            // SAFETY: CLOCK_REALTIME (0) into a live timespec.
+            let t =
+                unsafe { k.syscall(nr::CLOCK_GETTIME, [0, ts.as_mut_ptr() as usize, 0, 0, 0, 0]) };
             l.str("installed");
+            if t == 0 {
+                l.str(" at realtime ")
+                    .dec(ts[0] * 1000 + ts[1] / 1_000_000)
+                    .str(" ms");
+            }
         } else {
             l.str("could not be installed: ")
                 .result(r)

@@ -31,6 +31,7 @@ const ORDER: &[(&str, &[&str])] = &[
             "scenarios::events",
             "scenarios::tools",
             "scenarios::safety",
+            "scenarios::children",
             "scenarios::base",
             "scenarios",
         ],

@@ -292,7 +292,7 @@ pub(super) fn part_exec(
         let line = out
             .stdout
             .lines()
-            .find(|l| l.contains("kernel:"))
+            .find(|l| l.contains("kernel:") || l.contains(": waits in "))
             .map(|l| l.split_once("info: ").map(|x| x.1).unwrap_or(l).to_string())
             .unwrap_or_else(|| "no decision line".into());
         decision.push(line);
@@ -349,7 +349,7 @@ pub(super) fn part_exec(
             String::new()
         } else {
             format!(
-                ". Why: GVNET_MODE=off (a constructor that returns at once) already adds {:+.2} ms over the empty preload: the load of the object itself ({facts}: ld.so finds, maps and relocates libgcc_s and a large object in every exec, each a file and mmap call through gVisor); the probes and the decision (default over off) add {:+.2} ms more ({strace})",
+                ". Why: GVNET_MODE=off (a constructor that returns at once) already adds {:+.2} ms over the empty preload: the load of the object itself ({facts}: ld.so opens, maps and relocates it in every exec, each a file and mmap call through gVisor); the default settings add {:+.2} ms more over off (reading the settings and, where the process makes a netlink call, the probes: `/bin/true` makes none; {strace})",
                 median(&d_off),
                 median(&d_probe),
             )
@@ -390,7 +390,11 @@ fn decision_lines(log: &Path) -> usize {
     fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("info: kernel:") || l.contains("info: GVNET_MODE="))
+        .filter(|l| {
+            l.contains("info: kernel:")
+                || l.contains("info: GVNET_MODE=")
+                || l.contains(": waits in ")
+        })
         .count()
 }
 
@@ -497,7 +501,7 @@ pub(super) fn part_start_current(
     row.target = "none (informational, issue 15)".into();
     row.result = format!("{:+.1}%", (sb.median / sa.median - 1.0) * 100.0);
     row.note = Some(format!(
-        "gVisor {} in both; A: {}; B: {}; {fails} runs failed; interquartile range A {:.0}..{:.0} ms, B {:.0}..{:.0} ms; per pair (A and B one after the other, the order alternating), median B − A {:+.0} ms ({:+.1}% of A's median{}). What B pays that A does not: the library loaded into every process dockerd starts ({loads} decision lines in B's gvnet.log over {} starts: {per_start:.1} processes per start, containerd-shim, runc and the rest{lib_part}); dockerd's trapped calls (on this gVisor groups, connect to a group and AF_PACKET write are emulated: every netlink bind, membership, receive of a subscribed socket and the ARP/NA advertisement go through the SIGSYS handler, and the late layer adds sendto, getsockname, getpeername, getsockopt and openat after the first trap); the probes in each process (part exec: default over off). A pays the flag's native AF_PACKET write and gVisor's own RTNLGRP_LINK events",
+        "gVisor {} in both; A: {}; B: {}; {fails} runs failed; interquartile range A {:.0}..{:.0} ms, B {:.0}..{:.0} ms; per pair (A and B one after the other, the order alternating), median B − A {:+.0} ms ({:+.1}% of A's median{}). What B pays that A does not: the library in the processes dockerd starts, if they load it ({loads} lines of processes other than dockerd deciding or waiting in B's gvnet.log over {} starts: {per_start:.1} per start; 0 where dockerd passes the library on to none of them, GVNET_CHILDREN=drop{lib_part}); dockerd's trapped calls (on this gVisor groups, connect to a group and AF_PACKET write are emulated: every netlink bind, membership, receive of a subscribed socket and the ARP/NA advertisement go through the SIGSYS handler, and the late layer adds sendto, getsockname, getpeername, getsockopt and openat after the first trap); dockerd's probes, once at its start. A pays the flag's native AF_PACKET write and gVisor's own RTNLGRP_LINK events",
         current.describe(),
         setup_a.describe(),
         setup_b.describe(),

@@ -30,6 +30,7 @@ use trap::*;
 
 const PARTS: &[&str] = &[
     "start",
+    "start-baseline",
     "trap",
     "loop",
     "events",
@@ -39,7 +40,7 @@ const PARTS: &[&str] = &[
 ];
 /// The parts that run in the bench's two main sandboxes (started, with the idle dockerd row,
 /// only when one of them is selected).
-const MAIN_PARTS: &[&str] = &["start", "trap", "loop", "events", "scale"];
+const MAIN_PARTS: &[&str] = &["start", "start-baseline", "trap", "loop", "events", "scale"];
 
 fn first_line(cmd: &mut Command) -> String {
     util::capture(cmd, Duration::from_secs(30))
@@ -491,6 +492,17 @@ pub fn run(args: Vec<String>) -> Result<i32> {
             attempt!("container start", part_start(&mut b, &with));
         } else {
             b.rows.push(not_measured("container start", skipped));
+        }
+        if part("start-baseline") {
+            attempt!(
+                "container start against dockerd without gvnet",
+                part_start_baseline(&mut b, &with)
+            );
+        } else {
+            b.rows.push(not_measured(
+                "container start against dockerd without gvnet",
+                skipped,
+            ));
         }
         if part("trap") {
             attempt!(

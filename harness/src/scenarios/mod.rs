@@ -9,6 +9,7 @@ use crate::util::Result;
 use std::path::Path;
 
 pub mod base;
+pub mod children;
 pub mod docker;
 pub mod events;
 pub mod safety;
@@ -25,6 +26,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Scenario> {
         .chain(docker::SCENARIOS)
         .chain(tools::SCENARIOS)
         .chain(safety::SCENARIOS)
+        .chain(children::SCENARIOS)
 }
 
 /// Stages a module's programs into `run_dir/opt`.
@@ -36,4 +38,5 @@ pub const PREPARE: &[(&str, Prepare)] = &[
     ("docker", docker::prepare),
     ("tools", tools::prepare),
     ("safety", safety::prepare),
+    ("children", children::prepare),
 ];

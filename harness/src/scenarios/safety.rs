@@ -453,7 +453,13 @@ fn gvnet_lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| l.starts_with("gvnet[")).collect()
 }
 
-/// A decision line: what the constructor decided for this process (engine.rs).
+/// The line of a process that is not a target: it decides at its first netlink call, if any
+/// (engine.rs).
+fn is_waiting(line: &str) -> bool {
+    line.contains(": waits in ")
+}
+
+/// A decision line: what the library decided for this process (engine.rs).
 fn is_decision(line: &str) -> bool {
     [
         ": passive in ",
@@ -561,11 +567,23 @@ fn judge_pair(
             lines.join(" | ")
         ));
     }
-    // Loaded (any line at all): exactly one says what it decided; not loaded: none.
+    // Loaded (any line at all): one line says it waits or what it decided, or the waiting
+    // line comes first and one decision after it; not loaded: none.
     let decisions = lines.iter().filter(|l| is_decision(l)).count();
-    if decisions != usize::from(!want.is_empty()) {
+    let waits = lines.iter().filter(|l| is_waiting(l)).count();
+    let first_wait = lines.iter().position(|l| is_waiting(l));
+    let first_decision = lines.iter().position(|l| is_decision(l));
+    let ok = if want.is_empty() {
+        decisions + waits == 0
+    } else {
+        decisions <= 1
+            && waits <= 1
+            && decisions + waits >= 1
+            && (first_wait.is_none() || first_decision.is_none() || first_wait < first_decision)
+    };
+    if !ok {
         return Err(format!(
-            "{label}: {decisions} decision lines: {}",
+            "{label}: {waits} waiting and {decisions} decision lines: {}",
             lines.join(" | ")
         ));
     }
@@ -576,7 +594,10 @@ fn judge_pair(
 /// line per executable it ran (a pid that execs another program loads the library again).
 fn log_decisions(c: &mut Ctx) -> std::result::Result<String, String> {
     let text = fs::read_to_string(c.sb.gvnet_log()).map_err(|e| format!("gvnet.log: {e}"))?;
-    let mut per_pid: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    // Per pid: the executables it waited in and those it decided in (a process that is not
+    // a target waits first and may decide later, in the same executable).
+    type Lines<'a> = (Vec<&'a str>, Vec<&'a str>);
+    let mut per_pid: std::collections::BTreeMap<&str, Lines> = Default::default();
     for l in text.lines() {
         let Some(pid) = l.strip_prefix("gvnet[").and_then(|r| r.split(']').next()) else {
             continue;
@@ -588,28 +609,36 @@ fn log_decisions(c: &mut Ctx) -> std::result::Result<String, String> {
             continue;
         }
         let entry = per_pid.entry(pid).or_default();
-        if is_decision(l) {
-            let exe = l
-                .split(" in /")
+        let exe = || {
+            l.split(" in /")
                 .nth(1)
                 .and_then(|r| r.split([' ', ';', ':']).next())
-                .unwrap_or("?");
-            entry.push(exe);
+                .unwrap_or("?")
+        };
+        if is_waiting(l) {
+            entry.0.push(exe());
+        } else if is_decision(l) {
+            entry.1.push(exe());
         }
     }
     let mut exes: Vec<&str> = Vec::new();
-    for (pid, list) in &per_pid {
-        let mut sorted = list.clone();
-        sorted.sort();
-        sorted.dedup();
-        if list.is_empty() || sorted.len() != list.len() {
+    for (pid, (waits, decisions)) in &per_pid {
+        let once = |list: &Vec<&str>| {
+            let mut sorted = list.clone();
+            sorted.sort();
+            sorted.dedup();
+            sorted.len() == list.len()
+        };
+        if (waits.is_empty() && decisions.is_empty()) || !once(waits) || !once(decisions) {
             return Err(format!(
-                "gvnet.log: process {pid} wrote {} decision lines ({})",
-                list.len(),
-                list.join(", ")
+                "gvnet.log: process {pid} wrote {} waiting lines ({}) and {} decision lines ({})",
+                waits.len(),
+                waits.join(", "),
+                decisions.len(),
+                decisions.join(", ")
             ));
         }
-        exes.extend(list.iter().copied());
+        exes.extend(waits.iter().chain(decisions).copied());
     }
     exes.sort();
     exes.dedup();
@@ -625,7 +654,8 @@ fn log_decisions(c: &mut Ctx) -> std::result::Result<String, String> {
 }
 
 /// On this machine's kernel (which accepts netlink multicast): the library in auto mode must
-/// be passive, say so once, and change nothing (nlconform's transcript is Linux's).
+/// be passive, say so once at the first netlink call (`true` makes none: it only waits), and
+/// change nothing (nlconform's transcript is Linux's).
 fn on_host(c: &mut Ctx) -> std::result::Result<String, String> {
     if !matches!(c.sb.kind, Kind::Runsc { .. }) {
         // The harness itself runs inside gVisor: there is no host kernel to ask.
@@ -636,13 +666,10 @@ fn on_host(c: &mut Ctx) -> std::result::Result<String, String> {
     let mut done = Vec::new();
     let true_bin = util::which("true").ok_or("no `true` on this machine")?;
     for (argv, want) in [
-        (
-            vec![true_bin.display().to_string()],
-            vec!["kernel: groups native, connect to a group native, send to a group native, AF_PACKET write native, IPv6 sysctls native: passive in"],
-        ),
+        (vec![true_bin.display().to_string()], vec![": waits in "]),
         (
             vec![nlconform.display().to_string()],
-            vec!["kernel: groups native, connect to a group native, send to a group native, AF_PACKET write native, IPv6 sysctls native: passive in"],
+            vec![": waits in ", "kernel: groups native, connect to a group native, send to a group native, AF_PACKET write native, IPv6 sysctls native: passive in"],
         ),
     ] {
         let err = c.run_dir.join("host-stderr.txt");
@@ -684,52 +711,62 @@ fn preload_elsewhere(c: &mut Ctx) -> Verdict {
     staged(c, "safety/nlconform-go")?;
     let refuses = "kernel: groups emulated";
     let hooks = "libc hooks active in";
+    // A process that is not a target decides at its first netlink call: most never make one.
+    let waits = ": waits in ";
     let engine = "libc hooks and raw-syscall engine active in";
-    // A target's second line: its filter's details (engine.rs).
+    // A target's first line: what its children inherit (GVNET_CHILDREN); its last: its
+    // filter's details (engine.rs).
+    let children = "info: children: ";
     let seccomp = "info: seccomp: ";
     let ro_log = format!("GVNET_LOG_FILE={}/gvnet.log", c.sb.opt);
     let go = format!("{}/{STAGE}/nlconform-go", c.sb.opt);
     let sockets = format!("{}/sockets", c.sb.opt);
     let runc_root = "/tmp/gvnet-safety-runc";
     let cases: Vec<(Vec<&str>, Vec<&str>, Vec<&str>)> = vec![
-        (vec![], vec!["containerd", "--version"], vec![hooks]),
+        (vec![], vec!["containerd", "--version"], vec![waits]),
         (
             vec!["GVNET_TARGETS=containerd"],
             vec!["containerd", "--version"],
-            vec![engine, seccomp],
+            vec![children, engine, seccomp],
         ),
-        (vec![], vec!["containerd-shim-runc-v2", "-v"], vec![hooks]),
+        (vec![], vec!["containerd-shim-runc-v2", "-v"], vec![waits]),
         (
             vec!["GVNET_TARGETS=containerd-shim-runc-v2"],
             vec!["containerd-shim-runc-v2", "-v"],
-            vec![engine, seccomp],
+            vec![children, engine, seccomp],
         ),
-        (vec![], vec!["runc", "--version"], vec![hooks]),
+        (vec![], vec!["runc", "--version"], vec![waits]),
         (
             vec!["GVNET_TARGETS=runc"],
             vec!["runc", "--root", runc_root, "list"],
-            vec![engine, seccomp],
+            vec![children, engine, seccomp],
         ),
-        (vec![], vec!["ip", "-o", "link", "show", "lo"], vec![hooks]),
-        (vec![], vec!["true"], vec![hooks]),
-        // The constructor's probes leave no socket behind: the same open fds as without it.
-        (vec![], vec!["ls", "/proc/self/fd"], vec![hooks]),
+        // ip's netlink socket: the kernel is asked then, and the probes leave no socket behind
+        // (ip's output is the same as without the library).
+        (
+            vec![],
+            vec!["ip", "-o", "link", "show", "lo"],
+            vec![waits, hooks],
+        ),
+        (vec![], vec!["true"], vec![waits]),
+        // Nothing probed: the same open fds as without the library.
+        (vec![], vec!["ls", "/proc/self/fd"], vec![waits]),
         // Static: the dynamic loader is not involved, the library is never loaded.
         (vec![], vec!["busybox", "true"], vec![]),
         (vec![], vec![sockets.as_str()], vec![]),
         // A Go program that is not a target: the libc hooks never see its raw syscalls, so
         // its netlink transcript is gVisor's own.
-        (vec![], vec![go.as_str()], vec![hooks]),
+        (vec![], vec![go.as_str()], vec![waits]),
         // Settings it cannot use: one line each, then the decision.
         (
             vec![ro_log.as_str()],
             vec!["true"],
-            vec!["cannot open GVNET_LOG_FILE", hooks],
+            vec!["cannot open GVNET_LOG_FILE", waits],
         ),
         (
             vec!["GVNET_LOG_FILE=/nonexistent/gvnet/gvnet.log"],
             vec!["true"],
-            vec!["cannot open GVNET_LOG_FILE", hooks],
+            vec!["cannot open GVNET_LOG_FILE", waits],
         ),
         (
             vec![
@@ -742,7 +779,7 @@ fn preload_elsewhere(c: &mut Ctx) -> Verdict {
                 "GVNET_MODE=\"sometimes\" is not auto, force or off: using auto",
                 "GVNET_EVENTS=\"maybe\" is not on or off",
                 "GVNET_EVENT_INTERVAL_MS=\"0\" is not a number",
-                hooks,
+                waits,
             ],
         ),
         (
@@ -772,13 +809,17 @@ fn preload_elsewhere(c: &mut Ctx) -> Verdict {
             "env",
             &format!("LD_PRELOAD={}/libgvnet.so", c.sb.opt),
             "GVNET_LOG=info",
-            "true",
+            "ip",
+            "-o",
+            "link",
+            "show",
+            "lo",
         ],
         SHORT,
     )?;
     if !out.stderr.contains(refuses) {
         return Err(format!(
-            "`true` in the sandbox: no `{refuses}` in {}",
+            "`ip` in the sandbox: no `{refuses}` in {}",
             out.stderr.trim()
         ));
     }
@@ -1049,42 +1090,78 @@ fn bad_settings(c: &mut Ctx) -> Verdict {
 }
 
 /// What gvnet.log says about the order of containerd's start and dockerd's late filter layer:
-/// the last decision line of containerd's pid `ctr` must come before the last "late filter
-/// layer ... installed" line of dockerd's pid `dockerd`, so containerd (and every container
-/// below it) was forked before the late layer existed and inherits the base layer alone.
-fn layer_order(log: &str, dockerd: u32, ctr: u32) -> std::result::Result<String, String> {
-    let (d, c) = (format!("gvnet[{dockerd}]: "), format!("gvnet[{ctr}]: "));
-    let lines: Vec<&str> = log.lines().collect();
-    let late = lines
-        .iter()
-        .rposition(|l| {
-            l.starts_with(&d) && l.contains("late filter layer") && l.ends_with(" installed")
+/// containerd (pid `ctr`, started at `ctr_ms` on the wall clock, with `slack` ms of
+/// uncertainty) must have started before the last "late filter layer ... installed at realtime
+/// N ms" line of dockerd's pid `dockerd`, so it (and every container below it) was forked
+/// before the late layer existed and inherits the base layer alone. containerd itself no
+/// longer loads the library (GVNET_CHILDREN), so the time is the evidence, not a line of its.
+fn layer_order(
+    log: &str,
+    dockerd: u32,
+    ctr: u32,
+    ctr_ms: i64,
+    slack: i64,
+) -> std::result::Result<String, String> {
+    let d = format!("gvnet[{dockerd}]: ");
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| {
+            l.starts_with(&d)
+                && l.contains("late filter layer")
+                && l.contains(" installed at realtime ")
         })
         .ok_or_else(|| {
             format!("gvnet.log: no late filter layer line of dockerd (pid {dockerd})")
         })?;
-    let started = lines
-        .iter()
-        .rposition(|l| l.starts_with(&c) && is_decision(l))
-        .ok_or_else(|| format!("gvnet.log: no decision line of containerd (pid {ctr})"))?;
-    if started > late {
+    let late: i64 = line
+        .split(" installed at realtime ")
+        .nth(1)
+        .and_then(|r| r.strip_suffix(" ms"))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("gvnet.log: the late layer line's time does not parse: {line}"))?;
+    if ctr_ms + slack >= late {
         return Err(format!(
-            "gvnet.log: containerd (pid {ctr}, line {}) started after dockerd's late filter layer (line {}): its containers inherit that layer",
-            started + 1,
-            late + 1
+            "containerd (pid {ctr}) started at {ctr_ms} ms (± {slack}), not before dockerd's late filter layer ({late} ms): its containers inherit that layer"
         ));
     }
     Ok(format!(
-        "containerd (pid {ctr}, gvnet.log line {}) started before dockerd's late filter layer (line {})",
-        started + 1,
-        late + 1
+        "containerd (pid {ctr}) started {} ms before dockerd's late filter layer was installed",
+        late - ctr_ms
     ))
+}
+
+/// containerd's start on the wall clock, in ms, and the uncertainty: `/proc/PID/stat`'s start
+/// time (clock ticks since boot) placed by `/proc/uptime` and `date` read together.
+fn started_ms(c: &mut Ctx, pid: u32) -> std::result::Result<(i64, i64), String> {
+    let out = c.run(
+        &[
+            "sh",
+            "-c",
+            &format!("cat /proc/uptime; date +%s%N; cat /proc/{pid}/stat; date +%s%N"),
+        ],
+        SHORT,
+    )?;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let parse = || -> Option<(i64, i64)> {
+        let uptime: f64 = lines.first()?.split_whitespace().next()?.parse().ok()?;
+        let now_ns: i64 = lines.get(1)?.trim().parse().ok()?;
+        let end_ns: i64 = lines.get(3)?.trim().parse().ok()?;
+        // Field 22 (starttime) counts from the end of the command name, which may hold spaces.
+        let stat = lines.get(2)?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let ticks: i64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+        let boot_ms = now_ns / 1_000_000 - (uptime * 1000.0) as i64;
+        // Ticks of 10 ms and uptime's 10 ms, and the time between the reads.
+        Some((boot_ms + ticks * 10, 20 + (end_ns - now_ns) / 1_000_000))
+    };
+    parse().ok_or_else(|| format!("containerd's start time: {:?}", out.stdout))
 }
 
 /// The running containerd is dockerd's child and was started before dockerd's first netlink
 /// call, so it (and every container) carries gvnet's base layer alone (docs/design.md, The
-/// seccomp filter). gVisor's /proc has no Seccomp_filters line: the order in gvnet.log is the
-/// evidence here; `interceptor/tests/layers.rs` counts the layers on Linux.
+/// seccomp filter). gVisor's /proc has no Seccomp_filters line: the times are the evidence
+/// here; `interceptor/tests/layers.rs` counts the layers on Linux.
 fn layers_inherited(c: &mut Ctx) -> Verdict {
     let pid = |c: &mut Ctx, name: &str| -> std::result::Result<u32, String> {
         let out = c.run(&["pidof", name], SHORT)?;
@@ -1117,7 +1194,8 @@ fn layers_inherited(c: &mut Ctx) -> Verdict {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         r => r.map_err(|e| format!("gvnet.log: {e}"))?,
     };
-    let order = layer_order(&text, dockerd, ctr)?;
+    let (ctr_ms, slack) = started_ms(c, ctr)?;
+    let order = layer_order(&text, dockerd, ctr, ctr_ms, slack)?;
     Ok(format!("containerd is dockerd's child; {order}"))
 }
 
@@ -1196,25 +1274,38 @@ mod tests {
 
     #[test]
     fn containerd_must_start_before_the_late_layer() {
-        let log = "gvnet[37]: info: the kernel refuses netlink multicast (bind with RTMGRP_LINK: EACCES): libc hooks and raw-syscall engine active in /usr/sbin/dockerd: 1 Go syscall site(s)\n\
-gvnet[52]: info: the kernel refuses netlink multicast (bind with RTMGRP_LINK: EACCES): libc hooks active in /usr/bin/containerd; not a target\n\
-gvnet[37]: info: late filter layer (sendto, getsockname, getpeername, getsockopt, openat from the Go site) installed\n";
-        assert!(layer_order(log, 37, 52).unwrap().contains("line 2"));
+        let log = "gvnet[37]: info: kernel: groups emulated (ENOPROTOOPT): libc hooks and raw-syscall engine active in /usr/sbin/dockerd\n\
+gvnet[37]: info: late filter layer (the late calls of the decision line, from the Go site) installed at realtime 1000500 ms\n";
+        assert!(layer_order(log, 37, 52, 1000000, 30)
+            .unwrap()
+            .contains("500 ms before"));
         // containerd restarted after the layer: its containers would inherit it.
-        let later = format!("{log}gvnet[60]: info: the kernel refuses netlink multicast (bind with RTMGRP_LINK: EACCES): libc hooks active in /usr/bin/containerd; not a target\n");
-        assert!(layer_order(&later, 37, 60).unwrap_err().contains("after"));
+        assert!(layer_order(log, 37, 60, 1000600, 30)
+            .unwrap_err()
+            .contains("not before"));
+        // Too close to tell.
+        assert!(layer_order(log, 37, 60, 1000480, 30).is_err());
         // No layer line (no library, or the layer could not be installed).
-        let none = log.replace(" installed", " could not be installed: EPERM");
-        assert!(layer_order(&none, 37, 52)
+        let none = log.replace(
+            " installed at realtime 1000500 ms",
+            " could not be installed: EPERM",
+        );
+        assert!(layer_order(&none, 37, 52, 1000000, 30)
             .unwrap_err()
             .contains("no late filter layer line"));
-        assert!(layer_order(log, 37, 99)
+        assert!(layer_order(log, 99, 52, 1000000, 30)
             .unwrap_err()
-            .contains("no decision line"));
+            .contains("no late filter layer line"));
     }
 
     #[test]
     fn decision_lines_are_recognised() {
+        assert!(is_waiting(
+            "gvnet[3]: info: not a target (GVNET_TARGETS=dockerd): waits in /usr/bin/true; the kernel is asked at its first netlink or AF_PACKET call"
+        ));
+        assert!(!is_decision(
+            "gvnet[3]: info: not a target (GVNET_TARGETS=dockerd): waits in /usr/bin/true; the kernel is asked at its first netlink or AF_PACKET call"
+        ));
         assert!(is_decision(
             "gvnet[3]: info: the kernel accepts netlink multicast: passive in /usr/bin/true"
         ));
