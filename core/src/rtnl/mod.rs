@@ -106,6 +106,7 @@ mod attrs;
 mod content;
 mod key;
 mod msg;
+pub mod strict;
 mod view;
 
 pub use msg::*;

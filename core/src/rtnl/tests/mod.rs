@@ -335,3 +335,4 @@ mod link;
 mod neigh;
 mod random;
 mod route;
+mod strict_host;
