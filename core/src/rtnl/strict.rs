@@ -1,8 +1,8 @@
 //! What Linux does with a dump request on a socket with `NETLINK_GET_STRICT_CHK` on: the errno it
 //! answers a request with, or the filter it applies to the dump (`net/core/rtnetlink.c`,
 //! `net/ipv4/devinet.c`, `net/ipv6/addrconf.c`, `net/ipv4/fib_frontend.c`, `net/ipv4/fib_trie.c`,
-//! `net/ipv6/route.c`, `net/core/neighbour.c`; read in Linux 6.12 and checked against the host
-//! kernel by `tests/strict_host.rs`).
+//! `net/ipv6/route.c`, `net/core/neighbour.c`, `lib/nlattr.c`; read in Linux 6.12 and checked
+//! against the host kernel, 6.18, by `tests/strict_host.rs`).
 //!
 //! gVisor refuses the option (ENOPROTOOPT) and so never checks a request or filters a dump.
 //! [`validate`] says what Linux answers a dump request with, [`keeps`] whether a reply of the
@@ -492,8 +492,8 @@ fn word(b: &[u8], at: usize) -> u32 {
     rd_u32(b, at).unwrap_or(0)
 }
 
-/// The first type in `present` (a bitmask of types below 64, and `high` for any above)
-/// that is not in `allowed`, as the `for (i = 0; i <= MAX; i++)` loops over `tb` meet them.
+/// The first type in `present` (a bitmask from [`bit`]) that is not in `allowed`, as the
+/// `for (i = 0; i <= MAX; i++)` loops over `tb` meet them.
 fn first_unsupported(present: u64, allowed: u64) -> Option<u16> {
     let rest = present & !allowed;
     (rest != 0).then(|| rest.trailing_zeros() as u16)
