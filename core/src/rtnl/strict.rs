@@ -718,6 +718,8 @@ fn master_matches(want: u32, master: Option<u32>) -> bool {
 /// Whether Linux's filtered dump has `reply`, one whole message of the unfiltered dump (as
 /// gVisor sends it without strict checking). Messages that are not objects of the dump's kind
 /// (`NLMSG_DONE`, errors), and objects too short to judge, are kept: they are the kernel's.
+/// An address, route or neighbour of another family than a single-family dump's is dropped
+/// ([`same_family`]).
 pub fn keeps<S: State>(filter: &DumpFilter, reply: &[u8], state: &S) -> bool {
     match *filter {
         // link_dump_filtered: the master is the reply's IFLA_MASTER (rtnl_fill_ifinfo puts
@@ -736,21 +738,24 @@ pub fn keeps<S: State>(filter: &DumpFilter, reply: &[u8], state: &S) -> bool {
             master_matches(master, m) && kind_ok
         }
         // in_dev_dump_addr / in6_dump_addrs of one device.
-        DumpFilter::Addr { ifindex, .. } => match reply_body(reply, RTM_NEWADDR, 8) {
-            Some((hdr, _)) => ifindex == 0 || word(hdr, 4) == ifindex,
+        DumpFilter::Addr { family, ifindex } => match reply_body(reply, RTM_NEWADDR, 8) {
+            Some((hdr, _)) => same_family(family, hdr) && (ifindex == 0 || word(hdr, 4) == ifindex),
             None => true,
         },
         DumpFilter::Route {
+            family,
             table,
             protocol,
             rtype,
             oif,
             flags,
-            ..
         } => {
             let Some((hdr, attrs)) = reply_body(reply, RTM_NEWROUTE, 12) else {
                 return true;
             };
+            if !same_family(family, hdr) {
+                return false;
+            }
             let fam = byte(hdr, 0);
             if fam != AF_INET && fam != AF_INET6 {
                 return true;
@@ -784,16 +789,31 @@ pub fn keeps<S: State>(filter: &DumpFilter, reply: &[u8], state: &S) -> bool {
         // neigh_ifindex_filtered / neigh_master_filtered (pneigh entries without a device
         // have index 0, which no filter matches).
         DumpFilter::Neigh {
-            ifindex, master, ..
+            family,
+            ifindex,
+            master,
+            ..
         } => {
             let Some((hdr, _)) = reply_body(reply, RTM_NEWNEIGH, 12) else {
                 return true;
             };
+            if !same_family(family, hdr) {
+                return false;
+            }
             let dev = word(hdr, 4);
             let m = if dev == 0 { None } else { state.master_of(dev) };
             (ifindex == 0 || dev == ifindex) && master_matches(master, m)
         }
     }
+}
+
+/// Whether a reply with family header `hdr` belongs to a dump of `family`: a single-family
+/// request reaches that family's dump function alone (`rtnetlink_rcv_msg`; `neigh_dump_info`
+/// skips the other tables), `AF_UNSPEC` all of them (`rtnl_dump_all`). Not a strict-checking
+/// rule, but gVisor (release-20260817.0) answers every address and route dump with all
+/// families.
+fn same_family(family: u8, hdr: &[u8]) -> bool {
+    family == AF_UNSPEC || byte(hdr, 0) == family
 }
 
 /// `fib_info_nh_uses_dev` / `fib6_info_uses_dev` as the reply shows the next hops: `RTA_OIF`

@@ -329,6 +329,9 @@ fn address_replies_kept_by_index() {
         ifindex: 0,
     };
     assert!(s::keeps(&all, &on(3, v4(10, 0, 0, 1)), &Fake));
+    // A single-family dump has that family alone (gVisor sends every family).
+    assert!(!s::keeps(&all, &on(3, v6(1)), &Fake));
+    assert!(s::keeps(&f, &on(2, v6(1)), &Fake));
     assert_eq!(s::reply_flags(&all, &on(3, v4(10, 0, 0, 1))), 0);
     assert_eq!(s::done_flags(&all), 0);
 }
@@ -495,6 +498,15 @@ fn route_replies_kept_by_table_protocol_type_oif_and_flags() {
         [false, false, false, false, true, false]
     );
     assert_eq!(kept(f(0, 0, 0, 0, s::RTM_F_PREFIX)), [false; 6]);
+    let inet = DumpFilter::Route {
+        family: AF_INET,
+        table: 0,
+        protocol: 0,
+        rtype: 0,
+        oif: 0,
+        flags: 0,
+    };
+    assert_eq!(kept(inet), [true, true, false, true, false, true]);
     // Every IPv4/IPv6 reply of a strict dump is marked; NLMSG_DONE only with a filter.
     let r = nl_bytes(&M::NewRoute(main.clone()), 2);
     assert_eq!(s::reply_flags(&f(0, 0, 0, 0, 0), &r), NLM_F_DUMP_FILTERED);
@@ -606,6 +618,13 @@ fn neighbour_replies_kept_by_index_and_master() {
     assert_eq!(kept(f(0, 3)), [false, true, true, false]);
     assert_eq!(kept(f(0, u32::MAX)), [true, false, false, true]);
     assert_eq!(kept(f(2, 3)), [false; 4]);
+    let six = DumpFilter::Neigh {
+        family: AF_INET6,
+        ifindex: 0,
+        master: 0,
+        proxy: false,
+    };
+    assert_eq!(kept(six), [false; 4]);
     assert_eq!(s::reply_flags(&f(0, 3), &on(4)), NLM_F_DUMP_FILTERED);
     assert_eq!(s::reply_flags(&f(0, 0), &on(4)), 0);
     assert_eq!(s::done_flags(&f(4, 0)), 0);
