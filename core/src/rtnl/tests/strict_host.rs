@@ -508,6 +508,11 @@ fn cases(h: &Host) -> Vec<(String, Vec<u8>)> {
         add(&format!("{f} protocol kernel"), r(&[(5, &[2])], &[]));
         add(&format!("{f} type blackhole"), r(&[(7, &[6])], &[]));
         add(&format!("{f} type local"), r(&[(7, &[2])], &[]));
+        // netavark's dump_routes: main table, unicast.
+        add(
+            &format!("{f} main unicast"),
+            r(&[(4, &[254]), (7, &[1])], &[]),
+        );
         add(&format!("{f} oif va"), r(&[], &[(RTA_OIF, u32a(va))]));
         add(&format!("{f} oif br0"), r(&[], &[(RTA_OIF, u32a(br0))]));
         add(
