@@ -59,6 +59,14 @@
 //! (`RTF_PREFIX_RT`), a mark `rt6_fill_node` does not put in the reply: here it keeps no
 //! route, which is Linux's answer in a namespace without router advertisements.
 //!
+//! # What gVisor sends unfiltered
+//!
+//! gVisor release-20260817.0 (`pkg/sentry/socket/netlink/route/protocol.go`) checks nothing in
+//! a dump request and answers `RTM_GETLINK` with every link, `RTM_GETADDR` and `RTM_GETROUTE`
+//! with every family whatever the request's (hence the family rule in [`keeps`]), every route
+//! with `rtm_table` `RT_TABLE_MAIN` and no `RTA_TABLE`, and `RTM_GETNEIGH` with EOPNOTSUPP:
+//! it has no neighbour dump, so a neighbour filter has nothing to filter there.
+//!
 //! Pure and signal-context clean like the rest of `rtnl`: no allocation, no `core::fmt`, no
 //! `unsafe`, and every read goes through a bounds check, so no input makes it panic.
 
