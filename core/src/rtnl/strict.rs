@@ -726,8 +726,8 @@ fn master_matches(want: u32, master: Option<u32>) -> bool {
 /// Whether Linux's filtered dump has `reply`, one whole message of the unfiltered dump (as
 /// gVisor sends it without strict checking). Messages that are not objects of the dump's kind
 /// (`NLMSG_DONE`, errors), and objects too short to judge, are kept: they are the kernel's.
-/// An address, route or neighbour of another family than a single-family dump's is dropped
-/// ([`same_family`]).
+/// An address, route or neighbour of another family than a single-family dump's is dropped:
+/// Linux's dump of one family has that family alone.
 pub fn keeps<S: State>(filter: &DumpFilter, reply: &[u8], state: &S) -> bool {
     match *filter {
         // link_dump_filtered: the master is the reply's IFLA_MASTER (rtnl_fill_ifinfo puts
