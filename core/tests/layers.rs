@@ -42,6 +42,7 @@ const ORDER: &[(&str, &[&str])] = &[
         &[
             "rtnl::attrs",
             "rtnl::msg",
+            "rtnl::strict",
             "rtnl::key",
             "rtnl::content",
             "rtnl::view",

@@ -100,12 +100,15 @@
 //! `msg` names the numbers, the kinds, an event and the errors; `attrs` reads netlink
 //! attributes and bytes within bounds; `key` says which objects are the same, `content` which
 //! differences are a change; `View` (`view`) keeps the store and turns two dumps into events.
+//! Beside them, [`strict`] (using `attrs` and `msg` only) says what Linux answers a dump request
+//! on a `NETLINK_GET_STRICT_CHK` socket with: an errno, or the filter it applies to the dump.
 //! Each file uses only those named before it (core/tests/layers.rs).
 
 mod attrs;
 mod content;
 mod key;
 mod msg;
+pub mod strict;
 mod view;
 
 pub use msg::*;

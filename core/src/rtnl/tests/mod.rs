@@ -335,3 +335,5 @@ mod link;
 mod neigh;
 mod random;
 mod route;
+mod strict;
+mod strict_host;
