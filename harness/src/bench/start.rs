@@ -58,9 +58,13 @@ pub(super) fn part_start(b: &mut Bench, sb: &Sandbox) -> Result<()> {
 }
 
 /// The dockerd without gvnet that part start-baseline starts beside the sandbox's own (gvnet)
-/// dockerd: its own data root, exec root (so its own containerd), socket and pid file; no
-/// bridge and no iptables (only `--network host` is asked of it); the storage driver and
-/// runtime gvnet-dockerd chooses. Prints `ready` once it answers with `bb` imported.
+/// dockerd: its own data root, exec root (so its own containerd), socket and pid file, no
+/// iptables and no bridge (only `--network host` is asked of it), the storage driver and
+/// runtime gvnet-dockerd chooses. Prints `ready` once it answers with `bb` imported. With
+/// `--bridge=none` moby deletes `docker0` at its start (`removeDefaultBridgeInterface`), and a
+/// bridge of its own cannot be named instead (gVisor reports links without their kind, so
+/// dockerd takes an existing bridge for "not a bridge"): the gvnet dockerd is restarted after
+/// it, and makes its `docker0` again.
 fn baseline_dockerd_script(opt: &str) -> String {
     format!(
         "S={BASE}; mkdir -p $S; rt=''
@@ -95,6 +99,9 @@ pub(super) fn part_start_baseline(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     if !up.stdout.contains("ready") {
         bail!("the dockerd without gvnet did not start: {}", up.combined());
     }
+    // It deleted docker0: the gvnet dockerd makes it again when it starts.
+    let how = sb.restart_dockerd("TERM", &[])?;
+    b.note(&format!("start-baseline: the gvnet dockerd restarted after the one without gvnet: {how}"));
     let a_cmd = format!("docker -H unix://{BASE}/docker.sock run --rm --network host bb true");
     let b_cmd = "docker run --rm bb true".to_string();
     let res = (|| -> Result<Runs> {
@@ -141,6 +148,15 @@ pub(super) fn part_start_baseline(b: &mut Bench, sb: &Sandbox) -> Result<()> {
         Duration::from_secs(60),
     );
     let (va, vb, pairs, fails) = res?;
+    // The gvnet dockerd's bridge must have survived the other dockerd (the parts after this
+    // one run containers on it).
+    let after = b.sh(sb, "docker run --rm bb true && echo bridge-ok", Duration::from_secs(120))?;
+    if !after.stdout.contains("bridge-ok") {
+        bail!(
+            "after the dockerd without gvnet, the default bridge fails: {}",
+            after.combined()
+        );
+    }
     let (mut row, sa, sbs) = cmp_row(
         "container start, gvnet against what users do without it (`docker run --rm bb true`)",
         "A: dockerd without gvnet, `--network host` (what users do today); B: dockerd with gvnet, default bridge; both dockerds in one sandbox of the bench's runsc, starts alternating",
