@@ -101,7 +101,9 @@ pub(super) fn part_start_baseline(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     }
     // It deleted docker0: the gvnet dockerd makes it again when it starts.
     let how = sb.restart_dockerd("TERM", &[])?;
-    b.note(&format!("start-baseline: the gvnet dockerd restarted after the one without gvnet: {how}"));
+    b.note(&format!(
+        "start-baseline: the gvnet dockerd restarted after the one without gvnet: {how}"
+    ));
     let a_cmd = format!("docker -H unix://{BASE}/docker.sock run --rm --network host bb true");
     let b_cmd = "docker run --rm bb true".to_string();
     let res = (|| -> Result<Runs> {
@@ -150,7 +152,11 @@ pub(super) fn part_start_baseline(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     let (va, vb, pairs, fails) = res?;
     // The gvnet dockerd's bridge must have survived the other dockerd (the parts after this
     // one run containers on it).
-    let after = b.sh(sb, "docker run --rm bb true && echo bridge-ok", Duration::from_secs(120))?;
+    let after = b.sh(
+        sb,
+        "docker run --rm bb true && echo bridge-ok",
+        Duration::from_secs(120),
+    )?;
     if !after.stdout.contains("bridge-ok") {
         bail!(
             "after the dockerd without gvnet, the default bridge fails: {}",
