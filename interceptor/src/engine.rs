@@ -29,8 +29,8 @@ use gvnet_core::state::{self, COUNTERS, PROGRAM};
 use gvnet_core::trace::{self, Level};
 use log::{debug, error, info, warn};
 use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Once, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// gvnet's SIGSYS handler is installed: `sigaction(SIGSYS)` from the program is recorded, not
 /// passed to the kernel.
@@ -71,8 +71,13 @@ static INIT: extern "C" fn() = init;
 /// What a process that is not a target needs to decide later: its settings and executable.
 static DEFERRED: OnceLock<(Config, String)> = OnceLock::new();
 
-/// The deferred decision has been made (or is being made by another thread).
-static DECIDED: Once = Once::new();
+/// The deferred decision: 0 while waiting; `pid << 2 | DECIDING` while process `pid` makes it;
+/// `DONE` once made. The pid is there for a child forked while a thread of its parent was
+/// deciding: no thread of the child will finish that decision, so the child makes its own
+/// (a `std::sync::Once` would leave it waiting for good).
+static DECISION: AtomicU64 = AtomicU64::new(0);
+const DECIDING: u64 = 1;
+const DONE: u64 = 2;
 
 extern "C" fn init() {
     let (cfg, complaints) = Config::parse(|k| std::env::var(k).ok());
@@ -127,22 +132,47 @@ fn pass_on(cfg: &Config, exe: &str) {
 
 /// Makes the deferred decision of a process that is not a target, once: called by the libc
 /// hooks before a call that could concern gvnet (a netlink address or option, an AF_PACKET
-/// address). Not async-signal-safe: a hook called from a signal handler while another call
-/// of the same thread is deciding would wait for itself; the window is the few milliseconds
-/// of the first netlink call.
+/// address). Another thread's call waits (yielding) until the decision is made. Not
+/// async-signal-safe: a hook called from a signal handler while the same thread is deciding
+/// would wait for itself; the window is the few milliseconds of the first netlink call.
 pub fn settle() {
-    if DECIDED.is_completed() {
+    if DECISION.load(Ordering::Acquire) == DONE {
         return;
     }
-    if let Some((cfg, exe)) = DEFERRED.get() {
-        DECIDED.call_once(|| decide(cfg, exe, false));
+    let Some((cfg, exe)) = DEFERRED.get() else {
+        return;
+    };
+    // SAFETY: getpid has no arguments and cannot fail.
+    let me = unsafe { libc::getpid() } as u64;
+    once_per_process(&DECISION, me, || decide(cfg, exe, false));
+}
+
+/// Runs `f` once for process `me` through `state` (see [`DECISION`]): the first caller runs
+/// it; callers of the same process meanwhile wait until it is done; a value left by another
+/// process (the parent, forked mid-decision) is taken over.
+fn once_per_process(state: &AtomicU64, me: u64, f: impl FnOnce()) {
+    let mine = me << 2 | DECIDING;
+    let mut seen = 0;
+    loop {
+        match state.compare_exchange(seen, mine, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                f();
+                state.store(DONE, Ordering::Release);
+                return;
+            }
+            Err(DONE) => return,
+            // Being decided by this process: wait for it.
+            Err(v) if v == mine => std::thread::yield_now(),
+            // Being decided by the parent this process was forked from: take it over.
+            Err(v) => seen = v,
+        }
     }
 }
 
 /// Whether the decision is still to be made (a process that is not a target, before its first
 /// netlink call).
 pub fn waiting() -> bool {
-    DEFERRED.get().is_some() && !DECIDED.is_completed()
+    DEFERRED.get().is_some() && DECISION.load(Ordering::Acquire) != DONE
 }
 
 /// Probes the kernel, records what is emulated, says so in one line, and for a target installs
@@ -776,4 +806,59 @@ fn install_engine(traps: Traps) -> Result<String, String> {
         list.join(","),
         trap_names(traps)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{once_per_process, DECIDING, DONE};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn the_first_caller_decides_and_later_ones_do_not() {
+        let state = AtomicU64::new(0);
+        let runs = AtomicUsize::new(0);
+        for _ in 0..3 {
+            once_per_process(&state, 7, || {
+                runs.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+        assert_eq!(state.load(Ordering::Relaxed), DONE);
+    }
+
+    #[test]
+    fn a_child_forked_mid_decision_decides_itself() {
+        // The parent (pid 7) was deciding when this process (pid 8) was forked from it.
+        let state = AtomicU64::new(7 << 2 | DECIDING);
+        let runs = AtomicUsize::new(0);
+        once_per_process(&state, 8, || {
+            runs.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+        assert_eq!(state.load(Ordering::Relaxed), DONE);
+    }
+
+    #[test]
+    fn threads_of_one_process_wait_for_the_one_deciding() {
+        let state = Arc::new(AtomicU64::new(0));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (state, runs) = (state.clone(), runs.clone());
+                std::thread::spawn(move || {
+                    once_per_process(&state, 9, || {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        runs.fetch_add(1, Ordering::Relaxed);
+                    });
+                    // Nobody returns before the decision is made.
+                    assert_eq!(runs.load(Ordering::Relaxed), 1);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+    }
 }
