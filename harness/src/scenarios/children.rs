@@ -20,19 +20,6 @@ pub fn prepare(_: &Path) -> Result<()> {
     Ok(())
 }
 
-fn pid_of(c: &mut Ctx, name: &str) -> std::result::Result<u32, String> {
-    let out = c.run(&["pidof", name], SHORT)?;
-    let pids: Vec<u32> = out
-        .stdout
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect();
-    match pids[..] {
-        [p] => Ok(p),
-        _ => Err(format!("pidof {name}: {:?}", out.stdout.trim())),
-    }
-}
-
 /// Whether process `pid` maps libgvnet.so, and its `LD_PRELOAD` (None: not set).
 fn library_of(c: &mut Ctx, pid: u32) -> std::result::Result<(bool, Option<String>), String> {
     let maps = c.run(&["cat", &format!("/proc/{pid}/maps")], SHORT)?;
@@ -62,7 +49,7 @@ fn describe(name: &str, pid: u32, (maps, preload): &(bool, Option<String>)) -> S
 }
 
 fn children_without_library(c: &mut Ctx) -> Verdict {
-    let dockerd = pid_of(c, "dockerd")?;
+    let dockerd = c.pid_of("dockerd")?;
     let own = library_of(c, dockerd)?;
     if !own.0 {
         return Err(format!(
@@ -70,13 +57,15 @@ fn children_without_library(c: &mut Ctx) -> Verdict {
             describe("dockerd", dockerd, &own)
         ));
     }
-    let ctr = pid_of(c, "containerd")?;
+    let ctr = c.pid_of("containerd")?;
     let containerd = library_of(c, ctr)?;
     // A running container: its shim, started by containerd for it.
     let name = "gvnet-children";
     let _ = c.docker(&["rm", "-f", name], SHORT);
     c.docker_ok(&["run", "-d", "--name", name, "bb", "sleep", "60"], SHORT)?;
-    let shim = pid_of(c, "containerd-shim-runc-v2").and_then(|p| Ok((p, library_of(c, p)?)));
+    let shim = c
+        .pid_of("containerd-shim-runc-v2")
+        .and_then(|p| Ok((p, library_of(c, p)?)));
     let _ = c.docker(&["rm", "-f", name], SHORT);
     let (shim_pid, shim) = shim?;
     let seen = format!(
@@ -95,11 +84,8 @@ fn children_without_library(c: &mut Ctx) -> Verdict {
     }
     // The behaviour before GVNET_CHILDREN: the children load it.
     let r = (|| -> std::result::Result<String, String> {
-        let how =
-            c.sb.restart_dockerd("TERM", &[("GVNET_CHILDREN", "keep")])
-                .map_err(|e| e.to_string())?;
-        c.note(&format!("restarted with GVNET_CHILDREN=keep: {how}"));
-        let ctr = pid_of(c, "containerd")?;
+        c.restart_dockerd("TERM", &[("GVNET_CHILDREN", "keep")])?;
+        let ctr = c.pid_of("containerd")?;
         let kept = library_of(c, ctr)?;
         if !kept.0 {
             return Err(format!(
@@ -109,7 +95,7 @@ fn children_without_library(c: &mut Ctx) -> Verdict {
         }
         Ok(describe("containerd", ctr, &kept))
     })();
-    let back = c.sb.restart_dockerd("TERM", &[]).map_err(|e| e.to_string());
+    let back = c.restart_dockerd("TERM", &[]);
     let kept = r?;
     back.map_err(|e| format!("restoring dockerd's settings: {e}"))?;
     Ok(format!(

@@ -923,13 +923,6 @@ fn cleanup(c: &mut Ctx, names: &[&str], net: &str) {
     let _ = c.docker(&["network", "rm", net], SHORT);
 }
 
-fn restart(c: &mut Ctx, signal: &str, env: &[(&str, &str)]) -> std::result::Result<String, String> {
-    c.note(&format!("restarting dockerd (SIG{signal}) with {env:?}"));
-    let r = c.sb.restart_dockerd(signal, env).map_err(|e| e.to_string());
-    c.note(&format!("{r:?}"));
-    r.map(|s| s.lines().next().unwrap_or("").to_string())
-}
-
 fn running(c: &mut Ctx, names: &[&str]) -> std::result::Result<(), String> {
     let start = Instant::now();
     loop {
@@ -954,7 +947,7 @@ fn dockerd_restart(c: &mut Ctx) -> Verdict {
     let r = (|| -> Verdict {
         pair(c, net, "gvnet-rs")?;
         let before = wait_up(c, cli, 0)?;
-        let how = restart(c, "TERM", &[])?;
+        let how = c.restart_dockerd("TERM", &[])?;
         running(c, &[srv, cli])?;
         wait_up(c, cli, before)?;
         let fresh = reach(c, net, srv)?;
@@ -989,7 +982,7 @@ sleep 0.3; kill -KILL $(cat /run/gvnet-dockerd/dockerd.pid) && echo killed; wait
         if !out.stdout.contains("killed") {
             return Err(format!("could not kill dockerd: {}", out.combined().trim()));
         }
-        let how = restart(c, "KILL", &[])?;
+        let how = c.restart_dockerd("KILL", &[])?;
         let state = c
             .docker(&["inspect", "-f", "{{.State.Status}}", victim], SHORT)?
             .stdout
@@ -1029,7 +1022,7 @@ fn bad_settings(c: &mut Ctx) -> Verdict {
         ("GVNET_EVENT_INTERVAL_MS", "0"),
     ];
     let r = (|| -> Verdict {
-        restart(c, "TERM", &bad)?;
+        c.restart_dockerd("TERM", &bad)?;
         pair(c, net, "gvnet-bs")?;
         wait_up(c, cli, 0)?;
         let fresh = reach(c, net, srv)?;
@@ -1081,7 +1074,7 @@ fn bad_settings(c: &mut Ctx) -> Verdict {
     })();
     cleanup(c, &[srv, cli], net);
     // Back to the usual settings for whatever runs next.
-    let back = restart(c, "TERM", &[]);
+    let back = c.restart_dockerd("TERM", &[]);
     match (r, back) {
         (Ok(v), Ok(_)) => Ok(v),
         (Err(e), _) => Err(e),
@@ -1163,20 +1156,8 @@ fn started_ms(c: &mut Ctx, pid: u32) -> std::result::Result<(i64, i64), String> 
 /// seccomp filter). gVisor's /proc has no Seccomp_filters line: the times are the evidence
 /// here; `interceptor/tests/layers.rs` counts the layers on Linux.
 fn layers_inherited(c: &mut Ctx) -> Verdict {
-    let pid = |c: &mut Ctx, name: &str| -> std::result::Result<u32, String> {
-        let out = c.run(&["pidof", name], SHORT)?;
-        let pids: Vec<u32> = out
-            .stdout
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect();
-        match pids[..] {
-            [p] => Ok(p),
-            _ => Err(format!("pidof {name}: {:?}", out.stdout.trim())),
-        }
-    };
-    let dockerd = pid(c, "dockerd")?;
-    let ctr = pid(c, "containerd")?;
+    let dockerd = c.pid_of("dockerd")?;
+    let ctr = c.pid_of("containerd")?;
     let status = c.run(&["cat", &format!("/proc/{ctr}/status")], SHORT)?;
     let ppid = status
         .stdout

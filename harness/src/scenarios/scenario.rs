@@ -70,6 +70,37 @@ impl Ctx<'_> {
             &out,
         ))
     }
+
+    /// The pid of the one process named `name` in the sandbox (`pidof`); an error when there is
+    /// none or more than one.
+    pub fn pid_of(&mut self, name: &str) -> std::result::Result<u32, String> {
+        let out = self.run(&["pidof", name], Duration::from_secs(30))?;
+        let pids: Vec<u32> = out
+            .stdout
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        match pids[..] {
+            [p] => Ok(p),
+            _ => Err(format!("pidof {name}: {:?}", out.stdout.trim())),
+        }
+    }
+
+    /// Stops dockerd with `signal` and starts it again with `env` over its usual settings
+    /// (`Sandbox::restart_dockerd`), both noted in the log; the first line of its answer.
+    pub fn restart_dockerd(
+        &mut self,
+        signal: &str,
+        env: &[(&str, &str)],
+    ) -> std::result::Result<String, String> {
+        self.note(&format!("restarting dockerd (SIG{signal}) with {env:?}"));
+        let r = self
+            .sb
+            .restart_dockerd(signal, env)
+            .map_err(|e| e.to_string());
+        self.note(&format!("{r:?}"));
+        r.map(|s| s.lines().next().unwrap_or("").to_string())
+    }
 }
 
 /// The most useful line of a failed command's output, prefixed with what ran.
