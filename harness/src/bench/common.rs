@@ -251,6 +251,50 @@ pub(super) fn start_sandbox_on(
     sandbox::start(&run_dir, mode, Some(tb), Some(runsc), &id)
 }
 
+/// A's and B's container-start samples (ns), the (A, B) pairs, and how many starts failed.
+pub(super) type Starts = (Vec<f64>, Vec<f64>, Vec<(f64, f64)>, usize);
+
+/// `n` pairs of container starts, A then B, then B then A (a drift within a pair cancels over
+/// two): `a` and `b` are (sandbox, command), each timed inside its sandbox so that `runsc exec`
+/// itself is not part of the figure. A start that fails counts as failed, not as a sample.
+pub(super) fn alternate_starts(
+    bench: &mut Bench,
+    n: usize,
+    a: (&Sandbox, &str),
+    b: (&Sandbox, &str),
+) -> Result<Starts> {
+    let (mut va, mut vb, mut pairs, mut fails) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
+    for i in 0..n {
+        let order = if i % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        let mut pair = [f64::NAN; 2];
+        for is_b in order {
+            let (sb, cmd) = if is_b { b } else { a };
+            let script = format!(
+                "s=$(date +%s%N); {cmd} >/dev/null 2>&1; r=$?; e=$(date +%s%N); echo \"rc $r $((e-s))\""
+            );
+            let out = bench.sh(sb, &script, Duration::from_secs(180))?;
+            match parse_lines(&out.stdout, "rc").first() {
+                Some((0.0, t)) => {
+                    let v = t.parse::<f64>().unwrap_or(f64::NAN);
+                    pair[usize::from(is_b)] = v;
+                    if is_b { &mut vb } else { &mut va }.push(v);
+                }
+                _ => fails += 1,
+            }
+        }
+        if pair.iter().all(|v| !v.is_nan()) {
+            pairs.push((pair[0], pair[1]));
+        }
+        eprint!("\r  {}/{n}", i + 1);
+    }
+    eprintln!();
+    Ok((va, vb, pairs, fails))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -441,33 +441,8 @@ pub(super) fn part_start_current(
         b.sh(sb, "docker run --rm bb true", Duration::from_secs(120))?;
     }
     let loads0 = decision_lines(&g.gvnet_log());
-    let (mut va, mut vb, mut pairs, mut fails) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
-    let script = "s=$(date +%s%N); docker run --rm bb true >/dev/null 2>&1; r=$?; e=$(date +%s%N); echo \"rc $r $((e-s))\"";
-    for i in 0..n {
-        // A B, then B A: a drift within a pair cancels over two.
-        let order: [(bool, &Sandbox); 2] = if i % 2 == 0 {
-            [(false, &a), (true, &g)]
-        } else {
-            [(true, &g), (false, &a)]
-        };
-        let mut pair = [f64::NAN; 2];
-        for (is_b, sb) in order {
-            let out = b.sh(sb, script, Duration::from_secs(180))?;
-            match parse_lines(&out.stdout, "rc").first() {
-                Some((0.0, t)) => {
-                    let v = t.parse::<f64>().unwrap_or(f64::NAN);
-                    pair[usize::from(is_b)] = v;
-                    if is_b { &mut vb } else { &mut va }.push(v);
-                }
-                _ => fails += 1,
-            }
-        }
-        if pair.iter().all(|v| !v.is_nan()) {
-            pairs.push((pair[0], pair[1]));
-        }
-        eprint!("\r  {}/{n}", i + 1);
-    }
-    eprintln!();
+    let run = "docker run --rm bb true";
+    let (va, vb, pairs, fails) = alternate_starts(b, n, (&a, run), (&g, run))?;
     let loads = decision_lines(&g.gvnet_log()).saturating_sub(loads0);
     drop(guard);
     let (mut row, sa, sb) = cmp_row(

@@ -75,9 +75,6 @@ docker -H unix://$S/docker.sock import -c 'CMD [\"/bin/sh\"]' {opt}/bb.tar bb:la
     )
 }
 
-/// A's and B's samples (ns), the (A, B) pairs, and how many starts failed.
-type Runs = (Vec<f64>, Vec<f64>, Vec<(f64, f64)>, usize);
-
 /// Where the baseline dockerd keeps its socket, pid file and log in the sandbox.
 const BASE: &str = "/run/gvnet-bench-a";
 
@@ -106,42 +103,12 @@ pub(super) fn part_start_baseline(b: &mut Bench, sb: &Sandbox) -> Result<()> {
     ));
     let a_cmd = format!("docker -H unix://{BASE}/docker.sock run --rm --network host bb true");
     let b_cmd = "docker run --rm bb true".to_string();
-    let res = (|| -> Result<Runs> {
+    let res = (|| -> Result<Starts> {
         // One warm-up of each, not counted.
         for cmd in [&a_cmd, &b_cmd] {
             b.sh(sb, cmd, Duration::from_secs(120))?;
         }
-        let (mut va, mut vb, mut pairs, mut fails) = (Vec::new(), Vec::new(), Vec::new(), 0);
-        for i in 0..n {
-            let order = if i % 2 == 0 {
-                [false, true]
-            } else {
-                [true, false]
-            };
-            let mut pair = [f64::NAN; 2];
-            for is_b in order {
-                let cmd = if is_b { &b_cmd } else { &a_cmd };
-                // Timed inside the sandbox: `runsc exec` itself is not part of the figure.
-                let script = format!(
-                    "s=$(date +%s%N); {cmd} >/dev/null 2>&1; r=$?; e=$(date +%s%N); echo \"rc $r $((e-s))\""
-                );
-                let out = b.sh(sb, &script, Duration::from_secs(180))?;
-                match parse_lines(&out.stdout, "rc").first() {
-                    Some((0.0, t)) => {
-                        let v = t.parse::<f64>().unwrap_or(f64::NAN);
-                        pair[usize::from(is_b)] = v;
-                        if is_b { &mut vb } else { &mut va }.push(v);
-                    }
-                    _ => fails += 1,
-                }
-            }
-            if pair.iter().all(|v| !v.is_nan()) {
-                pairs.push((pair[0], pair[1]));
-            }
-            eprint!("\r  {}/{n}", i + 1);
-        }
-        eprintln!();
-        Ok((va, vb, pairs, fails))
+        alternate_starts(b, n, (sb, &a_cmd), (sb, &b_cmd))
     })();
     // Stop the baseline dockerd (and with it its containerd) however the runs went.
     let _ = b.sh(
