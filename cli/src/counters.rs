@@ -118,7 +118,8 @@ impl Snapshot {
     }
 
     /// What the process treats as native (`gvnet_core::caps::Native`), `None` when the
-    /// kernel was not probed (`GVNET_MODE=off`).
+    /// kernel was not probed (`GVNET_MODE=off`, or a process that is not a target and has
+    /// made no netlink call yet: engine `waiting`).
     pub fn native(&self) -> Option<gvnet_core::caps::Native> {
         let w = self.u64(offset_of!(Counters, native));
         (w & c::PROBED != 0).then(|| gvnet_core::caps::Native::from_bits(w & !c::PROBED))
