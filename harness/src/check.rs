@@ -412,7 +412,7 @@ fn print_tail(name: &str, path: &Path, keep: impl Fn(&str) -> bool) {
     let lines: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
     println!("\n--- last lines of the {name} ({}) ---", path.display());
     for l in &lines[lines.len().saturating_sub(20)..] {
-        println!("{l}");
+        println!("{}", util::printable(l));
     }
 }
 

@@ -263,6 +263,25 @@ pub fn tail_file(path: &Path, n: usize) -> String {
     }
 }
 
+/// `s` with every control character but newline and tab written as `\0`, `\x1b`...: what goes
+/// into a log or onto the terminal stays text (`grep` reads a log with one NUL as binary and
+/// prints none of its lines; /proc/PID/environ is NUL-separated).
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn tail_str(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.trim_end().lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -367,6 +386,16 @@ mod tests {
         assert_eq!(short_hash("abc"), short_hash("abc"));
         assert_ne!(short_hash("abc"), short_hash("abd"));
         assert_eq!(short_hash("").len(), 12);
+    }
+
+    #[test]
+    fn printable_keeps_text_and_escapes_controls() {
+        assert!(matches!(
+            printable("a\tb\nc"),
+            std::borrow::Cow::Borrowed("a\tb\nc")
+        ));
+        assert_eq!(printable("HOME=/root\0PWD=/\0"), "HOME=/root\\0PWD=/\\0");
+        assert_eq!(printable("\x1b[1mx\r"), "\\x1b[1mx\\x0d");
     }
 
     #[test]

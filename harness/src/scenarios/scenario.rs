@@ -24,8 +24,10 @@ pub(crate) struct Ctx<'a> {
 pub(crate) type Verdict = std::result::Result<String, String>;
 
 impl Ctx<'_> {
+    /// Appends `text` to the check log, control characters escaped (`util::printable`): the
+    /// log stays text for grep and for the tail a failed run prints.
     pub fn note(&mut self, text: &str) {
-        let _ = writeln!(self.log, "{text}");
+        let _ = writeln!(self.log, "{}", crate::util::printable(text));
     }
 
     /// Runs argv in the sandbox, logging the command and its output. Errors of the harness
