@@ -15,7 +15,6 @@ pub(crate) struct Ctx<'a> {
     pub sb: &'a Sandbox,
     pub log: fs::File,
     /// The run directory (its opt/ is /opt/gvnet inside the sandbox).
-    #[allow(dead_code)] // for the scenario modules
     pub run_dir: &'a Path,
     /// What this gVisor does (measured before the scenarios).
     pub setup: &'a Setup,
@@ -44,7 +43,36 @@ impl Ctx<'_> {
             out.describe(),
             out.elapsed.as_secs_f64()
         ));
+        if out.timed_out {
+            self.diagnose_hang(argv);
+        }
         Ok(out)
+    }
+
+    /// After a command timed out: the sandbox's processes, and dockerd's and containerd's
+    /// goroutine stacks (SIGUSR1 makes dockerd write them under /var/run/docker and containerd
+    /// into its log, dockerd.log), saved as hang-N.txt in the run directory and named in the
+    /// check log, so a hang can be told from a failure after the run.
+    fn diagnose_hang(&mut self, argv: &[&str]) {
+        let script = "ps -eo pid,ppid,stat,etimes,wchan:24,args 2>&1 | cut -c1-300
+echo
+for p in dockerd containerd; do kill -USR1 $(pidof $p) 2>/dev/null && echo \"SIGUSR1 to $p\"; done
+sleep 2
+f=$(ls -t /var/run/docker/goroutine-stacks-*.log 2>/dev/null | head -n 1)
+[ -n \"$f\" ] && { echo \"--- $f\"; cat \"$f\"; }";
+        let text = match self.sb.sh(script, Duration::from_secs(30)) {
+            Ok(o) => o.combined(),
+            Err(e) => format!("could not look: {e}"),
+        };
+        let n = (1..)
+            .find(|i| !self.run_dir.join(format!("hang-{i}.txt")).exists())
+            .unwrap_or(0);
+        let file = self.run_dir.join(format!("hang-{n}.txt"));
+        let _ = fs::write(&file, format!("$ {}\n\n{text}\n", argv.join(" ")));
+        self.note(&format!(
+            "(timed out: processes and goroutine stacks in {})",
+            file.display()
+        ));
     }
 
     pub fn docker(
