@@ -300,10 +300,12 @@ pub fn run(args: Vec<String>) -> Result<i32> {
                     log,
                     run_dir: &run_dir,
                     setup,
+                    hangs: Vec::new(),
                 };
                 c.note(&format!("\n=== {}", s.name));
                 eprint!("  {:<16} ... ", s.name);
                 let v = (s.run)(&mut c);
+                let v = with_hangs(v, &c.hangs, mode);
                 c.note(&format!("=== {}: {v:?}", s.name));
                 v
             }
@@ -405,6 +407,28 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     Ok(if failed > 0 || sb.is_none() { 1 } else { 0 })
 }
 
+/// The verdict with the commands that hung named after it (`Ctx::run`): the table says a
+/// scenario passed only after a command ran again, and where to read about the hang.
+fn with_hangs(v: Verdict, hangs: &[String], mode: Mode) -> Verdict {
+    if hangs.is_empty() {
+        return v;
+    }
+    let again = if mode == Mode::NoPreload {
+        ", the first ran again"
+    } else {
+        ""
+    };
+    let tail = format!(
+        " [{} command(s) hung{again}: {}]",
+        hangs.len(),
+        hangs.join(", ")
+    );
+    match v {
+        Ok(s) => Ok(s + &tail),
+        Err(e) => Err(e + &tail),
+    }
+}
+
 /// Prints the last 20 lines of `path` that satisfy `keep`.
 fn print_tail(name: &str, path: &Path, keep: impl Fn(&str) -> bool) {
     let Ok(text) = fs::read(path) else { return };
@@ -434,6 +458,22 @@ mod tests {
 
     const NOPRE: Mode = Mode::NoPreload;
     const PRE: Mode = Mode::Preload;
+
+    #[test]
+    fn a_hang_is_named_in_the_verdict() {
+        assert_eq!(with_hangs(Ok("ok".into()), &[], PRE), Ok("ok".into()));
+        let h = vec!["hang-1.txt".to_string()];
+        assert_eq!(
+            with_hangs(Ok("ok".into()), &h, NOPRE),
+            Ok("ok [1 command(s) hung, the first ran again: hang-1.txt]".into())
+        );
+        // With the library a hang is a failure: said, not run again.
+        let e = with_hangs(Err("docker run: timed out after 92s".into()), &h, PRE).unwrap_err();
+        assert!(e.ends_with("[1 command(s) hung: hang-1.txt]"), "{e}");
+        // An expected failure's text survives.
+        let e = with_hangs(Err(EXPECTED_NO_PRELOAD.into()), &h, NOPRE).unwrap_err();
+        assert!(judge(Expect::Fail(EXPECTED_NO_PRELOAD), Err(e)).0 == Outcome::ExpectedFailure);
+    }
 
     #[test]
     fn no_preload_bridge_failure_with_the_message_is_expected() {
