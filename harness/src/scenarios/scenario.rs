@@ -37,9 +37,11 @@ impl Ctx<'_> {
     ///
     /// A command that times out is looked into (`diagnose_hang`). Without the library (a
     /// `--no-preload` run) the first one in a scenario runs once more: there a hang is gVisor's
-    /// or dockerd's own (seen on 20240729: `docker run` stuck after containerd's "connecting to
-    /// shim", in about one run in ten), not the failure the scenario shows. With the library a
-    /// hang stays a failure. Either way the verdict names it.
+    /// or dockerd's own, not the failure the scenario shows. Seen on 20240729 in about one run
+    /// in eight, always `outbound`'s first `docker run`: after the network setup failed,
+    /// dockerd's cleanup waits forever for the container's output streams (its goroutine
+    /// stacks: `containerStart` → `ForceDelete` → containerd's `task.Delete` → `rio.Wait`).
+    /// With the library a hang stays a failure. Either way the verdict names it.
     pub fn run(&mut self, argv: &[&str], timeout: Duration) -> std::result::Result<Output, String> {
         let out = self.run_once(argv, timeout)?;
         if !out.timed_out {
