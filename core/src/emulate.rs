@@ -589,7 +589,8 @@ pub fn level(o: &Outcome) -> Level {
         Action::PacketDropped
         | Action::Overrun
         | Action::NotRemembered(_)
-        | Action::Ipv6SysctlAnswered => Level::Info,
+        | Action::Ipv6SysctlAnswered
+        | Action::StrictRefused(_) => Level::Info,
         _ => Level::Debug,
     }
 }
@@ -657,6 +658,24 @@ pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
         Action::NotRemembered(g) => {
             l.str("emulated: bound without groups, but the membership table is full: groups ").hex(g as u64).str(" forgotten")
         }
+        Action::StrictOption(opt, on) => l
+            .str(if opt == crate::strictchk::NETLINK_GET_STRICT_CHK {
+                "emulated: NETLINK_GET_STRICT_CHK "
+            } else {
+                "emulated: NETLINK_EXT_ACK (no extended-ack attributes) "
+            })
+            .str(if on { "on" } else { "off" }),
+        Action::StrictDump => l.str("strict: dump request checked, sent; its replies are filtered"),
+        Action::StrictRefused(e) => l
+            .str("strict: request refused with ")
+            .str(abi::errno::name(e))
+            .str(" (injected)"),
+        Action::DumpFiltered(kept, of) => l
+            .str("strict dump filter: kept ")
+            .dec(kept as i64)
+            .str(" of ")
+            .dec(of as i64),
+        Action::StrictAnswered => l.str("strict: refused dump's NLMSG_DONE delivered"),
     };
     l.emit();
 }

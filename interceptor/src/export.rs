@@ -5,6 +5,10 @@
 //! (resolved in the constructor) and only the calls the filter rules name ([`wants`]) through the
 //! emulation, which is the same code the SIGSYS handler runs.
 //!
+//! `send` is hooked for `NETLINK_GET_STRICT_CHK` alone (a dump request on a strict socket is
+//! checked before it is sent, [`gvnet_core::strictchk`]); `sendmsg` and `write` of a dump
+//! request are not checked, and their dumps not filtered.
+//!
 //! Not hooked, on purpose: `socket` and `close` (memberships belong to the socket's inode, so a
 //! new or closed fd needs no bookkeeping, and a `dup` shares them as in Linux) and `ioctl`
 //! (nothing gvnet emulates is reachable through it).
@@ -21,6 +25,7 @@ use gvnet_core::call::Call;
 use gvnet_core::emulate::{handle, is_route_socket, note_rcvbuf, receive_events, trace_call};
 use gvnet_core::kernel::{read_user, RawKernel};
 use gvnet_core::state::{PROGRAM, TABLE};
+use gvnet_core::strictchk::{self, Pending, Send};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 /// The address of this process's counters (`gvnet_core::counters`): the one data symbol, found
@@ -65,6 +70,165 @@ fn received(nr_: usize, args: [usize; 6]) -> Option<isize> {
     Some(libc_result(out.ret))
 }
 
+// ---- NETLINK_GET_STRICT_CHK (gvnet_core::strictchk): libc hooks only ----
+
+/// Whether this process emulates `NETLINK_GET_STRICT_CHK` (deciding first if it still waits).
+fn strict_emulated() -> bool {
+    if engine::waiting() {
+        engine::settle();
+    }
+    engine::active() && gvnet_core::state::traps().has(gvnet_core::caps::Traps::STRICT)
+}
+
+/// Whether a send or receive on some socket may concern a strict dump: cheap, no syscall.
+fn strict_sockets() -> bool {
+    gvnet_core::state::STRICT_SEEN.load(core::sync::atomic::Ordering::Acquire)
+        && engine::active()
+        && gvnet_core::state::traps().has(gvnet_core::caps::Traps::STRICT)
+}
+
+/// Traces an outcome of the strict emulation as a call `nr_` with `a`, and returns it the libc
+/// way.
+fn strict_traced(nr_: usize, a: [usize; 6], out: gvnet_core::call::Outcome) -> isize {
+    trace_call("libc", &Call { nr: nr_, args: a }, &out);
+    libc_result(out.ret)
+}
+
+/// setsockopt/getsockopt of `NETLINK_GET_STRICT_CHK` or `NETLINK_EXT_ACK` where emulated;
+/// `None`: the kernel's.
+fn strict_option(nr_: usize, a: [usize; 6]) -> Option<isize> {
+    let [fd, level, opt, val, len, _] = a;
+    if !strictchk::is_strict_option(level as i32, opt as i32) || !strict_emulated() {
+        return None;
+    }
+    let out = if nr_ == nr::SETSOCKOPT {
+        strictchk::setsockopt(&RawKernel, &TABLE, fd, opt as i32, val, len)
+    } else {
+        strictchk::getsockopt(&RawKernel, &TABLE, fd, opt as i32, val, len)
+    }?;
+    Some(strict_traced(nr_, a, out))
+}
+
+/// A send of `len` bytes at `buf` to the kernel on a strict socket: `Some(result)` when the
+/// request was refused as Linux refuses it (not sent); `None`: send it (its dump, if any, is
+/// filtered on receive).
+fn strict_send(a: [usize; 6]) -> Option<isize> {
+    if !strict_sockets() {
+        return None;
+    }
+    match strictchk::before_send(&RawKernel, &TABLE, a[0], a[1], a[2]) {
+        Send::Kernel => None,
+        Send::Filtered => {
+            let out =
+                gvnet_core::call::Outcome::new(a[2] as isize, gvnet_core::call::Action::StrictDump);
+            trace_call(
+                "libc",
+                &Call {
+                    nr: nr::SENDTO,
+                    args: a,
+                },
+                &out,
+            );
+            None
+        }
+        Send::Answered(out) => Some(strict_traced(nr::SENDTO, a, out)),
+    }
+}
+
+/// A receive on a socket with a pending strict dump (`None`: not one). `buf`/`len` is where
+/// the datagram goes (for recvmsg the one iovec), `addr`/`addrlen` recvfrom's source address
+/// (0 for none or recvmsg), `real(flags)` the kernel's receive as the program asked for it.
+///
+/// A refused dump: its answer, as `netlink_recvmsg` copies a 20-byte datagram (truncated to
+/// `len`, `MSG_TRUNC` returns 20, `MSG_PEEK` keeps it). A filtered dump: each datagram is
+/// filtered in place; one left empty before the dump's end is consumed and the next one read,
+/// as Linux would never have queued it. A datagram longer than `len` is filtered as far as it
+/// was received.
+///
+/// # Safety
+/// `buf` is writable for `len` bytes (as the program promised the kernel).
+unsafe fn strict_recv(
+    nr_: usize,
+    a: [usize; 6],
+    buf: usize,
+    len: usize,
+    flags: c_int,
+    addr: usize,
+    addrlen: usize,
+    real: &dyn Fn(c_int) -> isize,
+) -> Option<isize> {
+    if !strict_sockets() {
+        return None;
+    }
+    let (s, p) = strictchk::pending(&RawKernel, &TABLE, a[0])?;
+    let peek = flags & libc::MSG_PEEK != 0;
+    match p {
+        Pending::Refused(m) => {
+            let n = len.min(m.len());
+            if gvnet_core::kernel::write_user(&RawKernel, buf, &m[..n]).is_err() {
+                return Some(libc_result(-(libc::EFAULT as isize)));
+            }
+            if addr != 0 && addrlen != 0 {
+                let kernel = [libc::AF_NETLINK as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+                let mut room = [0u8; 4];
+                if read_user(&RawKernel, addrlen, &mut room).is_ok() {
+                    let room = (u32::from_ne_bytes(room) as usize).min(kernel.len());
+                    let _ = gvnet_core::kernel::write_user(&RawKernel, addr, &kernel[..room]);
+                    let _ = gvnet_core::kernel::write_user(
+                        &RawKernel,
+                        addrlen,
+                        &(kernel.len() as u32).to_ne_bytes(),
+                    );
+                }
+            }
+            if !peek {
+                s.set_dump(gvnet_core::membership::Dump::None);
+            }
+            let ret = if flags & libc::MSG_TRUNC != 0 {
+                m.len()
+            } else {
+                n
+            };
+            let out = gvnet_core::call::Outcome::new(
+                ret as isize,
+                gvnet_core::call::Action::StrictAnswered,
+            );
+            trace_call("libc", &Call { nr: nr_, args: a }, &out);
+            Some(ret as isize)
+        }
+        Pending::Filter(seq, f) => loop {
+            let n = real(flags);
+            if n <= 0 {
+                return Some(n);
+            }
+            let got = (n as usize).min(len);
+            // SAFETY: the kernel just wrote `got` bytes at `buf`, which the caller promised
+            // writable for `len` >= `got`; nothing else holds a reference to them.
+            let view = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, got) };
+            let r = strictchk::filter_received(&RawKernel, s, seq, &f, view, got, peek);
+            if r.len > 0 || r.done {
+                // MSG_TRUNC reported the datagram's full length: what was not received stays
+                // counted, what was filtered away does not.
+                let ret = r.len + (n as usize - got);
+                let out = gvnet_core::call::Outcome::new(
+                    ret as isize,
+                    gvnet_core::call::Action::DumpFiltered(r.kept, r.of),
+                );
+                trace_call("libc", &Call { nr: nr_, args: a }, &out);
+                return Some(ret as isize);
+            }
+            let out = gvnet_core::call::Outcome::new(
+                0,
+                gvnet_core::call::Action::DumpFiltered(r.kept, r.of),
+            );
+            trace_call("libc", &Call { nr: nr_, args: a }, &out);
+            if peek && real(flags & !libc::MSG_PEEK) < 0 {
+                return Some(-1);
+            }
+        },
+    }
+}
+
 /// `recv(2)`.
 ///
 /// # Safety
@@ -75,10 +239,37 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
     if let Some(r) = received(nr::RECVFROM, a) {
         return r as ssize_t;
     }
+    let real = |fl: c_int| -> isize {
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+        unsafe {
+            let real: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int) -> ssize_t =
+                transmute(crate::real::RECV.get());
+            real(fd, buf, len, fl)
+        }
+    };
+    // SAFETY: `buf` is writable for `len` bytes by recv's contract.
+    if let Some(r) = unsafe { strict_recv(nr::RECVFROM, a, buf as usize, len, flags, 0, 0, &real) }
+    {
+        return r as ssize_t;
+    }
+    real(flags) as ssize_t
+}
+
+/// `send(2)`: a dump request on a socket with `NETLINK_GET_STRICT_CHK` emulated is checked
+/// first; everything else goes to libc.
+///
+/// # Safety
+/// As libc's `send`.
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
+    let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
+    if let Some(r) = strict_send(a) {
+        return r as ssize_t;
+    }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
     unsafe {
-        let real: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int) -> ssize_t =
-            transmute(crate::real::RECV.get());
+        let real: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int) -> ssize_t =
+            transmute(crate::real::SEND.get());
         real(fd, buf, len, flags)
     }
 }
@@ -107,18 +298,36 @@ pub unsafe extern "C" fn recvfrom(
     if let Some(r) = received(nr::RECVFROM, a) {
         return r as ssize_t;
     }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(
-            c_int,
-            *mut c_void,
-            size_t,
-            c_int,
-            *mut sockaddr,
-            *mut socklen_t,
-        ) -> ssize_t = transmute(crate::real::RECVFROM.get());
-        real(fd, buf, len, flags, addr, addrlen)
+    let real = |fl: c_int| -> isize {
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+        unsafe {
+            let real: unsafe extern "C" fn(
+                c_int,
+                *mut c_void,
+                size_t,
+                c_int,
+                *mut sockaddr,
+                *mut socklen_t,
+            ) -> ssize_t = transmute(crate::real::RECVFROM.get());
+            real(fd, buf, len, fl, addr, addrlen)
+        }
+    };
+    // SAFETY: `buf` is writable for `len` bytes by recvfrom's contract.
+    if let Some(r) = unsafe {
+        strict_recv(
+            nr::RECVFROM,
+            a,
+            buf as usize,
+            len,
+            flags,
+            addr as usize,
+            addrlen as usize,
+            &real,
+        )
+    } {
+        return r as ssize_t;
     }
+    real(flags) as ssize_t
 }
 
 /// `recvmsg(2)`.
@@ -131,12 +340,28 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
     if let Some(r) = received(nr::RECVMSG, a) {
         return r as ssize_t;
     }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(c_int, *mut msghdr, c_int) -> ssize_t =
-            transmute(crate::real::RECVMSG.get());
-        real(fd, msg, flags)
+    let real = |fl: c_int| -> isize {
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+        unsafe {
+            let real: unsafe extern "C" fn(c_int, *mut msghdr, c_int) -> ssize_t =
+                transmute(crate::real::RECVMSG.get());
+            real(fd, msg, fl)
+        }
+    };
+    // One iovec (iproute2's and netlink-sys's way) is filtered; a scattered one is not.
+    if strict_sockets() && !msg.is_null() {
+        // SAFETY: `msg` is the caller's msghdr, readable by recvmsg's contract.
+        let (iov, n) = unsafe { ((*msg).msg_iov, (*msg).msg_iovlen) };
+        if n == 1 && !iov.is_null() {
+            // SAFETY: one iovec, readable; its base is writable for its length by contract.
+            let (base, len) = unsafe { ((*iov).iov_base as usize, (*iov).iov_len) };
+            // SAFETY: as above.
+            if let Some(r) = unsafe { strict_recv(nr::RECVMSG, a, base, len, flags, 0, 0, &real) } {
+                return r as ssize_t;
+            }
+        }
     }
+    real(flags) as ssize_t
 }
 
 /// bind/connect: through the emulation when the filter rules name the call, else to libc.
@@ -203,6 +428,11 @@ pub unsafe extern "C" fn sendto(
         addr as usize,
         alen as usize,
     ]);
+    if (addr.is_null() || to_kernel(addr as usize, alen as usize)) && strict_sockets() {
+        if let Some(r) = strict_send(a) {
+            return r as ssize_t;
+        }
+    }
     if engine::wants_call(nr::SENDTO, &a) {
         return emulated(nr::SENDTO, a);
     }
@@ -218,6 +448,16 @@ pub unsafe extern "C" fn sendto(
         ) -> ssize_t = transmute(crate::real::SENDTO.get());
         real(fd, buf, len, flags, addr, alen)
     }
+}
+
+/// Whether a destination of `alen` bytes at `addr` is the kernel (a `sockaddr_nl` with
+/// `nl_pid` 0).
+fn to_kernel(addr: usize, alen: usize) -> bool {
+    let mut sa = [0u8; abi::SOCKADDR_NL_LEN];
+    alen == abi::SOCKADDR_NL_LEN
+        && read_user(&RawKernel, addr, &mut sa).is_ok()
+        && u16::from_ne_bytes([sa[0], sa[1]]) == abi::AF_NETLINK
+        && sa[4..8] == [0; 4]
 }
 
 /// `sendmsg(2)`: the destination is inside the message header, so every sendmsg with a header is
@@ -271,6 +511,9 @@ pub unsafe extern "C" fn setsockopt(
         val as usize,
         len as usize,
     ]);
+    if let Some(r) = strict_option(nr::SETSOCKOPT, a) {
+        return r as c_int;
+    }
     if engine::wants_call(nr::SETSOCKOPT, &a) {
         return emulated(nr::SETSOCKOPT, a) as c_int;
     }
@@ -319,6 +562,9 @@ pub unsafe extern "C" fn getsockopt(
         val as usize,
         len as usize,
     ]);
+    if let Some(r) = strict_option(nr::GETSOCKOPT, a) {
+        return r as c_int;
+    }
     if engine::wants_call(nr::GETSOCKOPT, &a) {
         return emulated(nr::GETSOCKOPT, a) as c_int;
     }
