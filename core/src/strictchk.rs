@@ -477,6 +477,132 @@ mod tests {
         assert!(!is_strict_option(270, 1) && !is_strict_option(1, 12));
     }
 
+    const FD: usize = 7;
+    const INO: u64 = 4242;
+
+    fn set(k: &FakeKernel, t: &Table, opt: i32, v: u32, len: usize) -> Option<Outcome> {
+        setsockopt(k, t, FD, opt, &v as *const u32 as usize, len)
+    }
+
+    fn get(k: &FakeKernel, t: &Table, opt: i32, room: u32) -> (Option<Outcome>, u32, u32) {
+        let (mut v, mut len) = (0xdead_beefu32, room);
+        let o = getsockopt(
+            k,
+            t,
+            FD,
+            opt,
+            &mut v as *mut u32 as usize,
+            &mut len as *mut u32 as usize,
+        );
+        (o, v, len)
+    }
+
+    #[test]
+    fn the_option_is_the_sockets_and_never_reaches_the_kernel() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        let on = Outcome::new(0, Action::StrictOption(12, true));
+        assert_eq!(set(&k, &t, NETLINK_GET_STRICT_CHK, 5, 4), Some(on));
+        assert!(t.get(FD as i32, INO).unwrap().strict());
+        assert_eq!(get(&k, &t, NETLINK_GET_STRICT_CHK, 8), (Some(on), 1, 4));
+        // EXT_ACK is its own flag.
+        assert_eq!(get(&k, &t, NETLINK_EXT_ACK, 4).1, 0);
+        // Linux: a value shorter than an int reads as 0.
+        let off = Outcome::new(0, Action::StrictOption(12, false));
+        assert_eq!(set(&k, &t, NETLINK_GET_STRICT_CHK, 1, 2), Some(off));
+        assert!(!t.get(FD as i32, INO).unwrap().strict());
+        // Reading needs room for an int; a bad value pointer is EFAULT.
+        assert_eq!(get(&k, &t, NETLINK_GET_STRICT_CHK, 3).0.unwrap().ret, -22);
+        let bad = setsockopt(&k, &t, FD, NETLINK_GET_STRICT_CHK, 8, 4).unwrap();
+        assert_eq!(bad.ret, -14);
+        assert!(k.calls_of(nr::SETSOCKOPT).is_empty());
+        assert!(k.calls_of(nr::GETSOCKOPT).iter().all(|c| c.args[1] == 1));
+    }
+
+    #[test]
+    fn other_sockets_are_the_kernels() {
+        let k = FakeKernel::default();
+        k.sockets.borrow_mut().insert(FD, (2, 17, INO));
+        let t = Table::new();
+        assert_eq!(set(&k, &t, NETLINK_GET_STRICT_CHK, 1, 4), None);
+        assert_eq!(get(&k, &t, NETLINK_GET_STRICT_CHK, 4).0, None);
+        assert!(t.is_empty());
+    }
+
+    /// An RTM_GETLINK dump request (seq 9) with `attrs` after its ifinfomsg; `index` in it.
+    fn link_dump(index: u32, attrs: &[u8]) -> [u8; 64] {
+        let mut r = [0u8; 64];
+        let len = 32 + attrs.len();
+        r[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+        r[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
+        r[6..8].copy_from_slice(&(abi::NLM_F_REQUEST | abi::NLM_F_DUMP).to_ne_bytes());
+        r[8..12].copy_from_slice(&9u32.to_ne_bytes());
+        r[20..24].copy_from_slice(&index.to_ne_bytes());
+        r[32..len].copy_from_slice(attrs);
+        r
+    }
+
+    #[test]
+    fn a_strict_sockets_dump_requests_are_checked_before_they_are_sent() {
+        let k = FakeKernel::with_route_socket(FD, INO);
+        let t = Table::new();
+        set(&k, &t, NETLINK_GET_STRICT_CHK, 1, 4);
+        // IFLA_MASTER 3: filtered, sent.
+        let mut master = [8u8, 0, 10, 0, 0, 0, 0, 0];
+        master[4..8].copy_from_slice(&3u32.to_ne_bytes());
+        let req = link_dump(0, &master);
+        assert_eq!(
+            before_send(&k, &t, FD, req.as_ptr() as usize, 40),
+            Send::Filtered
+        );
+        let Some((_, Pending::Filter(9, f))) = pending(&k, &t, FD) else {
+            panic!("no filter pending")
+        };
+        assert_eq!(
+            f,
+            DumpFilter::Link {
+                master: 3,
+                kind: None
+            }
+        );
+        // An index in a link dump: EINVAL, not sent, Linux's NLMSG_DONE waiting.
+        let req = link_dump(4, &[]);
+        let out = Outcome::new(32, Action::StrictRefused(errno::EINVAL));
+        assert_eq!(
+            before_send(&k, &t, FD, req.as_ptr() as usize, 32),
+            Send::Answered(out)
+        );
+        let Some((s, Pending::Refused(m))) = pending(&k, &t, FD) else {
+            panic!("no answer pending")
+        };
+        assert_eq!(u32_at(&m, 0), 20);
+        assert_eq!(u16_at(&m, 4), abi::NLMSG_DONE);
+        assert_eq!(u32_at(&m, 8), 9);
+        assert_eq!(u32_at(&m, 16) as i32, -errno::EINVAL);
+        s.set_dump(Dump::None);
+        // Not a dump, a batch, or a socket without the option: the kernel's.
+        let mut get = link_dump(4, &[]);
+        get[6..8].copy_from_slice(&abi::NLM_F_REQUEST.to_ne_bytes());
+        assert_eq!(
+            before_send(&k, &t, FD, get.as_ptr() as usize, 32),
+            Send::Kernel
+        );
+        assert_eq!(
+            before_send(&k, &t, FD, req.as_ptr() as usize, 64),
+            Send::Kernel
+        );
+        set(&k, &t, NETLINK_GET_STRICT_CHK, 0, 4);
+        assert_eq!(
+            before_send(&k, &t, FD, req.as_ptr() as usize, 32),
+            Send::Kernel
+        );
+        assert!(pending(&k, &t, FD).is_none());
+        assert!(
+            k.calls_of(nr::SENDTO).is_empty(),
+            "nothing sent by the checks"
+        );
+    }
+
     #[test]
     fn a_socket_without_a_record_sends_to_the_kernel_and_costs_nothing() {
         let k = FakeKernel::default();
