@@ -37,7 +37,8 @@ use crate::rtnl::{AF_INET6, RTM_GETLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWROUTE
 use crate::state::STRICT_SEEN;
 use core::sync::atomic::Ordering;
 
-const _: () = assert!(FILTER_WORDS == DUMP_WORDS);
+// The socket record holds exactly the words a filter encodes to (a compile error otherwise).
+const _: [(); DUMP_WORDS] = [(); FILTER_WORDS];
 
 /// `NETLINK_EXT_ACK`.
 pub const NETLINK_EXT_ACK: i32 = 11;
@@ -185,7 +186,7 @@ pub fn before_send<K: Kernel>(k: &K, t: &Table, fd: usize, buf: usize, len: usiz
     let Some(s) = strict_slot(k, t, fd) else {
         return Send::Kernel;
     };
-    if !s.strict() || len < abi::NLMSG_HDRLEN || len > REQUEST_MAX {
+    if !s.strict() || !(abi::NLMSG_HDRLEN..=REQUEST_MAX).contains(&len) {
         return Send::Kernel;
     }
     let mut req = [0u8; REQUEST_MAX];

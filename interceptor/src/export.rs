@@ -135,9 +135,10 @@ fn strict_send(a: [usize; 6]) -> Option<isize> {
     }
 }
 
-/// A receive on a socket with a pending strict dump (`None`: not one). `buf`/`len` is where
-/// the datagram goes (for recvmsg the one iovec), `addr`/`addrlen` recvfrom's source address
-/// (0 for none or recvmsg), `real(flags)` the kernel's receive as the program asked for it.
+/// A receive on a socket with a pending strict dump (`None`: not one): `a` the call's
+/// arguments (recvfrom's, recv's with no address, or recvmsg's), `buf`/`len` where the datagram
+/// goes (for recvmsg the one iovec), `real(flags)` the kernel's receive as the program asked
+/// for it.
 ///
 /// A refused dump: its answer, as `netlink_recvmsg` copies a 20-byte datagram (truncated to
 /// `len`, `MSG_TRUNC` returns 20, `MSG_PEEK` keeps it). A filtered dump: each datagram is
@@ -152,14 +153,16 @@ unsafe fn strict_recv(
     a: [usize; 6],
     buf: usize,
     len: usize,
-    flags: c_int,
-    addr: usize,
-    addrlen: usize,
     real: &dyn Fn(c_int) -> isize,
 ) -> Option<isize> {
     if !strict_sockets() {
         return None;
     }
+    let (flags, addr, addrlen) = if nr_ == nr::RECVFROM {
+        (a[3] as c_int, a[4], a[5])
+    } else {
+        (a[2] as c_int, 0, 0)
+    };
     let (s, p) = strictchk::pending(&RawKernel, &TABLE, a[0])?;
     let peek = flags & libc::MSG_PEEK != 0;
     match p {
@@ -248,8 +251,7 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
         }
     };
     // SAFETY: `buf` is writable for `len` bytes by recv's contract.
-    if let Some(r) = unsafe { strict_recv(nr::RECVFROM, a, buf as usize, len, flags, 0, 0, &real) }
-    {
+    if let Some(r) = unsafe { strict_recv(nr::RECVFROM, a, buf as usize, len, &real) } {
         return r as ssize_t;
     }
     real(flags) as ssize_t
@@ -313,18 +315,7 @@ pub unsafe extern "C" fn recvfrom(
         }
     };
     // SAFETY: `buf` is writable for `len` bytes by recvfrom's contract.
-    if let Some(r) = unsafe {
-        strict_recv(
-            nr::RECVFROM,
-            a,
-            buf as usize,
-            len,
-            flags,
-            addr as usize,
-            addrlen as usize,
-            &real,
-        )
-    } {
+    if let Some(r) = unsafe { strict_recv(nr::RECVFROM, a, buf as usize, len, &real) } {
         return r as ssize_t;
     }
     real(flags) as ssize_t
@@ -356,7 +347,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
             // SAFETY: one iovec, readable; its base is writable for its length by contract.
             let (base, len) = unsafe { ((*iov).iov_base as usize, (*iov).iov_len) };
             // SAFETY: as above.
-            if let Some(r) = unsafe { strict_recv(nr::RECVMSG, a, base, len, flags, 0, 0, &real) } {
+            if let Some(r) = unsafe { strict_recv(nr::RECVMSG, a, base, len, &real) } {
                 return r as ssize_t;
             }
         }

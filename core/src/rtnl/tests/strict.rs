@@ -799,7 +799,7 @@ fn a_datagram_filtered_away_is_empty_and_the_dump_goes_on() {
     // gVisor: every object in one datagram, its ack of the request after them, NLMSG_DONE in
     // a datagram of its own.
     let f = DumpFilter::Addr {
-        family: AF_INET as u8,
+        family: AF_INET,
         ifindex: 6,
     };
     let v4 = |i| M::NewAddress(addr(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8)), 24, i));
@@ -928,7 +928,7 @@ fn filters_survive_the_sockets_record() {
             kind: None,
         },
         DumpFilter::Addr {
-            family: AF_INET6 as u8,
+            family: AF_INET6,
             ifindex: 7,
         },
         DumpFilter::Route {
@@ -940,7 +940,7 @@ fn filters_survive_the_sockets_record() {
             flags: s::RTM_F_CLONED,
         },
         DumpFilter::Neigh {
-            family: AF_INET as u8,
+            family: AF_INET,
             ifindex: 3,
             master: 8,
             proxy: true,
