@@ -419,7 +419,7 @@ pub unsafe extern "C" fn sendto(
         addr as usize,
         alen as usize,
     ]);
-    if (addr.is_null() || to_kernel(addr as usize, alen as usize)) && strict_sockets() {
+    if strict_sockets() && (addr.is_null() || to_kernel(addr as usize, alen as usize)) {
         if let Some(r) = strict_send(a) {
             return r as ssize_t;
         }
