@@ -27,14 +27,14 @@
 //! buffer larger than a page.
 
 use crate::abi::{self, errno, nr};
-use crate::call::{Action, Outcome};
+use crate::call::{Action, Call, Outcome};
 use crate::kernel::{inode, read_user, sockopt_int, write_user, Kernel};
 use crate::membership::{Dump, Slot, Table, DUMP_WORDS};
-use crate::rtnl::strict::{
-    failed_done, filter_datagram, DumpFilter, Filtered, State, Verdict, FILTER_WORDS,
-};
+use crate::recv::{deliver, RecvArgs};
+use crate::rtnl::strict::{failed_done, filter_datagram, DumpFilter, State, Verdict, FILTER_WORDS};
 use crate::rtnl::{AF_INET6, RTM_GETLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWROUTE};
 use crate::state::STRICT_SEEN;
+use crate::trace::{self, Level, Line};
 use core::sync::atomic::Ordering;
 
 // The socket record holds exactly the words a filter encodes to (a compile error otherwise).
@@ -196,12 +196,71 @@ pub fn before_send<K: Kernel>(k: &K, t: &Table, fd: usize, buf: usize, len: usiz
     if read_user(k, buf, req).is_err() {
         return Send::Kernel;
     }
-    // One message per send: a batch is left to the kernel.
-    let mlen = u32::from_ne_bytes([req[0], req[1], req[2], req[3]]) as usize;
-    if mlen < abi::NLMSG_HDRLEN || mlen > len || (mlen + 3) & !3 < len {
+    check(k, s, fd, req)
+}
+
+/// [`before_send`] for a `sendmsg` of the `struct msghdr` at `msg` (its iovecs gathered).
+pub fn before_sendmsg<K: Kernel>(k: &K, t: &Table, fd: usize, msg: usize) -> Send {
+    let Some(s) = strict_slot(k, t, fd) else {
+        return Send::Kernel;
+    };
+    if !s.strict() {
         return Send::Kernel;
     }
-    let seq = u32::from_ne_bytes([req[8], req[9], req[10], req[11]]);
+    let mut hdr = [0u8; abi::MSGHDR_LEN];
+    if read_user(k, msg, &mut hdr).is_err() {
+        return Send::Kernel;
+    }
+    let word = |o: usize| u64_at(&hdr, o) as usize;
+    let (name, namelen, iov, iovlen) = (word(0), word(8) & 0xffff_ffff, word(16), word(24));
+    // To the kernel only: no address, or a sockaddr_nl with nl_pid 0.
+    if name != 0 && namelen != 0 {
+        let mut sa = [0u8; abi::SOCKADDR_NL_LEN];
+        if namelen != sa.len()
+            || read_user(k, name, &mut sa).is_err()
+            || u16_at(&sa, 0) != abi::AF_NETLINK
+            || u32_at(&sa, 4) != 0
+        {
+            return Send::Kernel;
+        }
+    }
+    let mut req = [0u8; REQUEST_MAX];
+    let mut len = 0usize;
+    for i in 0..iovlen.min(8) {
+        let mut v = [0u8; abi::IOVEC_LEN];
+        if read_user(k, iov + i * abi::IOVEC_LEN, &mut v).is_err() {
+            return Send::Kernel;
+        }
+        let (base, n) = (u64_at(&v, 0) as usize, u64_at(&v, 8) as usize);
+        let Some(dst) = req.get_mut(len..len + n) else {
+            return Send::Kernel;
+        };
+        if read_user(k, base, dst).is_err() {
+            return Send::Kernel;
+        }
+        len += n;
+    }
+    if iovlen > 8 || len < abi::NLMSG_HDRLEN {
+        return Send::Kernel;
+    }
+    check(k, s, fd, &req[..len])
+}
+
+/// The check of one send's bytes on a strict socket (`req`: all of them).
+fn check<K: Kernel>(k: &K, s: &Slot, fd: usize, req: &[u8]) -> Send {
+    let len = req.len();
+    // One message per send. Bytes after it are ignored by the kernel when they do not start a
+    // message (netlink_rcv_skb stops at an nlmsg_len below the header: iproute2 sends its
+    // request structs whole, padding included); a batch is left to the kernel.
+    let mlen = u32_at(req, 0) as usize;
+    if mlen < abi::NLMSG_HDRLEN || mlen > len {
+        return Send::Kernel;
+    }
+    let next = (mlen + 3) & !3;
+    if next + abi::NLMSG_HDRLEN <= len && u32_at(req, next) as usize >= abi::NLMSG_HDRLEN {
+        return Send::Kernel;
+    }
+    let seq = u32_at(req, 8);
     match crate::rtnl::strict::validate(req, &KernelState(k)) {
         Verdict::Dump(f) => {
             s.set_dump(Dump::Filter(seq, f.encode()));
@@ -277,23 +336,114 @@ pub fn pending<'t, K: Kernel>(k: &K, t: &'t Table, fd: usize) -> Option<(&'t Slo
     }
 }
 
-/// Filters one datagram of the dump `(seq, filter)` that the kernel delivered into `buf`
-/// (`n` bytes), in place, asking the kernel for state; the record is cleared when the dump
-/// ended, unless `peek`.
-pub fn filter_received<K: Kernel>(
-    k: &K,
-    s: &Slot,
-    seq: u32,
-    filter: &DumpFilter,
-    buf: &mut [u8],
-    n: usize,
-    peek: bool,
-) -> Filtered {
-    let f = filter_datagram(buf, n, seq, filter, &KernelState(k));
-    if f.done && !peek {
-        s.set_dump(Dump::None);
+/// `recvfrom`/`recvmsg` (`c.nr`; `recv` is a recvfrom without address) on a socket with a
+/// pending strict dump: `None` for any other socket (the kernel answers).
+///
+/// A refused dump: its `NLMSG_DONE`, delivered as `netlink_recvmsg` delivers a datagram (short
+/// buffer, `MSG_TRUNC`, `MSG_PEEK`, the kernel's address). A filtered dump: the kernel's next
+/// datagram, whose length is peeked first, is read into memory mapped for it, filtered there
+/// ([`filter_datagram`]) and delivered the same way, so the program sees the length and
+/// truncation of the filtered datagram, as from Linux; one left empty before the dump's end is
+/// consumed (also under `MSG_PEEK`: Linux would never have queued it) and the next one read.
+/// Control messages of a filtered datagram are not delivered.
+pub fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
+    let a = c.args;
+    let (args, flags) = if c.nr == nr::RECVFROM {
+        (
+            RecvArgs::From {
+                buf: a[1],
+                len: a[2],
+                addr: a[4],
+                addrlen: a[5],
+            },
+            a[3],
+        )
+    } else {
+        (RecvArgs::Msg { msg: a[1] }, a[2])
+    };
+    if flags & abi::MSG_ERRQUEUE != 0 {
+        return None;
     }
-    f
+    let (s, p) = pending(k, t, a[0])?;
+    let peek = flags & abi::MSG_PEEK != 0;
+    let (seq, filter) = match p {
+        Pending::Refused(m) => {
+            let ret = deliver(k, args, 0, &m, flags);
+            if ret >= 0 && !peek {
+                s.set_dump(Dump::None);
+            }
+            return Some(Outcome::new(ret, Action::StrictAnswered));
+        }
+        Pending::Filter(seq, f) => (seq, f),
+    };
+    let sys = |n: usize, a: [usize; 6]| {
+        // SAFETY: every call below passes a live local or the mapping made here, of the
+        // lengths given.
+        unsafe { k.syscall(n, a) }
+    };
+    let fd = a[0];
+    let wait = flags & abi::MSG_DONTWAIT;
+    loop {
+        let mut head = [0u8; 16];
+        let full = sys(
+            nr::RECVFROM,
+            [
+                fd,
+                head.as_mut_ptr() as usize,
+                head.len(),
+                abi::MSG_PEEK | abi::MSG_TRUNC | wait,
+                0,
+                0,
+            ],
+        );
+        if full < 0 {
+            return Some(Outcome::new(full, Action::DumpFiltered(0, 0)));
+        }
+        let cap = (full as usize).max(1).next_multiple_of(4096);
+        // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS.
+        let p = sys(nr::MMAP, [0, cap, 3, 0x22, usize::MAX, 0]);
+        if p <= 0 || p as usize % 4096 != 0 {
+            return Some(Outcome::new(neg(errno::ENOMEM), Action::DumpFiltered(0, 0)));
+        }
+        let got = sys(
+            nr::RECVFROM,
+            [fd, p as usize, cap, (flags & abi::MSG_PEEK) | wait, 0, 0],
+        );
+        if got < 0 {
+            sys(nr::MUNMAP, [p as usize, cap, 0, 0, 0, 0]);
+            return Some(Outcome::new(got, Action::DumpFiltered(0, 0)));
+        }
+        // SAFETY: `p` is a fresh private mapping of `cap` >= `got` bytes, ours alone until
+        // the munmap below.
+        let view = unsafe { core::slice::from_raw_parts_mut(p as *mut u8, got as usize) };
+        let f = filter_datagram(view, got as usize, seq, &filter, &KernelState(k));
+        let out = if f.len > 0 || f.done {
+            let ret = deliver(k, args, 0, view.get(..f.len).unwrap_or(&[]), flags);
+            if f.done && !peek && ret >= 0 {
+                s.set_dump(Dump::None);
+            }
+            Some(Outcome::new(ret, Action::DumpFiltered(f.kept, f.of)))
+        } else {
+            if peek {
+                // Take the emptied datagram off the queue: it holds nothing Linux sends.
+                sys(nr::RECVFROM, [fd, p as usize, cap, abi::MSG_DONTWAIT, 0, 0]);
+            }
+            if trace::enabled(Level::Debug) {
+                let mut l = Line::new(Level::Debug);
+                l.str("strict dump filter: kept 0 of ")
+                    .dec(i64::from(f.of))
+                    .str(" (fd ")
+                    .dec(fd as i64)
+                    .str("): datagram skipped, the next one read");
+                l.emit();
+            }
+            None
+        };
+        sys(nr::MUNMAP, [p as usize, cap, 0, 0, 0, 0]);
+        if out.is_some() {
+            return out;
+        }
+    }
 }
 
 /// The kernel's state as `rtnl::strict` asks for it, from plain dumps on a private socket.
@@ -348,6 +498,12 @@ impl<K: Kernel> State for KernelState<'_, K> {
 fn u16_at(b: &[u8], at: usize) -> u16 {
     b.get(at..at + 2)
         .map_or(0, |x| u16::from_ne_bytes([x[0], x[1]]))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8).map_or(0, |x| {
+        u64::from_ne_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]])
+    })
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -588,10 +744,19 @@ mod tests {
             before_send(&k, &t, FD, get.as_ptr() as usize, 32),
             Send::Kernel
         );
+        let mut batch = [0u8; 64];
+        batch[..32].copy_from_slice(&req[..32]);
+        batch[32..].copy_from_slice(&req[..32]);
         assert_eq!(
-            before_send(&k, &t, FD, req.as_ptr() as usize, 64),
+            before_send(&k, &t, FD, batch.as_ptr() as usize, 64),
             Send::Kernel
         );
+        // iproute2 sends its request struct whole: zeros after the message are not a batch.
+        assert!(matches!(
+            before_send(&k, &t, FD, req.as_ptr() as usize, 64),
+            Send::Answered(_)
+        ));
+        pending(&k, &t, FD).unwrap().0.set_dump(Dump::None);
         set(&k, &t, NETLINK_GET_STRICT_CHK, 0, 4);
         assert_eq!(
             before_send(&k, &t, FD, req.as_ptr() as usize, 32),

@@ -6,8 +6,9 @@
 //! emulation, which is the same code the SIGSYS handler runs.
 //!
 //! `send` is hooked for `NETLINK_GET_STRICT_CHK` alone (a dump request on a strict socket is
-//! checked before it is sent, [`gvnet_core::strictchk`]); `sendmsg` and `write` of a dump
-//! request are not checked, and their dumps not filtered.
+//! checked before it is sent, [`gvnet_core::strictchk`]; its replies are filtered by the
+//! receive hooks; `sendmsg` is checked the same way); `write` of a dump request is not checked,
+//! and its dump not filtered.
 //!
 //! Not hooked, on purpose: `socket` and `close` (memberships belong to the socket's inode, so a
 //! new or closed fd needs no bookkeeping, and a `dup` shares them as in Linux) and `ioctl`
@@ -25,7 +26,7 @@ use gvnet_core::call::Call;
 use gvnet_core::emulate::{handle, is_route_socket, note_rcvbuf, receive_events, trace_call};
 use gvnet_core::kernel::{read_user, RawKernel};
 use gvnet_core::state::{PROGRAM, TABLE};
-use gvnet_core::strictchk::{self, Pending, Send};
+use gvnet_core::strictchk::{self, Send};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 /// The address of this process's counters (`gvnet_core::counters`): the one data symbol, found
@@ -109,18 +110,25 @@ fn strict_option(nr_: usize, a: [usize; 6]) -> Option<isize> {
     Some(strict_traced(nr_, a, out))
 }
 
-/// A send of `len` bytes at `buf` to the kernel on a strict socket: `Some(result)` when the
-/// request was refused as Linux refuses it (not sent); `None`: send it (its dump, if any, is
-/// filtered on receive).
-fn strict_send(a: [usize; 6]) -> Option<isize> {
+/// A send of `len` bytes at `buf` to the kernel on a strict socket: `Some(result)` when this
+/// module answered, `None` when the send is none of its business. A dump request Linux refuses
+/// is not sent (its answer waits for the next receive); one it accepts is sent with `send()` and
+/// traced with the kernel's result, its replies filtered on receive.
+fn strict_send(a: [usize; 6], send: &dyn Fn() -> isize) -> Option<isize> {
     if !strict_sockets() {
         return None;
     }
     match strictchk::before_send(&RawKernel, &TABLE, a[0], a[1], a[2]) {
         Send::Kernel => None,
         Send::Filtered => {
-            let out =
-                gvnet_core::call::Outcome::new(a[2] as isize, gvnet_core::call::Action::StrictDump);
+            let r = send();
+            let ret = if r < 0 {
+                // SAFETY: __errno_location returns this thread's errno.
+                -(unsafe { *libc::__errno_location() } as isize)
+            } else {
+                r
+            };
+            let out = gvnet_core::call::Outcome::new(ret, gvnet_core::call::Action::StrictDump);
             trace_call(
                 "libc",
                 &Call {
@@ -129,107 +137,22 @@ fn strict_send(a: [usize; 6]) -> Option<isize> {
                 },
                 &out,
             );
-            None
+            Some(r)
         }
         Send::Answered(out) => Some(strict_traced(nr::SENDTO, a, out)),
     }
 }
 
-/// A receive on a socket with a pending strict dump (`None`: not one): `a` the call's
-/// arguments (recvfrom's, recv's with no address, or recvmsg's), `buf`/`len` where the datagram
-/// goes (for recvmsg the one iovec), `real(flags)` the kernel's receive as the program asked
-/// for it.
-///
-/// A refused dump: its answer, as `netlink_recvmsg` copies a 20-byte datagram (truncated to
-/// `len`, `MSG_TRUNC` returns 20, `MSG_PEEK` keeps it). A filtered dump: each datagram is
-/// filtered in place; one left empty before the dump's end is consumed and the next one read,
-/// as Linux would never have queued it. A datagram longer than `len` is filtered as far as it
-/// was received.
-///
-/// # Safety
-/// `buf` is writable for `len` bytes (as the program promised the kernel).
-unsafe fn strict_recv(
-    nr_: usize,
-    a: [usize; 6],
-    buf: usize,
-    len: usize,
-    real: &dyn Fn(c_int) -> isize,
-) -> Option<isize> {
+/// A receive on a socket with a pending strict dump, served by `strictchk::receive`;
+/// `None`: not one.
+fn strict_received(nr_: usize, a: [usize; 6]) -> Option<isize> {
     if !strict_sockets() {
         return None;
     }
-    let (flags, addr, addrlen) = if nr_ == nr::RECVFROM {
-        (a[3] as c_int, a[4], a[5])
-    } else {
-        (a[2] as c_int, 0, 0)
-    };
-    let (s, p) = strictchk::pending(&RawKernel, &TABLE, a[0])?;
-    let peek = flags & libc::MSG_PEEK != 0;
-    match p {
-        Pending::Refused(m) => {
-            let n = len.min(m.len());
-            if gvnet_core::kernel::write_user(&RawKernel, buf, &m[..n]).is_err() {
-                return Some(libc_result(-(libc::EFAULT as isize)));
-            }
-            if addr != 0 && addrlen != 0 {
-                let kernel = [libc::AF_NETLINK as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-                let mut room = [0u8; 4];
-                if read_user(&RawKernel, addrlen, &mut room).is_ok() {
-                    let room = (u32::from_ne_bytes(room) as usize).min(kernel.len());
-                    let _ = gvnet_core::kernel::write_user(&RawKernel, addr, &kernel[..room]);
-                    let _ = gvnet_core::kernel::write_user(
-                        &RawKernel,
-                        addrlen,
-                        &(kernel.len() as u32).to_ne_bytes(),
-                    );
-                }
-            }
-            if !peek {
-                s.set_dump(gvnet_core::membership::Dump::None);
-            }
-            let ret = if flags & libc::MSG_TRUNC != 0 {
-                m.len()
-            } else {
-                n
-            };
-            let out = gvnet_core::call::Outcome::new(
-                ret as isize,
-                gvnet_core::call::Action::StrictAnswered,
-            );
-            trace_call("libc", &Call { nr: nr_, args: a }, &out);
-            Some(ret as isize)
-        }
-        Pending::Filter(seq, f) => loop {
-            let n = real(flags);
-            if n <= 0 {
-                return Some(n);
-            }
-            let got = (n as usize).min(len);
-            // SAFETY: the kernel just wrote `got` bytes at `buf`, which the caller promised
-            // writable for `len` >= `got`; nothing else holds a reference to them.
-            let view = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, got) };
-            let r = strictchk::filter_received(&RawKernel, s, seq, &f, view, got, peek);
-            if r.len > 0 || r.done {
-                // MSG_TRUNC reported the datagram's full length: what was not received stays
-                // counted, what was filtered away does not.
-                let ret = r.len + (n as usize - got);
-                let out = gvnet_core::call::Outcome::new(
-                    ret as isize,
-                    gvnet_core::call::Action::DumpFiltered(r.kept, r.of),
-                );
-                trace_call("libc", &Call { nr: nr_, args: a }, &out);
-                return Some(ret as isize);
-            }
-            let out = gvnet_core::call::Outcome::new(
-                0,
-                gvnet_core::call::Action::DumpFiltered(r.kept, r.of),
-            );
-            trace_call("libc", &Call { nr: nr_, args: a }, &out);
-            if peek && real(flags & !libc::MSG_PEEK) < 0 {
-                return Some(-1);
-            }
-        },
-    }
+    let call = Call { nr: nr_, args: a };
+    let out = strictchk::receive(&RawKernel, &TABLE, &call)?;
+    trace_call("libc", &call, &out);
+    Some(libc_result(out.ret))
 }
 
 /// `recv(2)`.
@@ -239,22 +162,15 @@ unsafe fn strict_recv(
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
-    if let Some(r) = received(nr::RECVFROM, a) {
+    if let Some(r) = received(nr::RECVFROM, a).or_else(|| strict_received(nr::RECVFROM, a)) {
         return r as ssize_t;
     }
-    let real = |fl: c_int| -> isize {
-        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-        unsafe {
-            let real: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int) -> ssize_t =
-                transmute(crate::real::RECV.get());
-            real(fd, buf, len, fl)
-        }
-    };
-    // SAFETY: `buf` is writable for `len` bytes by recv's contract.
-    if let Some(r) = unsafe { strict_recv(nr::RECVFROM, a, buf as usize, len, &real) } {
-        return r as ssize_t;
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int) -> ssize_t =
+            transmute(crate::real::RECV.get());
+        real(fd, buf, len, flags)
     }
-    real(flags) as ssize_t
 }
 
 /// `send(2)`: a dump request on a socket with `NETLINK_GET_STRICT_CHK` emulated is checked
@@ -265,15 +181,18 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 #[no_mangle]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
-    if let Some(r) = strict_send(a) {
+    let real = || -> isize {
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+        unsafe {
+            let real: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int) -> ssize_t =
+                transmute(crate::real::SEND.get());
+            real(fd, buf, len, flags)
+        }
+    };
+    if let Some(r) = strict_send(a, &real) {
         return r as ssize_t;
     }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int) -> ssize_t =
-            transmute(crate::real::SEND.get());
-        real(fd, buf, len, flags)
-    }
+    real() as ssize_t
 }
 
 /// `recvfrom(2)`.
@@ -297,28 +216,21 @@ pub unsafe extern "C" fn recvfrom(
         addr as usize,
         addrlen as usize,
     ]);
-    if let Some(r) = received(nr::RECVFROM, a) {
+    if let Some(r) = received(nr::RECVFROM, a).or_else(|| strict_received(nr::RECVFROM, a)) {
         return r as ssize_t;
     }
-    let real = |fl: c_int| -> isize {
-        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-        unsafe {
-            let real: unsafe extern "C" fn(
-                c_int,
-                *mut c_void,
-                size_t,
-                c_int,
-                *mut sockaddr,
-                *mut socklen_t,
-            ) -> ssize_t = transmute(crate::real::RECVFROM.get());
-            real(fd, buf, len, fl, addr, addrlen)
-        }
-    };
-    // SAFETY: `buf` is writable for `len` bytes by recvfrom's contract.
-    if let Some(r) = unsafe { strict_recv(nr::RECVFROM, a, buf as usize, len, &real) } {
-        return r as ssize_t;
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(
+            c_int,
+            *mut c_void,
+            size_t,
+            c_int,
+            *mut sockaddr,
+            *mut socklen_t,
+        ) -> ssize_t = transmute(crate::real::RECVFROM.get());
+        real(fd, buf, len, flags, addr, addrlen)
     }
-    real(flags) as ssize_t
 }
 
 /// `recvmsg(2)`.
@@ -328,31 +240,15 @@ pub unsafe extern "C" fn recvfrom(
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, msg as usize, flags as usize]);
-    if let Some(r) = received(nr::RECVMSG, a) {
+    if let Some(r) = received(nr::RECVMSG, a).or_else(|| strict_received(nr::RECVMSG, a)) {
         return r as ssize_t;
     }
-    let real = |fl: c_int| -> isize {
-        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-        unsafe {
-            let real: unsafe extern "C" fn(c_int, *mut msghdr, c_int) -> ssize_t =
-                transmute(crate::real::RECVMSG.get());
-            real(fd, msg, fl)
-        }
-    };
-    // One iovec (iproute2's and netlink-sys's way) is filtered; a scattered one is not.
-    if strict_sockets() && !msg.is_null() {
-        // SAFETY: `msg` is the caller's msghdr, readable by recvmsg's contract.
-        let (iov, n) = unsafe { ((*msg).msg_iov, (*msg).msg_iovlen) };
-        if n == 1 && !iov.is_null() {
-            // SAFETY: one iovec, readable; its base is writable for its length by contract.
-            let (base, len) = unsafe { ((*iov).iov_base as usize, (*iov).iov_len) };
-            // SAFETY: as above.
-            if let Some(r) = unsafe { strict_recv(nr::RECVMSG, a, base, len, &real) } {
-                return r as ssize_t;
-            }
-        }
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    unsafe {
+        let real: unsafe extern "C" fn(c_int, *mut msghdr, c_int) -> ssize_t =
+            transmute(crate::real::RECVMSG.get());
+        real(fd, msg, flags)
     }
-    real(flags) as ssize_t
 }
 
 /// bind/connect: through the emulation when the filter rules name the call, else to libc.
@@ -419,26 +315,29 @@ pub unsafe extern "C" fn sendto(
         addr as usize,
         alen as usize,
     ]);
+    let send = || -> isize {
+        if engine::wants_call(nr::SENDTO, &a) {
+            return emulated(nr::SENDTO, a);
+        }
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+        unsafe {
+            let real: unsafe extern "C" fn(
+                c_int,
+                *const c_void,
+                size_t,
+                c_int,
+                *const sockaddr,
+                socklen_t,
+            ) -> ssize_t = transmute(crate::real::SENDTO.get());
+            real(fd, buf, len, flags, addr, alen)
+        }
+    };
     if strict_sockets() && (addr.is_null() || to_kernel(addr as usize, alen as usize)) {
-        if let Some(r) = strict_send(a) {
+        if let Some(r) = strict_send(a, &send) {
             return r as ssize_t;
         }
     }
-    if engine::wants_call(nr::SENDTO, &a) {
-        return emulated(nr::SENDTO, a);
-    }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(
-            c_int,
-            *const c_void,
-            size_t,
-            c_int,
-            *const sockaddr,
-            socklen_t,
-        ) -> ssize_t = transmute(crate::real::SENDTO.get());
-        real(fd, buf, len, flags, addr, alen)
-    }
+    send() as ssize_t
 }
 
 /// Whether a destination of `alen` bytes at `addr` is the kernel (a `sockaddr_nl` with
@@ -466,6 +365,32 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             let len = u32::from_ne_bytes(len) as usize;
             if len == abi::SOCKADDR_NL_LEN || len == abi::SOCKADDR_LL_LEN {
                 engine::settle();
+            }
+        }
+    }
+    if strict_sockets() && !msg.is_null() {
+        let a = args(&[fd as usize, msg as usize, flags as usize]);
+        match strictchk::before_sendmsg(&RawKernel, &TABLE, fd as usize, msg as usize) {
+            Send::Kernel => {}
+            Send::Answered(out) => return strict_traced(nr::SENDMSG, a, out) as ssize_t,
+            Send::Filtered => {
+                let r = emulated(nr::SENDMSG, a);
+                let ret = if r < 0 {
+                    // SAFETY: __errno_location returns this thread's errno.
+                    -(unsafe { *libc::__errno_location() } as isize)
+                } else {
+                    r
+                };
+                let out = gvnet_core::call::Outcome::new(ret, gvnet_core::call::Action::StrictDump);
+                trace_call(
+                    "libc",
+                    &Call {
+                        nr: nr::SENDMSG,
+                        args: a,
+                    },
+                    &out,
+                );
+                return r as ssize_t;
             }
         }
     }

@@ -289,6 +289,51 @@ int main(int argc, char **argv) {
 		int more = recv(fd, b, sizeof b, MSG_DONTWAIT);
 		printf("  then: %d %s\n", more, more < 0 ? strerror(errno) : "data");
 	}
+	/* iproute2's way: sendmsg, then recvmsg with MSG_PEEK | MSG_TRUNC and no room to learn
+	 * each datagram's length, then the datagram into two iovecs. */
+	{
+		struct req r;
+		start(&r, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
+		((struct ifaddrmsg *)NLMSG_DATA(&r.h))->ifa_index = va;
+		struct sockaddr_nl k = { .nl_family = AF_NETLINK };
+		struct iovec siov = { &r, sizeof r }; /* the whole struct, padding included */
+		struct msghdr sm = { .msg_name = &k, .msg_namelen = sizeof k, .msg_iov = &siov, .msg_iovlen = 1 };
+		printf("addresses of va, iproute2's way:\n  sent %zd of %zu\n", sendmsg(fd, &sm, 0), sizeof r);
+		static char a[64], b[8192];
+		for (int round = 0; round < 8; round++) {
+			struct iovec none = { NULL, 0 };
+			struct msghdr pm = { .msg_iov = &none, .msg_iovlen = 1 };
+			ssize_t full = recvmsg(fd, &pm, MSG_PEEK | MSG_TRUNC);
+			struct iovec two[2] = { { a, sizeof a }, { b, sizeof b } };
+			struct sockaddr_nl from;
+			struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = two, .msg_iovlen = 2 };
+			ssize_t n = recvmsg(fd, &m, 0);
+			printf("  peeked %zd, read %zd, msg_flags %#x, from pid %u\n", full, n, m.msg_flags, from.nl_pid);
+			if (n <= 0) break;
+			static char all[8192 + 64];
+			memcpy(all, a, sizeof a);
+			memcpy(all + sizeof a, b, n > (ssize_t)sizeof a ? n - sizeof a : 0);
+			int end = 0;
+			for (struct nlmsghdr *h = (struct nlmsghdr *)all; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+				show(h, r.h.nlmsg_seq, portid(fd));
+				if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) end = 1;
+			}
+			if (end) break;
+		}
+	}
+	/* A refused request sent with sendmsg. */
+	{
+		struct req r;
+		start(&r, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
+		((struct rtmsg *)NLMSG_DATA(&r.h))->rtm_scope = 1;
+		struct iovec siov = { &r, r.h.nlmsg_len };
+		struct msghdr sm = { .msg_iov = &siov, .msg_iovlen = 1 };
+		printf("invalid: route dump with a scope, sendmsg:\n  sent %zd\n", sendmsg(fd, &sm, 0));
+		char b[64];
+		ssize_t n = recv(fd, b, sizeof b, 0);
+		if (n >= 16) show((struct nlmsghdr *)b, r.h.nlmsg_seq, portid(fd));
+		else printf("  recv %zd\n", n);
+	}
 	/* A request that is not a dump is the kernel's business. */
 	{
 		struct req r;
