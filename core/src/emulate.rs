@@ -834,6 +834,28 @@ mod tests {
     }
 
     #[test]
+    fn strict_options_from_the_raw_path_are_the_kernels() {
+        // Go's raw syscalls (the SIGSYS handler) keep the kernel's answer to
+        // NETLINK_GET_STRICT_CHK and NETLINK_EXT_ACK: only the libc hooks emulate them
+        // (crate::strictchk), so a Go program is never told its dumps are filtered.
+        for opt in [
+            crate::strictchk::NETLINK_GET_STRICT_CHK,
+            crate::strictchk::NETLINK_EXT_ACK,
+        ] {
+            let k = FakeKernel::with_route_socket(FD, INO);
+            k.script(nr::SETSOCKOPT, &[neg(errno::ENOPROTOOPT)]);
+            let t = Table::new();
+            let o = setopt(&k, &t, opt, 1, 4);
+            assert_eq!(
+                o,
+                Outcome::new(neg(errno::ENOPROTOOPT), Action::PassedThrough)
+            );
+            assert_eq!(k.calls_of(nr::SETSOCKOPT).len(), 1);
+            assert!(t.is_empty());
+        }
+    }
+
+    #[test]
     fn add_membership_follows_linux_checks() {
         let k = FakeKernel::with_route_socket(FD, INO);
         let t = Table::new();
