@@ -397,7 +397,8 @@ pub fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
             ],
         );
         if full < 0 {
-            return Some(Outcome::new(full, Action::DumpFiltered(0, 0)));
+            // Nothing there yet (EAGAIN), a timeout, a signal: the kernel's answer.
+            return Some(Outcome::new(full, Action::PassedThrough));
         }
         let cap = (full as usize).max(1).next_multiple_of(4096);
         // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS.
@@ -411,7 +412,7 @@ pub fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
         );
         if got < 0 {
             sys(nr::MUNMAP, [p as usize, cap, 0, 0, 0, 0]);
-            return Some(Outcome::new(got, Action::DumpFiltered(0, 0)));
+            return Some(Outcome::new(got, Action::PassedThrough));
         }
         // SAFETY: `p` is a fresh private mapping of `cap` >= `got` bytes, ours alone until
         // the munmap below.
