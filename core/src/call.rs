@@ -53,6 +53,18 @@ pub enum Action {
     /// `openat` of a missing `/proc/sys/net/ipv6/conf/IFACE/disable_ipv6` answered with a
     /// file holding `0` ([`crate::sysctl`]).
     Ipv6SysctlAnswered,
+    /// `NETLINK_GET_STRICT_CHK` (12) or `NETLINK_EXT_ACK` (11) set or read: the option, and
+    /// whether it is on ([`crate::strictchk`]).
+    StrictOption(i32, bool),
+    /// A dump request on a strict socket went to the kernel; its replies are filtered.
+    StrictDump,
+    /// A dump request on a strict socket refused with this errno: not sent, reported as sent,
+    /// Linux's answer injected for the next receive.
+    StrictRefused(i32),
+    /// A datagram of a strict dump filtered: replies kept, of replies seen.
+    DumpFiltered(u32, u32),
+    /// The injected answer of a refused strict dump was received.
+    StrictAnswered,
 }
 
 /// The result register and what happened.

@@ -56,13 +56,17 @@ impl Native {
     pub const PACKET_WRITE: u64 = 1 << 50;
     /// `/proc/sys/net/ipv6/conf/IFACE/disable_ipv6` exists (or IPv6 itself is off).
     pub const IPV6_SYSCTL: u64 = 1 << 51;
+    /// `setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK)` is accepted on a NETLINK_ROUTE socket
+    /// (gVisor: ENOPROTOOPT), so the kernel checks and filters dump requests itself.
+    pub const STRICT_CHK: u64 = 1 << 52;
     /// Everything, as on Linux.
     pub const ALL: Native = Native(
         ALL_GROUPS
             | Self::CONNECT_GROUP
             | Self::SEND_GROUP
             | Self::PACKET_WRITE
-            | Self::IPV6_SYSCTL,
+            | Self::IPV6_SYSCTL
+            | Self::STRICT_CHK,
     );
 
     /// From the probes' answers. `accepted` has bit `g - 1` for each probed group the kernel
@@ -79,7 +83,11 @@ impl Native {
             0
         };
         let flags = flags
-            & (Self::CONNECT_GROUP | Self::SEND_GROUP | Self::PACKET_WRITE | Self::IPV6_SYSCTL);
+            & (Self::CONNECT_GROUP
+                | Self::SEND_GROUP
+                | Self::PACKET_WRITE
+                | Self::IPV6_SYSCTL
+                | Self::STRICT_CHK);
         Native(groups | flags)
     }
 
@@ -143,6 +151,9 @@ impl Native {
         if !self.has(Self::IPV6_SYSCTL) {
             t |= Traps::OPENAT;
         }
+        if !self.has(Self::STRICT_CHK) {
+            t |= Traps::STRICT;
+        }
         Traps(t)
     }
 }
@@ -162,10 +173,16 @@ impl Traps {
     pub const SEND_LL: u8 = 4;
     /// openat `O_RDONLY | O_CLOEXEC` (the IPv6 sysctl, [`crate::sysctl`]).
     pub const OPENAT: u8 = 8;
+    /// `NETLINK_GET_STRICT_CHK` and the dumps of strict sockets ([`crate::strictchk`]): libc
+    /// hooks only. The seccomp filter names nothing for it and [`crate::filter::wants`] wants
+    /// nothing more for it: the hooks of setsockopt, getsockopt, the sends and the receives
+    /// take those calls in themselves. Go's raw syscalls keep the kernel's answer (ENOPROTOOPT).
+    pub const STRICT: u8 = 16;
     /// None: the library stays passive.
     pub const NONE: Traps = Traps(0);
     /// All of them: what `GVNET_MODE=force` and a kernel refusing everything need.
-    pub const ALL: Traps = Traps(Self::MEMBERSHIP | Self::SEND_NL | Self::SEND_LL | Self::OPENAT);
+    pub const ALL: Traps =
+        Traps(Self::MEMBERSHIP | Self::SEND_NL | Self::SEND_LL | Self::OPENAT | Self::STRICT);
 
     /// From raw bits.
     pub const fn from_bits(bits: u8) -> Traps {
@@ -185,6 +202,12 @@ impl Traps {
     /// Whether nothing is trapped.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// Whether the seccomp filter has anything to name: everything but [`Traps::STRICT`],
+    /// which the libc hooks alone serve.
+    pub const fn needs_filter(self) -> bool {
+        self.0 & !Self::STRICT != 0
     }
 }
 
@@ -212,17 +235,18 @@ impl State {
 }
 
 /// The capabilities by name, in the order [`states`] reports them.
-pub const CAPABILITIES: [&str; 5] = [
+pub const CAPABILITIES: [&str; 6] = [
     "groups",
     "connect to a group",
     "send to a group",
     "AF_PACKET write",
     "IPv6 sysctls",
+    "NETLINK_GET_STRICT_CHK",
 ];
 
 /// Each capability's state: native where `kernel` does it and `emulating` is off for it; else
 /// emulated where `traps` takes its calls in, off where nothing does.
-pub fn states(kernel: Native, traps: Traps) -> [State; 5] {
+pub fn states(kernel: Native, traps: Traps) -> [State; 6] {
     let s = |native: bool, trapped: bool| {
         if native {
             State::Native
@@ -239,6 +263,7 @@ pub fn states(kernel: Native, traps: Traps) -> [State; 5] {
         s(kernel.has(Native::SEND_GROUP), traps.has(Traps::SEND_NL)),
         s(kernel.has(Native::PACKET_WRITE), traps.has(Traps::SEND_LL)),
         s(kernel.has(Native::IPV6_SYSCTL), traps.has(Traps::OPENAT)),
+        s(kernel.has(Native::STRICT_CHK), traps.has(Traps::STRICT)),
     ]
 }
 
@@ -260,7 +285,11 @@ mod tests {
     fn linux_is_all_native_and_traps_nothing() {
         let linux = Native::from_probes(
             EMULABLE_MASK,
-            Native::CONNECT_GROUP | Native::SEND_GROUP | Native::PACKET_WRITE | Native::IPV6_SYSCTL,
+            Native::CONNECT_GROUP
+                | Native::SEND_GROUP
+                | Native::PACKET_WRITE
+                | Native::IPV6_SYSCTL
+                | Native::STRICT_CHK,
         );
         assert_eq!(linux, Native::ALL);
         assert!(
@@ -291,12 +320,12 @@ mod tests {
         // native and no monitor waits for kicks.
         assert_eq!(
             CURRENT.traps(false),
-            Traps::from_bits(Traps::MEMBERSHIP | Traps::SEND_LL | Traps::OPENAT)
+            Traps::from_bits(Traps::MEMBERSHIP | Traps::SEND_LL | Traps::OPENAT | Traps::STRICT)
         );
         // With the operator's flag the AF_PACKET write is the kernel's.
         assert_eq!(
             CURRENT_FLAG.traps(true),
-            Traps::from_bits(Traps::MEMBERSHIP | Traps::SEND_NL | Traps::OPENAT)
+            Traps::from_bits(Traps::MEMBERSHIP | Traps::SEND_NL | Traps::OPENAT | Traps::STRICT)
         );
     }
 
@@ -305,14 +334,14 @@ mod tests {
         use State::*;
         assert_eq!(
             states(CURRENT, CURRENT.traps(true)),
-            [Emulated, Emulated, Native, Emulated, Emulated]
+            [Emulated, Emulated, Native, Emulated, Emulated, Emulated]
         );
         assert_eq!(
             states(CURRENT_FLAG, CURRENT_FLAG.traps(true)),
-            [Emulated, Emulated, Native, Native, Emulated]
+            [Emulated, Emulated, Native, Native, Emulated, Emulated]
         );
-        assert_eq!(states(OLD, Traps::NONE), [Off; 5]);
-        assert_eq!(states(super::Native::ALL, Traps::NONE), [State::Native; 5]);
+        assert_eq!(states(OLD, Traps::NONE), [Off; 6]);
+        assert_eq!(states(super::Native::ALL, Traps::NONE), [State::Native; 6]);
     }
 
     #[test]
@@ -324,10 +353,16 @@ mod tests {
 
     #[test]
     fn only_what_is_refused_is_trapped() {
-        for bits in 0..16u64 {
+        for bits in 0..32u64 {
             let flags = bits << 48;
             let n = Native::from_probes(EMULABLE_MASK, flags);
             let t = n.traps(true);
+            assert_eq!(t.has(Traps::STRICT), !n.has(Native::STRICT_CHK));
+            // A kernel refusing NETLINK_GET_STRICT_CHK alone needs the hooks, not the filter.
+            if bits == 0xf {
+                assert_eq!(t, Traps::from_bits(Traps::STRICT));
+                assert!(!t.needs_filter());
+            }
             assert_eq!(t.has(Traps::MEMBERSHIP), !n.has(Native::CONNECT_GROUP));
             assert_eq!(t.has(Traps::SEND_LL), !n.has(Native::PACKET_WRITE));
             assert_eq!(t.has(Traps::OPENAT), !n.has(Native::IPV6_SYSCTL));

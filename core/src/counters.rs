@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// `b"gvnetcnt"` read as a little-endian u64: the first field of [`Counters`].
 pub const MAGIC: u64 = u64::from_le_bytes(*b"gvnetcnt");
 /// Layout version of [`Counters`].
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The syscalls counted, in the order of [`Counters::calls`]; the last row is every other number.
 pub const CALLS: [&str; 12] = [
@@ -57,7 +57,7 @@ pub const fn call_index(n: usize) -> usize {
 }
 
 /// The outcomes counted, in the order of [`Counters::actions`] (one per [`Action`] variant).
-pub const ACTIONS: [&str; 17] = [
+pub const ACTIONS: [&str; 22] = [
     "passed_through",
     "bound_without_groups",
     "cleared_groups",
@@ -75,6 +75,11 @@ pub const ACTIONS: [&str; 17] = [
     "waited",
     "kicked",
     "ipv6_sysctl_answered",
+    "strict_option",
+    "strict_dump",
+    "strict_refused",
+    "dump_filtered",
+    "strict_answered",
 ];
 
 /// Index into [`Counters::actions`].
@@ -97,6 +102,11 @@ pub const fn action_index(a: &Action) -> usize {
         Action::Waited => 14,
         Action::Kicked => 15,
         Action::Ipv6SysctlAnswered => 16,
+        Action::StrictOption(..) => 17,
+        Action::StrictDump => 18,
+        Action::StrictRefused(_) => 19,
+        Action::DumpFiltered(..) => 20,
+        Action::StrictAnswered => 21,
     }
 }
 
@@ -259,7 +269,7 @@ mod tests {
         assert_eq!(offset_of!(CallCounts, passed), 24);
         assert_eq!(offset_of!(CallCounts, forwarded), 32);
         assert_eq!(offset_of!(Counters, actions), 56 + 12 * 40);
-        assert_eq!(size_of::<Counters>(), 56 + 12 * 40 + 17 * 8);
+        assert_eq!(size_of::<Counters>(), 56 + 12 * 40 + 22 * 8);
         assert_eq!(Counters::new().size as usize, size_of::<Counters>());
         assert_eq!(&MAGIC.to_le_bytes(), b"gvnetcnt");
         // Every byte is a plain little-endian u64 or u32: no padding a reader could misplace.
@@ -286,6 +296,11 @@ mod tests {
             Action::Waited,
             Action::Kicked,
             Action::Ipv6SysctlAnswered,
+            Action::StrictOption(12, true),
+            Action::StrictDump,
+            Action::StrictRefused(22),
+            Action::DumpFiltered(1, 2),
+            Action::StrictAnswered,
         ];
         let mut seen = [false; ACTIONS.len()];
         for a in &all {

@@ -589,7 +589,8 @@ pub fn level(o: &Outcome) -> Level {
         Action::PacketDropped
         | Action::Overrun
         | Action::NotRemembered(_)
-        | Action::Ipv6SysctlAnswered => Level::Info,
+        | Action::Ipv6SysctlAnswered
+        | Action::StrictRefused(_) => Level::Info,
         _ => Level::Debug,
     }
 }
@@ -657,6 +658,24 @@ pub fn trace_call(via: &str, c: &Call, o: &Outcome) {
         Action::NotRemembered(g) => {
             l.str("emulated: bound without groups, but the membership table is full: groups ").hex(g as u64).str(" forgotten")
         }
+        Action::StrictOption(opt, on) => l
+            .str(if opt == crate::strictchk::NETLINK_GET_STRICT_CHK {
+                "emulated: NETLINK_GET_STRICT_CHK "
+            } else {
+                "emulated: NETLINK_EXT_ACK (no extended-ack attributes) "
+            })
+            .str(if on { "on" } else { "off" }),
+        Action::StrictDump => l.str("strict: dump request checked, sent; its replies are filtered"),
+        Action::StrictRefused(e) => l
+            .str("strict: request refused with ")
+            .str(abi::errno::name(e))
+            .str(" (injected)"),
+        Action::DumpFiltered(kept, of) => l
+            .str("strict dump filter: kept ")
+            .dec(kept as i64)
+            .str(" of ")
+            .dec(of as i64),
+        Action::StrictAnswered => l.str("strict: refused dump's NLMSG_DONE delivered"),
     };
     l.emit();
 }
@@ -812,6 +831,28 @@ mod tests {
         assert_eq!(setopt(&k, &t, abi::NETLINK_ADD_MEMBERSHIP, 39, 4).ret, 0);
         assert_eq!(bind_groups(&k, &t, 0).action, Action::ClearedGroups);
         assert_eq!(t.get(FD as i32, INO).unwrap().groups(), 1 << 38);
+    }
+
+    #[test]
+    fn strict_options_from_the_raw_path_are_the_kernels() {
+        // Go's raw syscalls (the SIGSYS handler) keep the kernel's answer to
+        // NETLINK_GET_STRICT_CHK and NETLINK_EXT_ACK: only the libc hooks emulate them
+        // (crate::strictchk), so a Go program is never told its dumps are filtered.
+        for opt in [
+            crate::strictchk::NETLINK_GET_STRICT_CHK,
+            crate::strictchk::NETLINK_EXT_ACK,
+        ] {
+            let k = FakeKernel::with_route_socket(FD, INO);
+            k.script(nr::SETSOCKOPT, &[neg(errno::ENOPROTOOPT)]);
+            let t = Table::new();
+            let o = setopt(&k, &t, opt, 1, 4);
+            assert_eq!(
+                o,
+                Outcome::new(neg(errno::ENOPROTOOPT), Action::PassedThrough)
+            );
+            assert_eq!(k.calls_of(nr::SETSOCKOPT).len(), 1);
+            assert!(t.is_empty());
+        }
     }
 
     #[test]

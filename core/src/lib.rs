@@ -60,5 +60,6 @@ pub mod sigsys;
 pub mod sites;
 pub mod sockaddr;
 pub mod state;
+pub mod strictchk;
 pub mod sysctl;
 pub mod trace;

@@ -20,6 +20,26 @@ const CLAIMING: u64 = u64::MAX;
 /// The socket's group bitmap exists: Linux allocates it on the first bind with groups or the
 /// first ADD/DROP_MEMBERSHIP, and only from then on does LIST_MEMBERSHIPS report words.
 const ALLOCATED: u32 = 1;
+/// `NETLINK_GET_STRICT_CHK` is on (emulated: `crate::strictchk`).
+const STRICT: u32 = 2;
+/// `NETLINK_EXT_ACK` is on (emulated as accepted: `crate::strictchk`).
+const EXT_ACK: u32 = 4;
+
+/// Words a socket keeps of its pending strict dump (`rtnl::strict::FILTER_WORDS`; the
+/// `strictchk` module checks the two agree).
+pub const DUMP_WORDS: usize = 10;
+
+/// What a strict socket's pending dump is ([`Slot::dump`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dump {
+    /// No dump pending.
+    None,
+    /// A dump request went to the kernel; its replies are filtered. The words encode the
+    /// filter.
+    Filter(u32, [u64; DUMP_WORDS]),
+    /// A dump request was refused; the words hold the answer to deliver (its length first).
+    Failed([u64; DUMP_WORDS]),
+}
 
 /// One socket's record.
 pub struct Slot {
@@ -28,6 +48,10 @@ pub struct Slot {
     groups: AtomicU64,
     flags: AtomicU32,
     dst_group: AtomicU32,
+    /// 0: no dump pending, 1: a filtered dump, 2: a refused one ([`Dump`]).
+    dump_state: AtomicU32,
+    dump_seq: AtomicU32,
+    dump_words: [AtomicU64; DUMP_WORDS],
     /// The socket's queue of synthesized events.
     pub ev: EventState,
 }
@@ -40,6 +64,9 @@ impl Slot {
             groups: AtomicU64::new(0),
             flags: AtomicU32::new(0),
             dst_group: AtomicU32::new(0),
+            dump_state: AtomicU32::new(0),
+            dump_seq: AtomicU32::new(0),
+            dump_words: [const { AtomicU64::new(0) }; DUMP_WORDS],
             ev: EventState::new(),
         }
     }
@@ -49,6 +76,7 @@ impl Slot {
         self.groups.store(0, Ordering::Release);
         self.flags.store(0, Ordering::Release);
         self.dst_group.store(0, Ordering::Release);
+        self.dump_state.store(0, Ordering::Release);
         self.ev.reset();
     }
 
@@ -124,6 +152,67 @@ impl Slot {
     /// Records the default destination group.
     pub fn set_dst_group(&self, g: u32) {
         self.dst_group.store(g, Ordering::Release);
+    }
+
+    fn set_flag(&self, flag: u32, on: bool) {
+        if on {
+            self.flags.fetch_or(flag, Ordering::AcqRel);
+        } else {
+            self.flags.fetch_and(!flag, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether `NETLINK_GET_STRICT_CHK` is on for the socket.
+    pub fn strict(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & STRICT != 0
+    }
+
+    /// Turns `NETLINK_GET_STRICT_CHK` on or off.
+    pub fn set_strict(&self, on: bool) {
+        self.set_flag(STRICT, on);
+    }
+
+    /// Whether `NETLINK_EXT_ACK` is on for the socket.
+    pub fn ext_ack(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & EXT_ACK != 0
+    }
+
+    /// Turns `NETLINK_EXT_ACK` on or off.
+    pub fn set_ext_ack(&self, on: bool) {
+        self.set_flag(EXT_ACK, on);
+    }
+
+    /// The socket's pending strict dump. One thread sends and receives on a netlink socket at
+    /// a time in the programs this serves (netlink-sys, iproute2); two threads dumping on one
+    /// socket at once get Linux's interleaving from the kernel but one filter here.
+    pub fn dump(&self) -> Dump {
+        let st = self.dump_state.load(Ordering::Acquire);
+        if st == 0 {
+            return Dump::None;
+        }
+        let mut w = [0u64; DUMP_WORDS];
+        for (d, s) in w.iter_mut().zip(&self.dump_words) {
+            *d = s.load(Ordering::Acquire);
+        }
+        match st {
+            1 => Dump::Filter(self.dump_seq.load(Ordering::Acquire), w),
+            _ => Dump::Failed(w),
+        }
+    }
+
+    /// Records the socket's pending strict dump (replacing any).
+    pub fn set_dump(&self, d: Dump) {
+        self.dump_state.store(0, Ordering::Release);
+        let (st, seq, w) = match d {
+            Dump::None => return,
+            Dump::Filter(seq, w) => (1, seq, w),
+            Dump::Failed(w) => (2, 0, w),
+        };
+        for (d, s) in self.dump_words.iter().zip(w) {
+            d.store(s, Ordering::Release);
+        }
+        self.dump_seq.store(seq, Ordering::Release);
+        self.dump_state.store(st, Ordering::Release);
     }
 }
 
@@ -293,6 +382,29 @@ mod tests {
             "another inode at the same fd is another socket"
         );
         assert_eq!(t.claim(5, 78).unwrap().groups(), 0);
+    }
+
+    #[test]
+    fn strict_flags_and_the_pending_dump_are_the_sockets() {
+        let t = Table::new();
+        let s = t.claim(5, 77).unwrap();
+        assert!(!s.strict() && !s.ext_ack() && s.dump() == Dump::None);
+        s.set_strict(true);
+        s.set_ext_ack(true);
+        s.set_dump(Dump::Filter(9, [7; DUMP_WORDS]));
+        let d = t.get(6, 77).unwrap();
+        assert!(d.strict() && d.ext_ack());
+        assert_eq!(d.dump(), Dump::Filter(9, [7; DUMP_WORDS]));
+        s.set_strict(false);
+        assert!(!s.strict() && s.ext_ack() && s.groups() == 0 && !s.allocated());
+        s.set_dump(Dump::Failed([1; DUMP_WORDS]));
+        assert_eq!(s.dump(), Dump::Failed([1; DUMP_WORDS]));
+        s.set_dump(Dump::None);
+        assert_eq!(s.dump(), Dump::None);
+        // A new socket in the slot starts clean.
+        assert!(t.release(s, 77));
+        let n = t.claim(5, 78).unwrap();
+        assert!(!n.strict() && !n.ext_ack() && n.dump() == Dump::None);
     }
 
     #[test]

@@ -361,8 +361,9 @@ fn put_name<K: Kernel>(k: &K, addr: usize, addrlen: usize, group: u32) -> Result
     write_user(k, addrlen, &(name.len() as u32).to_ne_bytes())
 }
 
-/// Copies one event into the caller's buffers; the return value of the receive.
-fn deliver<K: Kernel>(k: &K, args: RecvArgs, group: u32, msg: &[u8], flags: usize) -> isize {
+/// Copies one datagram from the kernel (an event of `group`, or with group 0 anything else)
+/// into the caller's buffers as `netlink_recvmsg` does; the return value of the receive.
+pub fn deliver<K: Kernel>(k: &K, args: RecvArgs, group: u32, msg: &[u8], flags: usize) -> isize {
     let full = msg.len();
     let copied = match args {
         RecvArgs::From {

@@ -63,6 +63,11 @@ pub fn set_traps(t: Traps) {
     TRAPS.store(t.bits(), Ordering::Release);
 }
 
+/// Some socket of this process turned `NETLINK_GET_STRICT_CHK` or `NETLINK_EXT_ACK` on under
+/// the emulation (`strictchk`): until then the send and receive hooks look at no socket for
+/// it. Never cleared (a socket's close is not seen).
+pub static STRICT_SEEN: AtomicBool = AtomicBool::new(false);
+
 // --- The staged filter layers ---
 
 /// The late layer of this process (empty unless the engine staged it); installed at the first

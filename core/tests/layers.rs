@@ -50,6 +50,7 @@ const ORDER: &[(&str, &[&str])] = &[
             "sysctl",
             "recv",
             "monitor",
+            "strictchk",
             "emulate",
         ],
     ),

@@ -237,6 +237,13 @@ fn decide(cfg: &Config, exe: &str, target: bool) {
         info!("{reason}: libc hooks active in {exe}; not a target (GVNET_TARGETS={}), no raw-syscall engine{events}", cfg.targets.join(","));
         return;
     }
+    if !traps.needs_filter() {
+        // NETLINK_GET_STRICT_CHK alone is refused: the libc hooks serve it, a Go target's raw
+        // syscalls keep the kernel's answer.
+        COUNTERS.engine.store(engine::HOOKS, Ordering::Relaxed);
+        info!("{reason}: libc hooks active in {exe}; nothing for the raw-syscall engine to trap{events}");
+        return;
+    }
     match install_engine(traps) {
         Ok(detail) => {
             COUNTERS
@@ -382,7 +389,7 @@ struct Probe {
     /// [`Native`] flags the kernel accepted.
     flags: u64,
     /// The first refusal per capability, in the order of [`caps::CAPABILITIES`].
-    why: [Option<String>; 5],
+    why: [Option<String>; 6],
 }
 
 impl Probe {
@@ -471,12 +478,13 @@ fn group_names(mask: u64) -> String {
 ///   address (gVisor parses the address first, so `sll_halen` must be 6; then it answers
 ///   EOPNOTSUPP when writes are off, EINVAL when on; Linux ENXIO): no interface, no frame;
 /// * IPv6: whether `/proc/sys/net/ipv6/conf` exists, and where it does not whether IPv6 exists
-///   at all (an AF_INET6 socket): without IPv6 there is nothing to answer for.
+///   at all (an AF_INET6 socket): without IPv6 there is nothing to answer for;
+/// * `NETLINK_GET_STRICT_CHK`: set on a scratch NETLINK_ROUTE socket.
 fn probe_kernel() -> Probe {
     let mut p = Probe {
         accepted: 0,
         flags: 0,
-        why: [None, None, None, None, None],
+        why: [None, None, None, None, None, None],
     };
     let nl_route = || socket(abi::AF_NETLINK as i32, libc::SOCK_RAW, abi::NETLINK_ROUTE);
     let first_refusal = |why: &mut Option<String>, e: String| {
@@ -558,7 +566,35 @@ fn probe_kernel() -> Probe {
         Ok(()) => p.flags |= Native::IPV6_SYSCTL,
         Err(e) => p.why[4] = Some(e),
     }
+    match probe_strict_chk() {
+        Ok(()) => p.flags |= Native::STRICT_CHK,
+        Err(e) => p.why[5] = Some(e),
+    }
     p
+}
+
+/// `Ok` where a NETLINK_ROUTE socket accepts `NETLINK_GET_STRICT_CHK` (set on a scratch
+/// socket that is closed again and sends nothing).
+fn probe_strict_chk() -> Result<(), String> {
+    let fd = socket(abi::AF_NETLINK as i32, libc::SOCK_RAW, abi::NETLINK_ROUTE)
+        .map_err(|e| format!("socket(AF_NETLINK): {e}"))?;
+    let one: i32 = 1;
+    // SAFETY: `one` is a live int for the call.
+    let r = unsafe {
+        RawKernel.syscall(
+            nr::SETSOCKOPT,
+            [
+                fd,
+                abi::SOL_NETLINK as usize,
+                gvnet_core::strictchk::NETLINK_GET_STRICT_CHK as usize,
+                &one as *const i32 as usize,
+                4,
+                0,
+            ],
+        )
+    };
+    close(fd);
+    check(r).map(|_| ())
 }
 
 /// A connect with `group` and an `NLMSG_NOOP` sent to it, on one scratch socket.

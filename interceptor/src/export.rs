@@ -5,6 +5,11 @@
 //! (resolved in the constructor) and only the calls the filter rules name ([`wants`]) through the
 //! emulation, which is the same code the SIGSYS handler runs.
 //!
+//! `send` is hooked for `NETLINK_GET_STRICT_CHK` alone (a dump request on a strict socket is
+//! checked before it is sent, [`gvnet_core::strictchk`]; its replies are filtered by the
+//! receive hooks; `sendmsg` is checked the same way); `write` of a dump request is not checked,
+//! and its dump not filtered.
+//!
 //! Not hooked, on purpose: `socket` and `close` (memberships belong to the socket's inode, so a
 //! new or closed fd needs no bookkeeping, and a `dup` shares them as in Linux) and `ioctl`
 //! (nothing gvnet emulates is reachable through it).
@@ -21,6 +26,7 @@ use gvnet_core::call::Call;
 use gvnet_core::emulate::{handle, is_route_socket, note_rcvbuf, receive_events, trace_call};
 use gvnet_core::kernel::{read_user, RawKernel};
 use gvnet_core::state::{PROGRAM, TABLE};
+use gvnet_core::strictchk::{self, Send};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 /// The address of this process's counters (`gvnet_core::counters`): the one data symbol, found
@@ -65,6 +71,90 @@ fn received(nr_: usize, args: [usize; 6]) -> Option<isize> {
     Some(libc_result(out.ret))
 }
 
+// ---- NETLINK_GET_STRICT_CHK (gvnet_core::strictchk): libc hooks only ----
+
+/// Whether this process emulates `NETLINK_GET_STRICT_CHK` (deciding first if it still waits).
+fn strict_emulated() -> bool {
+    if engine::waiting() {
+        engine::settle();
+    }
+    engine::active() && gvnet_core::state::traps().has(gvnet_core::caps::Traps::STRICT)
+}
+
+/// Whether a send or receive on some socket may concern a strict dump: cheap, no syscall.
+fn strict_sockets() -> bool {
+    gvnet_core::state::STRICT_SEEN.load(core::sync::atomic::Ordering::Acquire)
+        && engine::active()
+        && gvnet_core::state::traps().has(gvnet_core::caps::Traps::STRICT)
+}
+
+/// Traces an outcome of the strict emulation as a call `nr_` with `a`, and returns it the libc
+/// way.
+fn strict_traced(nr_: usize, a: [usize; 6], out: gvnet_core::call::Outcome) -> isize {
+    trace_call("libc", &Call { nr: nr_, args: a }, &out);
+    libc_result(out.ret)
+}
+
+/// setsockopt/getsockopt of `NETLINK_GET_STRICT_CHK` or `NETLINK_EXT_ACK` where emulated;
+/// `None`: the kernel's.
+fn strict_option(nr_: usize, a: [usize; 6]) -> Option<isize> {
+    let [fd, level, opt, val, len, _] = a;
+    if !strictchk::is_strict_option(level as i32, opt as i32) || !strict_emulated() {
+        return None;
+    }
+    let out = if nr_ == nr::SETSOCKOPT {
+        strictchk::setsockopt(&RawKernel, &TABLE, fd, opt as i32, val, len)
+    } else {
+        strictchk::getsockopt(&RawKernel, &TABLE, fd, opt as i32, val, len)
+    }?;
+    Some(strict_traced(nr_, a, out))
+}
+
+/// A send of `len` bytes at `buf` to the kernel on a strict socket: `Some(result)` when this
+/// module answered, `None` when the send is none of its business. A dump request Linux refuses
+/// is not sent (its answer waits for the next receive); one it accepts is sent with `send()` and
+/// traced with the kernel's result, its replies filtered on receive.
+fn strict_send(a: [usize; 6], send: &dyn Fn() -> isize) -> Option<isize> {
+    if !strict_sockets() {
+        return None;
+    }
+    match strictchk::before_send(&RawKernel, &TABLE, a[0], a[1], a[2]) {
+        Send::Kernel => None,
+        Send::Filtered => {
+            let r = send();
+            let ret = if r < 0 {
+                // SAFETY: __errno_location returns this thread's errno.
+                -(unsafe { *libc::__errno_location() } as isize)
+            } else {
+                r
+            };
+            let out = gvnet_core::call::Outcome::new(ret, gvnet_core::call::Action::StrictDump);
+            trace_call(
+                "libc",
+                &Call {
+                    nr: nr::SENDTO,
+                    args: a,
+                },
+                &out,
+            );
+            Some(r)
+        }
+        Send::Answered(out) => Some(strict_traced(nr::SENDTO, a, out)),
+    }
+}
+
+/// A receive on a socket with a pending strict dump, served by `strictchk::receive`;
+/// `None`: not one.
+fn strict_received(nr_: usize, a: [usize; 6]) -> Option<isize> {
+    if !strict_sockets() {
+        return None;
+    }
+    let call = Call { nr: nr_, args: a };
+    let out = strictchk::receive(&RawKernel, &TABLE, &call)?;
+    trace_call("libc", &call, &out);
+    Some(libc_result(out.ret))
+}
+
 /// `recv(2)`.
 ///
 /// # Safety
@@ -72,7 +162,7 @@ fn received(nr_: usize, args: [usize; 6]) -> Option<isize> {
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
-    if let Some(r) = received(nr::RECVFROM, a) {
+    if let Some(r) = received(nr::RECVFROM, a).or_else(|| strict_received(nr::RECVFROM, a)) {
         return r as ssize_t;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -81,6 +171,28 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
             transmute(crate::real::RECV.get());
         real(fd, buf, len, flags)
     }
+}
+
+/// `send(2)`: a dump request on a socket with `NETLINK_GET_STRICT_CHK` emulated is checked
+/// first; everything else goes to libc.
+///
+/// # Safety
+/// As libc's `send`.
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
+    let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
+    let real = || -> isize {
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+        unsafe {
+            let real: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int) -> ssize_t =
+                transmute(crate::real::SEND.get());
+            real(fd, buf, len, flags)
+        }
+    };
+    if let Some(r) = strict_send(a, &real) {
+        return r as ssize_t;
+    }
+    real() as ssize_t
 }
 
 /// `recvfrom(2)`.
@@ -104,7 +216,7 @@ pub unsafe extern "C" fn recvfrom(
         addr as usize,
         addrlen as usize,
     ]);
-    if let Some(r) = received(nr::RECVFROM, a) {
+    if let Some(r) = received(nr::RECVFROM, a).or_else(|| strict_received(nr::RECVFROM, a)) {
         return r as ssize_t;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -128,7 +240,7 @@ pub unsafe extern "C" fn recvfrom(
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, msg as usize, flags as usize]);
-    if let Some(r) = received(nr::RECVMSG, a) {
+    if let Some(r) = received(nr::RECVMSG, a).or_else(|| strict_received(nr::RECVMSG, a)) {
         return r as ssize_t;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
@@ -203,21 +315,39 @@ pub unsafe extern "C" fn sendto(
         addr as usize,
         alen as usize,
     ]);
-    if engine::wants_call(nr::SENDTO, &a) {
-        return emulated(nr::SENDTO, a);
+    let send = || -> isize {
+        if engine::wants_call(nr::SENDTO, &a) {
+            return emulated(nr::SENDTO, a);
+        }
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+        unsafe {
+            let real: unsafe extern "C" fn(
+                c_int,
+                *const c_void,
+                size_t,
+                c_int,
+                *const sockaddr,
+                socklen_t,
+            ) -> ssize_t = transmute(crate::real::SENDTO.get());
+            real(fd, buf, len, flags, addr, alen)
+        }
+    };
+    if strict_sockets() && (addr.is_null() || to_kernel(addr as usize, alen as usize)) {
+        if let Some(r) = strict_send(a, &send) {
+            return r as ssize_t;
+        }
     }
-    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
-        let real: unsafe extern "C" fn(
-            c_int,
-            *const c_void,
-            size_t,
-            c_int,
-            *const sockaddr,
-            socklen_t,
-        ) -> ssize_t = transmute(crate::real::SENDTO.get());
-        real(fd, buf, len, flags, addr, alen)
-    }
+    send() as ssize_t
+}
+
+/// Whether a destination of `alen` bytes at `addr` is the kernel (a `sockaddr_nl` with
+/// `nl_pid` 0).
+fn to_kernel(addr: usize, alen: usize) -> bool {
+    let mut sa = [0u8; abi::SOCKADDR_NL_LEN];
+    alen == abi::SOCKADDR_NL_LEN
+        && read_user(&RawKernel, addr, &mut sa).is_ok()
+        && u16::from_ne_bytes([sa[0], sa[1]]) == abi::AF_NETLINK
+        && sa[4..8] == [0; 4]
 }
 
 /// `sendmsg(2)`: the destination is inside the message header, so every sendmsg with a header is
@@ -235,6 +365,32 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             let len = u32::from_ne_bytes(len) as usize;
             if len == abi::SOCKADDR_NL_LEN || len == abi::SOCKADDR_LL_LEN {
                 engine::settle();
+            }
+        }
+    }
+    if strict_sockets() && !msg.is_null() {
+        let a = args(&[fd as usize, msg as usize, flags as usize]);
+        match strictchk::before_sendmsg(&RawKernel, &TABLE, fd as usize, msg as usize) {
+            Send::Kernel => {}
+            Send::Answered(out) => return strict_traced(nr::SENDMSG, a, out) as ssize_t,
+            Send::Filtered => {
+                let r = emulated(nr::SENDMSG, a);
+                let ret = if r < 0 {
+                    // SAFETY: __errno_location returns this thread's errno.
+                    -(unsafe { *libc::__errno_location() } as isize)
+                } else {
+                    r
+                };
+                let out = gvnet_core::call::Outcome::new(ret, gvnet_core::call::Action::StrictDump);
+                trace_call(
+                    "libc",
+                    &Call {
+                        nr: nr::SENDMSG,
+                        args: a,
+                    },
+                    &out,
+                );
+                return r as ssize_t;
             }
         }
     }
@@ -271,6 +427,9 @@ pub unsafe extern "C" fn setsockopt(
         val as usize,
         len as usize,
     ]);
+    if let Some(r) = strict_option(nr::SETSOCKOPT, a) {
+        return r as c_int;
+    }
     if engine::wants_call(nr::SETSOCKOPT, &a) {
         return emulated(nr::SETSOCKOPT, a) as c_int;
     }
@@ -319,6 +478,9 @@ pub unsafe extern "C" fn getsockopt(
         val as usize,
         len as usize,
     ]);
+    if let Some(r) = strict_option(nr::GETSOCKOPT, a) {
+        return r as c_int;
+    }
     if engine::wants_call(nr::GETSOCKOPT, &a) {
         return emulated(nr::GETSOCKOPT, a) as c_int;
     }

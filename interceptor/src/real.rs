@@ -73,6 +73,7 @@ macro_rules! syms {
 syms! {
     BIND = "bind" / nr::BIND,
     CONNECT = "connect" / nr::CONNECT,
+    SEND = "send" / nr::SENDTO,
     SENDTO = "sendto" / nr::SENDTO,
     SENDMSG = "sendmsg" / nr::SENDMSG,
     SETSOCKOPT = "setsockopt" / nr::SETSOCKOPT,

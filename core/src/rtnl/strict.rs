@@ -887,3 +887,242 @@ pub fn done_flags(filter: &DumpFilter) -> u16 {
         0
     }
 }
+
+// ---- Wiring: what a socket remembers, the failed dump's answer, a datagram filtered ----
+
+/// Words of [`DumpFilter::encode`]: what a socket's record keeps of a pending dump.
+pub const FILTER_WORDS: usize = 10;
+
+impl DumpFilter {
+    /// The filter as plain words (a socket record holds them in atomics): byte 0 the kind
+    /// (1 link, 2 address, 3 route, 4 neighbour), 1 family, 2 protocol, 3 type, 4 proxy,
+    /// 5 kind length (0xff: no kind), 8..12 master / index / table, 12..16 output device /
+    /// master, 16..20 route flags, 20.. the kind's name.
+    pub fn encode(&self) -> [u64; FILTER_WORDS] {
+        let mut b = [0u8; FILTER_WORDS * 8];
+        fn put(b: &mut [u8], at: usize, v: u32) {
+            if let Some(d) = b.get_mut(at..at + 4) {
+                d.copy_from_slice(&v.to_ne_bytes());
+            }
+        }
+        let (tag, family, a, c) = match *self {
+            DumpFilter::Link { master, .. } => (1, 0, master, 0),
+            DumpFilter::Addr { family, ifindex } => (2, family, ifindex, 0),
+            DumpFilter::Route {
+                family, table, oif, ..
+            } => (3, family, table, oif),
+            DumpFilter::Neigh {
+                family,
+                ifindex,
+                master,
+                ..
+            } => (4, family, ifindex, master),
+        };
+        put(&mut b, 8, a);
+        put(&mut b, 12, c);
+        b[0] = tag;
+        b[1] = family;
+        b[5] = 0xff;
+        match *self {
+            DumpFilter::Link { kind: Some(k), .. } => {
+                b[5] = k.len;
+                for (d, s) in b.iter_mut().skip(20).zip(k.as_bytes()) {
+                    *d = *s;
+                }
+            }
+            DumpFilter::Route {
+                protocol,
+                rtype,
+                flags,
+                ..
+            } => {
+                b[2] = protocol;
+                b[3] = rtype;
+                put(&mut b, 16, flags);
+            }
+            DumpFilter::Neigh { proxy, .. } => b[4] = u8::from(proxy),
+            _ => {}
+        }
+        let mut w = [0u64; FILTER_WORDS];
+        for (i, d) in w.iter_mut().enumerate() {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(b.get(i * 8..i * 8 + 8).unwrap_or(&[0; 8]));
+            *d = u64::from_ne_bytes(x);
+        }
+        w
+    }
+
+    /// The filter [`DumpFilter::encode`] gave these words for; `None` for anything else.
+    pub fn decode(w: &[u64; FILTER_WORDS]) -> Option<DumpFilter> {
+        let mut b = [0u8; FILTER_WORDS * 8];
+        for (i, x) in w.iter().enumerate() {
+            b.get_mut(i * 8..i * 8 + 8)?
+                .copy_from_slice(&x.to_ne_bytes());
+        }
+        let (family, a, c) = (b[1], word(&b, 8), word(&b, 12));
+        Some(match b[0] {
+            1 => DumpFilter::Link {
+                master: a,
+                kind: match b[5] {
+                    0xff => None,
+                    n => Some(LinkKind::from_attr(b.get(20..20 + usize::from(n))?)),
+                },
+            },
+            2 => DumpFilter::Addr { family, ifindex: a },
+            3 => DumpFilter::Route {
+                family,
+                table: a,
+                protocol: b[2],
+                rtype: b[3],
+                oif: c,
+                flags: word(&b, 16),
+            },
+            4 => DumpFilter::Neigh {
+                family,
+                ifindex: a,
+                master: c,
+                proxy: b[4] != 0,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// The `nlmsg_flags` of the `NLMSG_DONE` that ends a dump Linux refused with `errno` (what
+/// [`validate`] said of `request`): `NLM_F_MULTI` and the `cb->answer_flags` the checks had set
+/// before they failed. `inet_valid_dump_ifaddr_req` sets `NLM_F_DUMP_FILTERED` as soon as the
+/// header passes with an `ifa_index` (so a bad attribute or a missing device after it carries
+/// it); `ip_valid_fib_dump_req` only when all checks passed, so only the missing table
+/// (ENOENT) of `inet_dump_fib` / `inet6_dump_fib` carries it.
+pub fn failed_flags(request: &[u8], errno: i32) -> u16 {
+    let body = request.get(NLMSG_HDRLEN..).unwrap_or(&[]);
+    let filtered = match rd_u16(request, 4) {
+        Some(RTM_GETADDR) => {
+            body.len() >= 8
+                && byte(body, 1) == 0
+                && byte(body, 2) == 0
+                && byte(body, 3) == 0
+                && word(body, 4) != 0
+        }
+        Some(RTM_GETROUTE) => errno == ENOENT,
+        _ => false,
+    };
+    NLM_F_MULTI | if filtered { NLM_F_DUMP_FILTERED } else { 0 }
+}
+
+/// `NLM_F_MULTI`.
+pub const NLM_F_MULTI: u16 = 2;
+/// `NLMSG_ERROR`.
+pub const NLMSG_ERROR: u16 = 2;
+/// `NLMSG_DONE`.
+pub const NLMSG_DONE: u16 = 3;
+
+/// The message Linux answers a refused dump with (`netlink_dump`: `nlmsg_put_answer` of an
+/// `NLMSG_DONE` carrying `dump_done_errno`): 20 bytes, the request's sequence number, the
+/// requesting socket's port id `portid`, [`failed_flags`], `-errno`. No acknowledgement
+/// follows, whatever the request's `NLM_F_ACK` (`netlink_dump_start` returns -EINTR), and no
+/// extended-ack attributes (gvnet does not emulate `NETLINK_EXT_ACK`'s messages).
+pub fn failed_done(request: &[u8], errno: i32, portid: u32) -> [u8; 20] {
+    let mut m = [0u8; 20];
+    m[0..4].copy_from_slice(&20u32.to_ne_bytes());
+    m[4..6].copy_from_slice(&NLMSG_DONE.to_ne_bytes());
+    m[6..8].copy_from_slice(&failed_flags(request, errno).to_ne_bytes());
+    m[8..12].copy_from_slice(&word(request, 8).to_ne_bytes());
+    m[12..16].copy_from_slice(&portid.to_ne_bytes());
+    m[16..20].copy_from_slice(&(-errno).to_ne_bytes());
+    m
+}
+
+/// What [`filter_datagram`] did with one datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Filtered {
+    /// The datagram's new length (the kept messages, moved to the front).
+    pub len: usize,
+    /// Replies of the dump kept.
+    pub kept: u32,
+    /// Replies of the dump seen.
+    pub of: u32,
+    /// The dump ended here (its `NLMSG_DONE`, or an `NLMSG_ERROR` with an error).
+    pub done: bool,
+}
+
+/// Filters one received datagram of a dump as Linux's strict dump would have sent it, in
+/// place: the first `len` bytes of `buf` are what the kernel delivered for the dump request
+/// with sequence number `seq` and filter `filter`.
+///
+/// * a reply of the dump (`nlmsg_seq == seq`) that [`keeps`] rejects is removed; one it keeps
+///   gets [`reply_flags`] added;
+/// * the dump's `NLMSG_DONE` gets [`done_flags`] added and ends it;
+/// * an `NLMSG_ERROR` of the dump with error 0 is removed: gVisor (release-20260817.0,
+///   `netlink/socket.go` `processMessages`) acknowledges a dump request that asked for
+///   `NLM_F_ACK`, Linux never does (`netlink_dump_start` returns -EINTR: no ack); one with an
+///   error ends the dump, kept as it is;
+/// * anything else (other sequence numbers, a truncated last message) is kept unchanged.
+pub fn filter_datagram<S: State>(
+    buf: &mut [u8],
+    len: usize,
+    seq: u32,
+    filter: &DumpFilter,
+    state: &S,
+) -> Filtered {
+    let len = len.min(buf.len());
+    let mut out = Filtered {
+        len: 0,
+        kept: 0,
+        of: 0,
+        done: false,
+    };
+    let (mut rd, mut wr) = (0usize, 0usize);
+    while rd < len {
+        let rest = len - rd;
+        let mlen = rd_u32(buf, rd).map_or(0, |l| l as usize);
+        if rest < NLMSG_HDRLEN || mlen < NLMSG_HDRLEN || mlen > rest {
+            // Not a whole message: the rest as it came.
+            buf.copy_within(rd..len, wr);
+            wr += rest;
+            break;
+        }
+        let step = align4(mlen).min(rest);
+        let ty = rd_u16(buf, rd + 4).unwrap_or(0);
+        let ours = word(buf, rd + 8) == seq;
+        let mut keep = true;
+        let mut add = 0u16;
+        if ours && !out.done {
+            let msg = buf.get(rd..rd + mlen).unwrap_or(&[]);
+            match ty {
+                NLMSG_DONE => {
+                    add = done_flags(filter);
+                    out.done = true;
+                }
+                NLMSG_ERROR => {
+                    if word(msg, NLMSG_HDRLEN) == 0 {
+                        keep = false;
+                    } else {
+                        out.done = true;
+                    }
+                }
+                _ => {
+                    out.of += 1;
+                    keep = keeps(filter, msg, state);
+                    if keep {
+                        out.kept += 1;
+                        add = reply_flags(filter, msg);
+                    }
+                }
+            }
+        }
+        if keep {
+            buf.copy_within(rd..rd + step, wr);
+            if add != 0 {
+                let f = rd_u16(buf, wr + 6).unwrap_or(0) | add;
+                if let Some(d) = buf.get_mut(wr + 6..wr + 8) {
+                    d.copy_from_slice(&f.to_ne_bytes());
+                }
+            }
+            wr += step;
+        }
+        rd += step;
+    }
+    out.len = wr;
+    out
+}

@@ -716,3 +716,238 @@ fn garbage_never_panics() {
         }
     }
 }
+
+// ---- wiring: what a strict socket remembers, the refused dump's answer, filtering ----
+
+/// The messages of a datagram, parsed by the oracle: header flags and the payload.
+fn parsed(b: &[u8]) -> Vec<(u16, NetlinkPayload<M>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < b.len() {
+        let m = NetlinkMessage::<M>::deserialize(&b[at..]).expect("the oracle parses it");
+        at += align4(m.header.length as usize);
+        out.push((m.header.flags, m.payload));
+    }
+    out
+}
+
+/// A message built by the oracle with sequence number `seq` (nl_bytes uses 7).
+fn with_seq(mut b: Vec<u8>, seq: u32) -> Vec<u8> {
+    b[8..12].copy_from_slice(&seq.to_ne_bytes());
+    b
+}
+
+/// gVisor's acknowledgement of a request (release-20260817.0 `DumpAckMessage`): NLMSG_ERROR
+/// with code 0 and the request's header.
+fn ack(seq: u32) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend(36u32.to_ne_bytes());
+    b.extend(2u16.to_ne_bytes());
+    b.extend(0u16.to_ne_bytes());
+    b.extend(seq.to_ne_bytes());
+    b.extend(4242u32.to_ne_bytes());
+    b.extend(0i32.to_ne_bytes());
+    b.extend(with_seq(
+        nl_bytes(&get_link(vec![]), DUMP)[..16].to_vec(),
+        seq,
+    ));
+    b
+}
+
+#[test]
+fn filter_datagram_drops_and_flags_in_place() {
+    let mut port = link(4, "vp", UP);
+    port.attributes.push(LinkAttribute::Controller(3));
+    let mut port2 = link(5, "vr", UP);
+    port2.attributes.push(LinkAttribute::Controller(3));
+    let d = dump(&[
+        M::NewLink(link(2, "eth0", UP)),
+        M::NewLink(port.clone()),
+        M::NewLink(link(6, "va", UP)),
+        M::NewLink(port2.clone()),
+    ]);
+    let f = DumpFilter::Link {
+        master: 3,
+        kind: None,
+    };
+    let mut buf = d.clone();
+    buf.extend([0xaa; 64]); // room the kernel did not fill
+    let r = s::filter_datagram(&mut buf, d.len(), 7, &f, &Fake);
+    assert_eq!((r.kept, r.of, r.done), (2, 4, true));
+    let got = parsed(&buf[..r.len]);
+    assert_eq!(got.len(), 3, "two ports and NLMSG_DONE");
+    let multi = NLM_F_MULTIPART;
+    assert_eq!(got[0].0, multi | NLM_F_DUMP_FILTERED);
+    assert_eq!(got[0].1, NetlinkPayload::InnerMessage(M::NewLink(port)));
+    assert_eq!(got[1].1, NetlinkPayload::InnerMessage(M::NewLink(port2)));
+    assert_eq!(got[2].0, multi, "a link dump's NLMSG_DONE carries no flag");
+    assert!(matches!(&got[2].1, NetlinkPayload::Done(m) if m.code == 0));
+    let dropped = [link(2, "eth0", UP), link(6, "va", UP)]
+        .map(|l| nl_bytes(&M::NewLink(l), 2).len())
+        .iter()
+        .sum::<usize>();
+    assert_eq!(r.len, d.len() - dropped);
+    assert_eq!(
+        &buf[d.len()..],
+        &[0xaa; 64],
+        "nothing beyond the datagram touched"
+    );
+}
+
+#[test]
+fn a_datagram_filtered_away_is_empty_and_the_dump_goes_on() {
+    // gVisor: every object in one datagram, its ack of the request after them, NLMSG_DONE in
+    // a datagram of its own.
+    let f = DumpFilter::Addr {
+        family: AF_INET,
+        ifindex: 6,
+    };
+    let v4 = |i| M::NewAddress(addr(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8)), 24, i));
+    let mut first = Vec::new();
+    for m in [v4(2), v4(3)] {
+        first.extend(nl_bytes(&m, NLM_F_MULTIPART));
+    }
+    first.extend(ack(7));
+    let n = first.len();
+    let r = s::filter_datagram(&mut first, n, 7, &f, &Fake);
+    assert_eq!((r.len, r.kept, r.of, r.done), (0, 0, 2, false));
+    let mut second = done();
+    let r = s::filter_datagram(&mut second, 20, 7, &f, &Fake);
+    assert_eq!((r.len, r.done), (20, true));
+    assert_eq!(
+        parsed(&second)[0].0,
+        NLM_F_MULTIPART | NLM_F_DUMP_FILTERED,
+        "an address dump of one device: done_flags"
+    );
+}
+
+#[test]
+fn errors_end_the_dump_and_other_messages_are_left_alone() {
+    let f = DumpFilter::Addr {
+        family: 0,
+        ifindex: 2,
+    };
+    let a = M::NewAddress(addr(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)), 24, 3));
+    // A reply of another request (seq 9), an object to drop, an error of the dump.
+    let other = with_seq(nl_bytes(&a, NLM_F_MULTIPART), 9);
+    let mut b = other.clone();
+    b.extend(nl_bytes(&a, NLM_F_MULTIPART));
+    let mut err = ack(7);
+    err[16..20].copy_from_slice(&(-95i32).to_ne_bytes());
+    b.extend(&err);
+    // A last message cut short by a small receive buffer.
+    let cut = nl_bytes(&a, NLM_F_MULTIPART);
+    b.extend(&cut[..10]);
+    let n = b.len();
+    let r = s::filter_datagram(&mut b, n, 7, &f, &Fake);
+    assert_eq!((r.kept, r.of, r.done), (0, 1, true));
+    let mut want = other;
+    want.extend(&err);
+    want.extend(&cut[..10]);
+    assert_eq!(&b[..r.len], &want[..]);
+}
+
+#[test]
+fn garbage_datagrams_never_panic() {
+    let filters = [
+        DumpFilter::Link {
+            master: 3,
+            kind: None,
+        },
+        DumpFilter::Addr {
+            family: 0,
+            ifindex: 2,
+        },
+    ];
+    let mut x: u32 = 1;
+    for len in 0..200usize {
+        let mut b: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect();
+        if len >= 4 {
+            b[0..4].copy_from_slice(&((len as u32) / 2).to_ne_bytes());
+        }
+        for f in &filters {
+            let mut c = b.clone();
+            let r = s::filter_datagram(&mut c, len + 5, 7, f, &Fake);
+            assert!(r.len <= len);
+        }
+    }
+}
+
+#[test]
+fn a_refused_dump_is_answered_as_linux_answers_it() {
+    // ENODEV for a missing device: the answer flags the address checks had set.
+    let req = nl_bytes(&M::GetAddress(get_addr(AddressFamily::Unspec, 99)), DUMP);
+    assert_eq!(s::validate(&req, &Fake), Verdict::Fails(ENODEV));
+    let m = s::failed_done(&req, ENODEV, 555);
+    let parsed = NetlinkMessage::<M>::deserialize(&m).unwrap();
+    assert_eq!(parsed.header.length, 20);
+    assert_eq!(parsed.header.sequence_number, 7);
+    assert_eq!(parsed.header.port_number, 555);
+    assert_eq!(parsed.header.flags, NLM_F_MULTIPART | NLM_F_DUMP_FILTERED);
+    assert!(matches!(parsed.payload, NetlinkPayload::Done(d) if d.code == -ENODEV));
+    // EINVAL from the header: no flag yet.
+    let mut bad = get_addr(AddressFamily::Inet, 2);
+    bad.header.prefix_len = 24;
+    let req = nl_bytes(&M::GetAddress(bad), DUMP);
+    assert_eq!(s::validate(&req, &Fake), Verdict::Fails(EINVAL));
+    assert_eq!(s::failed_flags(&req, EINVAL), NLM_F_MULTIPART);
+    // ENOENT for a missing table: the route checks all passed, the filter was set.
+    let mut r = get_route(AddressFamily::Inet);
+    r.attributes.push(RouteAttribute::Table(200));
+    let req = nl_bytes(&M::GetRoute(r), DUMP);
+    assert_eq!(s::validate(&req, &Fake), Verdict::Fails(ENOENT));
+    assert_eq!(
+        s::failed_flags(&req, ENOENT),
+        NLM_F_MULTIPART | NLM_F_DUMP_FILTERED
+    );
+    // A link dump's refusals carry none.
+    let mut l = LinkMessage::default();
+    l.header.index = 4;
+    let req = nl_bytes(&M::GetLink(l), DUMP);
+    assert_eq!(s::validate(&req, &Fake), Verdict::Fails(EINVAL));
+    assert_eq!(s::failed_flags(&req, EINVAL), NLM_F_MULTIPART);
+}
+
+#[test]
+fn filters_survive_the_sockets_record() {
+    let kind = verdict(get_link(vec![LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Bridge),
+    ])]));
+    let Verdict::Dump(kind) = kind else {
+        panic!("{kind:?}")
+    };
+    let all = [
+        kind,
+        DumpFilter::Link {
+            master: u32::MAX,
+            kind: None,
+        },
+        DumpFilter::Addr {
+            family: AF_INET6,
+            ifindex: 7,
+        },
+        DumpFilter::Route {
+            family: 0,
+            table: 100_000,
+            protocol: 4,
+            rtype: 1,
+            oif: 9,
+            flags: s::RTM_F_CLONED,
+        },
+        DumpFilter::Neigh {
+            family: AF_INET,
+            ifindex: 3,
+            master: 8,
+            proxy: true,
+        },
+    ];
+    for f in all {
+        assert_eq!(DumpFilter::decode(&f.encode()), Some(f));
+    }
+    assert_eq!(DumpFilter::decode(&[0; s::FILTER_WORDS]), None);
+}
