@@ -147,10 +147,10 @@ fn doctor(c: &mut Ctx) -> Verdict {
     // dockerd's counters name each capability as this setup has it (engine.rs probes them):
     // the send to a group is native where the link group is (release-20251201.0 on), the
     // AF_PACKET write where the operator passed the flag; groups, connect and the IPv6 sysctls
-    // are emulated everywhere.
+    // are emulated everywhere, and NETLINK_GET_STRICT_CHK (refused by every gVisor release).
     let state = |native: bool| if native { "native" } else { "emulated" };
     let want = format!(
-        "\"capabilities\": {{\"groups\": \"emulated\", \"connect to a group\": \"emulated\", \"send to a group\": \"{}\", \"AF_PACKET write\": \"{}\", \"IPv6 sysctls\": \"emulated\"}}",
+        "\"capabilities\": {{\"groups\": \"emulated\", \"connect to a group\": \"emulated\", \"send to a group\": \"{}\", \"AF_PACKET write\": \"{}\", \"IPv6 sysctls\": \"emulated\", \"NETLINK_GET_STRICT_CHK\": \"emulated\"}}",
         state(c.setup.link_group()),
         state(c.setup.packet_write())
     );
