@@ -32,6 +32,30 @@ fn library_of(c: &mut Ctx, pid: u32) -> std::result::Result<(bool, Option<String
     Ok((maps.stdout.contains(LIB), preload))
 }
 
+/// The pid of the containerd-shim-runc-v2 started for container `id`.
+fn shim_of(c: &mut Ctx, id: &str) -> std::result::Result<u32, String> {
+    let out = c.run(
+        &[
+            "pgrep",
+            "-f",
+            &format!("containerd-shim-runc-v2 .*-id {id}"),
+        ],
+        SHORT,
+    )?;
+    let pids: Vec<u32> = out
+        .stdout
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    match pids[..] {
+        [p] => Ok(p),
+        _ => Err(format!(
+            "the shim of container {id}: pgrep found {:?}",
+            out.stdout.trim()
+        )),
+    }
+}
+
 /// "name (pid N): maps libgvnet.so / LD_PRELOAD=..." for the notes and the verdict.
 fn describe(name: &str, pid: u32, (maps, preload): &(bool, Option<String>)) -> String {
     format!(
@@ -62,10 +86,10 @@ fn children_without_library(c: &mut Ctx) -> Verdict {
     // A running container: its shim, started by containerd for it.
     let name = "gvnet-children";
     let _ = c.docker(&["rm", "-f", name], SHORT);
-    c.docker_ok(&["run", "-d", "--name", name, "bb", "sleep", "60"], SHORT)?;
-    let shim = c
-        .pid_of("containerd-shim-runc-v2")
-        .and_then(|p| Ok((p, library_of(c, p)?)));
+    let id = c.docker_ok(&["run", "-d", "--name", name, "bb", "sleep", "60"], SHORT)?;
+    // Its own shim: the one started with `-id ID` (an earlier container's may still be
+    // going away).
+    let shim = shim_of(c, &id).and_then(|p| Ok((p, library_of(c, p)?)));
     let _ = c.docker(&["rm", "-f", name], SHORT);
     let (shim_pid, shim) = shim?;
     let seen = format!(
