@@ -540,19 +540,7 @@ fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Outcome {
 /// this and fall back to the real libc function.
 pub fn receive_events<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
     let a = c.args;
-    let (args, flags) = if c.nr == nr::RECVFROM {
-        (
-            RecvArgs::From {
-                buf: a[1],
-                len: a[2],
-                addr: a[4],
-                addrlen: a[5],
-            },
-            a[3],
-        )
-    } else {
-        (RecvArgs::Msg { msg: a[1] }, a[2])
-    };
+    let (args, flags) = RecvArgs::of(c.nr, a);
     let (ret, what) = recv::recv(k, t, a[0], args, flags)?;
     let action = match what {
         Received::Event(g) => Action::Event(g),

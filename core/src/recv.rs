@@ -152,6 +152,25 @@ pub enum RecvArgs {
     },
 }
 
+impl RecvArgs {
+    /// The arguments of a `recvfrom` (`nr::RECVFROM`) or `recvmsg` call, and its flags.
+    pub fn of(nr: usize, a: [usize; 6]) -> (RecvArgs, usize) {
+        if nr == crate::abi::nr::RECVFROM {
+            (
+                RecvArgs::From {
+                    buf: a[1],
+                    len: a[2],
+                    addr: a[4],
+                    addrlen: a[5],
+                },
+                a[3],
+            )
+        } else {
+            (RecvArgs::Msg { msg: a[1] }, a[2])
+        }
+    }
+}
+
 /// What a receive did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Received {

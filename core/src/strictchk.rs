@@ -348,19 +348,7 @@ pub fn pending<'t, K: Kernel>(k: &K, t: &'t Table, fd: usize) -> Option<(&'t Slo
 /// Control messages of a filtered datagram are not delivered.
 pub fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
     let a = c.args;
-    let (args, flags) = if c.nr == nr::RECVFROM {
-        (
-            RecvArgs::From {
-                buf: a[1],
-                len: a[2],
-                addr: a[4],
-                addrlen: a[5],
-            },
-            a[3],
-        )
-    } else {
-        (RecvArgs::Msg { msg: a[1] }, a[2])
-    };
+    let (args, flags) = RecvArgs::of(c.nr, a);
     if flags & abi::MSG_ERRQUEUE != 0 {
         return None;
     }

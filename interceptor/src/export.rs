@@ -95,6 +95,20 @@ fn strict_traced(nr_: usize, a: [usize; 6], out: gvnet_core::call::Outcome) -> i
     libc_result(out.ret)
 }
 
+/// A dump request on a strict socket that went to the kernel (`nr_` with `a`, libc's result
+/// `r`): traced as a strict dump with the kernel's answer (-errno on failure); `r` returned.
+fn strict_sent(nr_: usize, a: [usize; 6], r: isize) -> isize {
+    let ret = if r < 0 {
+        // SAFETY: __errno_location returns this thread's errno.
+        -(unsafe { *libc::__errno_location() } as isize)
+    } else {
+        r
+    };
+    let out = gvnet_core::call::Outcome::new(ret, gvnet_core::call::Action::StrictDump);
+    trace_call("libc", &Call { nr: nr_, args: a }, &out);
+    r
+}
+
 /// setsockopt/getsockopt of `NETLINK_GET_STRICT_CHK` or `NETLINK_EXT_ACK` where emulated;
 /// `None`: the kernel's.
 fn strict_option(nr_: usize, a: [usize; 6]) -> Option<isize> {
@@ -120,25 +134,7 @@ fn strict_send(a: [usize; 6], send: &dyn Fn() -> isize) -> Option<isize> {
     }
     match strictchk::before_send(&RawKernel, &TABLE, a[0], a[1], a[2]) {
         Send::Kernel => None,
-        Send::Filtered => {
-            let r = send();
-            let ret = if r < 0 {
-                // SAFETY: __errno_location returns this thread's errno.
-                -(unsafe { *libc::__errno_location() } as isize)
-            } else {
-                r
-            };
-            let out = gvnet_core::call::Outcome::new(ret, gvnet_core::call::Action::StrictDump);
-            trace_call(
-                "libc",
-                &Call {
-                    nr: nr::SENDTO,
-                    args: a,
-                },
-                &out,
-            );
-            Some(r)
-        }
+        Send::Filtered => Some(strict_sent(nr::SENDTO, a, send())),
         Send::Answered(out) => Some(strict_traced(nr::SENDTO, a, out)),
     }
 }
@@ -374,23 +370,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             Send::Kernel => {}
             Send::Answered(out) => return strict_traced(nr::SENDMSG, a, out) as ssize_t,
             Send::Filtered => {
-                let r = emulated(nr::SENDMSG, a);
-                let ret = if r < 0 {
-                    // SAFETY: __errno_location returns this thread's errno.
-                    -(unsafe { *libc::__errno_location() } as isize)
-                } else {
-                    r
-                };
-                let out = gvnet_core::call::Outcome::new(ret, gvnet_core::call::Action::StrictDump);
-                trace_call(
-                    "libc",
-                    &Call {
-                        nr: nr::SENDMSG,
-                        args: a,
-                    },
-                    &out,
-                );
-                return r as ssize_t;
+                return strict_sent(nr::SENDMSG, a, emulated(nr::SENDMSG, a)) as ssize_t
             }
         }
     }

@@ -32,28 +32,13 @@ fn library_of(c: &mut Ctx, pid: u32) -> std::result::Result<(bool, Option<String
     Ok((maps.stdout.contains(LIB), preload))
 }
 
-/// The pid of the containerd-shim-runc-v2 started for container `id`.
+/// The pid of the containerd-shim-runc-v2 started for container `id` (`-id ID`).
 fn shim_of(c: &mut Ctx, id: &str) -> std::result::Result<u32, String> {
-    let out = c.run(
-        &[
-            "pgrep",
-            "-f",
-            &format!("containerd-shim-runc-v2 .*-id {id}"),
-        ],
-        SHORT,
-    )?;
-    let pids: Vec<u32> = out
-        .stdout
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect();
-    match pids[..] {
-        [p] => Ok(p),
-        _ => Err(format!(
-            "the shim of container {id}: pgrep found {:?}",
-            out.stdout.trim()
-        )),
-    }
+    c.one_pid(&[
+        "pgrep",
+        "-f",
+        &format!("containerd-shim-runc-v2 .*-id {id}"),
+    ])
 }
 
 /// "name (pid N): maps libgvnet.so / LD_PRELOAD=..." for the notes and the verdict.

@@ -131,7 +131,13 @@ f=$(ls -t /var/run/docker/goroutine-stacks-*.log 2>/dev/null | head -n 1)
     /// The pid of the one process named `name` in the sandbox (`pidof`); an error when there is
     /// none or more than one.
     pub fn pid_of(&mut self, name: &str) -> std::result::Result<u32, String> {
-        let out = self.run(&["pidof", name], Duration::from_secs(30))?;
+        self.one_pid(&["pidof", name])
+    }
+
+    /// The one pid `argv` (`pidof`, `pgrep`) prints; an error naming the command when it
+    /// prints none or more than one.
+    pub fn one_pid(&mut self, argv: &[&str]) -> std::result::Result<u32, String> {
+        let out = self.run(argv, Duration::from_secs(30))?;
         let pids: Vec<u32> = out
             .stdout
             .split_whitespace()
@@ -139,7 +145,7 @@ f=$(ls -t /var/run/docker/goroutine-stacks-*.log 2>/dev/null | head -n 1)
             .collect();
         match pids[..] {
             [p] => Ok(p),
-            _ => Err(format!("pidof {name}: {:?}", out.stdout.trim())),
+            _ => Err(format!("{}: {:?}", argv.join(" "), out.stdout.trim())),
         }
     }
 
