@@ -11,7 +11,8 @@
 //! - `/etc/containers/containers.conf.d/50-gvnet.conf`: `default_sysctls = []` where
 //!   `/proc/sys/net/ipv4/ping_group_range` is missing (runc fails on podman's default sysctl),
 //!   a runc older than 1.2 as the runtime where `/proc`'s root inode is not 1 (runc 1.2+ refuses
-//!   every container), `firewall_driver = "none"` where nftables is refused (netavark's
+//!   every container) and runc elsewhere (crun fails `--network none` in gVisor),
+//!   `firewall_driver = "none"` where nftables is refused (netavark's
 //!   nftables and iptables drivers need MASQUERADE, which gVisor lacks), and a
 //!   `helper_binaries_dir` whose first directory holds the wrappers below;
 //! - `/usr/local/lib/gvnet/podman/netavark`: runs podman's netavark with the library in
@@ -60,6 +61,8 @@ pub struct Facts {
     pub proc_root_inode: u64,
     /// A runc older than 1.2 and its version text, if one is installed.
     pub old_runc: Option<(PathBuf, String)>,
+    /// `runc` in PATH (any version).
+    pub runc: Option<PathBuf>,
     /// A NETLINK_NETFILTER socket can be made (nftables).
     pub nftables: bool,
     /// podman's netavark, found in [`HELPER_DIRS`].
@@ -158,6 +161,17 @@ pub fn plan(f: &Facts) -> Result<Plan, String> {
         "netavark preloaded with {} through {WRAPPER_DIR}",
         f.lib.display()
     ));
+    // crun (podman's default where installed) fails every `--network none` container in
+    // gVisor (20240729 and current): `crun: ioctl SIOCSIFFLAGS: Inappropriate ioctl for
+    // device`, it brings up the new namespace's lo with an ioctl gVisor lacks; runc works.
+    if f.proc_root_inode == 1 && f.runc.is_some() {
+        engine.push(
+            "# crun fails --network none here (ioctl SIOCSIFFLAGS on lo); runc works\n\
+             runtime = \"runc\""
+                .to_string(),
+        );
+        changed.push("runtime runc (crun fails --network none)".to_string());
+    }
     if f.proc_root_inode != 1 {
         let Some((runc, version)) = &f.old_runc else {
             return Err(format!(
@@ -351,6 +365,7 @@ impl Facts {
             ping_group_range: Path::new("/proc/sys/net/ipv4/ping_group_range").exists(),
             proc_root_inode: fs::metadata("/proc").map(|m| m.ino()).unwrap_or(0),
             old_runc: old_runc(),
+            runc: crate::doctor::which("runc"),
             nftables: crate::probe::nftables().is_ok(),
             netavark: helper("netavark"),
             aardvark: helper("aardvark-dns"),
@@ -372,6 +387,7 @@ mod tests {
                 "/usr/local/sbin/runc".into(),
                 "/usr/local/sbin/runc is runc 1.1.15".into(),
             )),
+            runc: Some("/usr/sbin/runc".into()),
             nftables: false,
             netavark: Some("/usr/lib/podman/netavark".into()),
             aardvark: Some("/usr/lib/podman/aardvark-dns".into()),
@@ -406,6 +422,7 @@ mod tests {
         assert!(conf.contains("[network]\n"), "{conf}");
         assert!(conf.contains("\nfirewall_driver = \"none\"\n"), "{conf}");
         assert!(conf.contains("\nruntime = \"gvnet-runc\"\n"), "{conf}");
+        assert_eq!(conf.matches("runtime = ").count(), 1, "{conf}");
         assert!(
             conf.contains("[engine.runtimes]\ngvnet-runc = [\"/usr/local/sbin/runc\"]\n"),
             "{conf}"
@@ -427,14 +444,19 @@ mod tests {
     }
 
     #[test]
-    fn current_gvisor_keeps_podmans_runtime() {
+    fn current_gvisor_gets_runc_not_crun() {
         let f = Facts {
             proc_root_inode: 1,
             ..gvisor_20240729()
         };
         let conf = &files(&f)[0].text;
-        assert!(!conf.contains("runtime"), "{conf}");
+        assert!(conf.contains("\nruntime = \"runc\"\n"), "{conf}");
+        assert!(!conf.contains("[engine.runtimes]"), "{conf}");
         assert!(conf.contains("default_sysctls = []"), "{conf}");
+        // Without a runc, podman's default runtime stays.
+        let f = Facts { runc: None, ..f };
+        let conf = &files(&f)[0].text;
+        assert!(!conf.contains("runtime"), "{conf}");
     }
 
     #[test]

@@ -449,8 +449,11 @@ fn build(apt: &Apt, tmp: &Path, versions: &[(&str, &str, String)], key_text: &st
     let runc_version = out.stdout.lines().next().unwrap_or("").to_string();
     eprintln!("    runc for dockerd: {RUNC_IN_ROOTFS} ({runc_version})");
 
-    // 4. podman's storage: vfs, as dockerd's (--storage-driver=vfs; overlay does not work in
-    // gVisor: docs/podman.md). /etc/containers/storage.conf replaces containers-common's
+    // 4. podman's storage: vfs, as dockerd's (--storage-driver=vfs). podman's default,
+    // overlay, refuses the sandbox's root filesystem (gVisor's overlay over the rootfs):
+    // `configure storage: native overlay not supported and fuse-overlayfs not found: backing
+    // file system is unsupported for this graph driver` (docs/podman.md; on a tmpfs it works).
+    // /etc/containers/storage.conf replaces containers-common's
     // /usr/share/containers/storage.conf as a whole.
     util::write_file(
         &rootfs.join("etc/containers/storage.conf"),
