@@ -155,6 +155,11 @@ fn cmd_up(mut a: Args) -> Result<()> {
         Ok(s) => println!("  {}", s.describe()),
         Err(e) => println!("  setup not measured: {e}"),
     }
+    match sb.import_bb_podman() {
+        Ok(o) if o.ok() => println!("  podman:        bb:latest imported (localhost/bb)"),
+        Ok(o) => println!("  podman:        no bb image ({})", o.combined().trim()),
+        Err(e) => println!("  podman:        no bb image ({e})"),
+    }
     println!("  dockerd log:   {}", sb.dockerd_log().display());
     if mode == Mode::Preload {
         println!("  gvnet log:     {}", sb.gvnet_log().display());
