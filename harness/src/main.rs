@@ -20,7 +20,7 @@ gvnet-harness: a real gVisor sandbox with a real dockerd, to prove libgvnet.so
 USAGE:
     gvnet-harness testbed [--rebuild] [--runsc PATH]
         Build (or find in the cache) the test environment: trixie's runsc, a sid rootfs
-        (debootstrap minbase + docker.io, iptables-legacy, trixie's runc 1.1.15 at
+        (debootstrap minbase + docker.io and podman, iptables-legacy, trixie's runc 1.1.15 at
         /usr/local/sbin/runc), and a busybox image tarball. Needs root, network to
         deb.debian.org and the host package debootstrap. Never touches the host's apt setup.
         With --runsc, also unpacks that runsc (an .xz is unpacked into the cache) and

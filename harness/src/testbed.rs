@@ -5,7 +5,7 @@
 //!   apt/                    private apt configuration, lists and downloaded debs
 //!   testbed-<hash>/         one finished testbed, named by a hash of the package versions
 //!     runsc                 trixie's runsc binary
-//!     rootfs/               sid minbase + docker.io; runc 1.1.15 at /usr/local/sbin/runc
+//!     rootfs/               sid minbase + docker.io, podman; runc 1.1.15 at /usr/local/sbin/runc
 //!     bb.tar                busybox image (docker import ... bb:latest)
 //!     manifest.txt          versions and choices, human readable
 //!   current -> testbed-<hash>
@@ -400,7 +400,7 @@ fn build(apt: &Apt, tmp: &Path, versions: &[(&str, &str, String)], key_text: &st
     // 2. The sid root filesystem.
     let rootfs = tmp.join("rootfs");
     util::run_step(
-        "debootstrap sid (minbase + docker.io; about a minute)",
+        "debootstrap sid (minbase + docker.io, podman; about two minutes)",
         Command::new("debootstrap")
             .arg("--variant=minbase")
             .arg(format!("--include={INCLUDE}"))
