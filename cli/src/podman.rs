@@ -256,19 +256,25 @@ fn under(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_start_matches('/'))
 }
 
-/// Writes the plan's files below `root`; one line per file.
+/// Writes the plan's files below `root`; one line per file. Writes nothing when any of them
+/// exists without [`MARKER`] (someone else's file).
 pub fn apply(root: &Path, files: &[File]) -> io::Result<Vec<String>> {
-    let mut lines = Vec::new();
     for f in files {
-        let p = under(root, f.path);
-        if let Ok(old) = fs::read_to_string(&p) {
-            if !old.starts_with(MARKER) && !old.starts_with(&format!("#!/bin/sh\n{MARKER}")) {
+        if let Ok(old) = fs::read_to_string(under(root, f.path)) {
+            if !written_by_us(&old) {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
-                    format!("{} exists and was not written by gvnet podman-setup: left alone, nothing written after it", f.path),
+                    format!(
+                        "{} exists and was not written by gvnet podman-setup: nothing written",
+                        f.path
+                    ),
                 ));
             }
         }
+    }
+    let mut lines = Vec::new();
+    for f in files {
+        let p = under(root, f.path);
         if let Some(dir) = p.parent() {
             fs::create_dir_all(dir)?;
         }
@@ -566,6 +572,15 @@ mod tests {
         );
         assert_eq!(fs::read_to_string(&p).unwrap(), "[engine]\n");
         assert!(!root.join("usr/local/lib/gvnet/podman/netavark").exists());
+        // A foreign file later in the list keeps the earlier ones from being written too.
+        fs::remove_file(&p).unwrap();
+        let w = root.join("usr/local/lib/gvnet/podman/aardvark-dns");
+        fs::create_dir_all(w.parent().unwrap()).unwrap();
+        fs::write(&w, "#!/bin/sh\n").unwrap();
+        assert!(apply(&root, &files(&gvisor_20240729())).is_err());
+        assert!(!p.exists());
+        fs::remove_file(&w).unwrap();
+        fs::write(&p, "[engine]\n").unwrap();
         assert_eq!(
             undo(&root).unwrap(),
             vec!["left /etc/containers/containers.conf.d/50-gvnet.conf: not written by gvnet podman-setup"]
