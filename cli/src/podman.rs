@@ -132,8 +132,8 @@ pub fn plan(f: &Facts) -> Result<Plan, String> {
     let mut changed = Vec::new();
     if !f.ping_group_range {
         containers.push(
-            "# podman's default sets net.ipv4.ping_group_range, which this kernel lacks:\n\
-             # runc fails every container that is not --network host on it\n\
+            "# podman's default sets net.ipv4.ping_group_range, which this kernel lacks: runc\n\
+             # fails a container with a network namespace of its own on it (--network none)\n\
              default_sysctls = []"
                 .to_string(),
         );
