@@ -1,11 +1,12 @@
 //! podman scenarios of `gvnet-harness check` (issue 16, docs/podman.md). Opt-in: they run only
-//! when named with `--only` (`scenarios::opt_in`), because they cannot pass before the library
-//! emulates what netavark needs (`NETLINK_GET_STRICT_CHK` first; docs/podman.md lists the
-//! rest, measured).
+//! when named with `--only` (`scenarios::opt_in`): `podman-bridge` cannot pass before the
+//! library emulates what netavark needs (`NETLINK_GET_STRICT_CHK` first; docs/podman.md lists
+//! the rest, measured).
 //!
-//! With the preload, the scenario runs `gvnet podman-setup --lib /opt/gvnet/libgvnet.so` (the
+//! With the preload, each scenario runs `gvnet podman-setup --lib /opt/gvnet/libgvnet.so` (the
 //! containers.conf drop-in and the netavark wrapper) first; without it, podman runs as
-//! installed, and netavark's first refused call must be the error.
+//! installed. `podman-none` (`--network none`) needs only the drop-in and passes in every
+//! setup; `podman-bridge` needs the library's emulations for netavark.
 
 use crate::gvisor::Setup;
 use crate::sandbox::Mode;
@@ -27,11 +28,30 @@ fn bridge_expect(_: &Setup, m: Mode) -> Expect {
     }
 }
 
-pub(crate) const SCENARIOS: &[Scenario] = &[Scenario {
-    name: "podman-bridge",
-    expect: bridge_expect,
-    run: podman_bridge,
-}];
+/// crun, podman's default runtime, without the drop-in, in every gVisor measured.
+pub const EXPECTED_CRUN_LO: &str = "crun: ioctl SIOCSIFFLAGS: Inappropriate ioctl for device";
+
+/// With `gvnet podman-setup`'s drop-in (runc, no ping_group_range sysctl) `--network none`
+/// works; as installed, crun fails it.
+fn none_expect(_: &Setup, m: Mode) -> Expect {
+    match m {
+        Mode::Preload => Expect::Pass,
+        Mode::NoPreload => Expect::Fail(EXPECTED_CRUN_LO),
+    }
+}
+
+pub(crate) const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "podman-none",
+        expect: none_expect,
+        run: podman_none,
+    },
+    Scenario {
+        name: "podman-bridge",
+        expect: bridge_expect,
+        run: podman_bridge,
+    },
+];
 
 /// `podman ARGS` in the sandbox, without the cgroups v1 warning on every line.
 fn podman(c: &mut Ctx, args: &[&str]) -> std::result::Result<crate::util::Output, String> {
@@ -40,9 +60,9 @@ fn podman(c: &mut Ctx, args: &[&str]) -> std::result::Result<crate::util::Output
     c.run(&argv, TIMEOUT)
 }
 
-/// The gvnet drop-in (with the preload), the bb image, then a container on podman's default
-/// bridge network must print an address of 10.88.0.0/16 on its eth0.
-fn podman_bridge(c: &mut Ctx) -> Verdict {
+/// With the preload: `gvnet podman-setup` (once per sandbox: it replaces its own files); in
+/// both modes the bb image (podman import is idempotent: the same tarball, the same name).
+fn prepare_podman(c: &mut Ctx) -> std::result::Result<(), String> {
     let opt = c.sb.opt.clone();
     if c.sb.mode == Mode::Preload {
         let gvnet = format!("{opt}/gvnet");
@@ -57,6 +77,26 @@ fn podman_bridge(c: &mut Ctx) -> Verdict {
     if !out.ok() {
         return Err(failure_reason("podman import", &out));
     }
+    Ok(())
+}
+
+/// A container without network (its own namespace with lo only) must run.
+fn podman_none(c: &mut Ctx) -> Verdict {
+    prepare_podman(c)?;
+    let out = podman(c, &["run", "--rm", "--network", "none", "bb", "echo", "ok"])?;
+    if !out.ok() {
+        return Err(failure_reason("podman run", &out));
+    }
+    if out.stdout.trim() != "ok" {
+        return Err(format!("printed {:?}, not ok", out.stdout.trim()));
+    }
+    Ok("--network none runs".into())
+}
+
+/// A container on podman's default bridge network must print an address of 10.88.0.0/16 on
+/// its eth0.
+fn podman_bridge(c: &mut Ctx) -> Verdict {
+    prepare_podman(c)?;
     let out = podman(
         c,
         &[
