@@ -146,7 +146,7 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 
 /// Whether this runs inside gVisor, and the evidence. gVisor's kernel log (syslog(2)) starts
 /// with "Starting gVisor..."; its /proc/version is a fixed 4.4.0 string.
-fn gvisor() -> (bool, String) {
+pub fn gvisor() -> (bool, String) {
     let mut buf = vec![0u8; 16 << 10];
     // SAFETY: SYSLOG_ACTION_READ_ALL (3) into a live buffer of the given length.
     let n = unsafe { libc::klogctl(3, buf.as_mut_ptr() as *mut libc::c_char, buf.len() as i32) };
@@ -483,6 +483,25 @@ pub fn run() -> Report {
 
     // 5. The library in the running dockerd.
     library_in_dockerd(&mut r, running, pids.len(), in_gvisor, refused);
+
+    // 6. podman, when installed or set up (`gvnet podman-setup`, docs/podman.md).
+    let summary = crate::podman::drop_in_summary(Path::new("/"));
+    f(&mut r, "podman_drop_in", opt_str(summary.clone()));
+    match (summary, which("podman")) {
+        (Some(s), _) => r.add(
+            "podman",
+            Status::Info,
+            format!("{} present: {s}", crate::podman::DROP_IN),
+            "",
+        ),
+        (None, Some(p)) if in_gvisor => r.add(
+            "podman",
+            Status::Info,
+            format!("{} installed, no gvnet drop-in", p.display()),
+            "gvnet podman-setup (as root, once per sandbox)",
+        ),
+        (None, _) => {}
+    }
     r
 }
 

@@ -5,6 +5,8 @@
 //! gvnet counters PID [--json]    what libgvnet.so did in process PID (exit 1: not loaded)
 //! gvnet run -- CMD [ARGS...]     exec CMD with LD_PRELOAD=<the installed libgvnet.so>
 //! gvnet lib                      print the path of the library `run` uses
+//! gvnet podman-setup [--lib PATH] [--undo]
+//!                                what rootful podman needs in this sandbox (docs/podman.md)
 //! ```
 //!
 //! Arguments are parsed by hand: the workspace has no argument parser and four subcommands do
@@ -14,6 +16,7 @@ mod counters;
 mod doctor;
 mod elf;
 mod json;
+mod podman;
 mod probe;
 
 use json::Json;
@@ -26,11 +29,15 @@ usage: gvnet doctor [--json]
        gvnet counters PID [--json]
        gvnet run -- CMD [ARGS...]
        gvnet lib
+       gvnet podman-setup [--lib PATH] [--undo]
 
 doctor     checks what bridge networking inside gVisor needs (exit 1 when a check fails)
 counters   what libgvnet.so did in process PID (exit 1 when it is not loaded there)
 run        exec CMD with LD_PRELOAD set to the library (GVNET_LIB overrides where it is)
 lib        print that library's path
+podman-setup
+           as root, once per sandbox: the containers.conf drop-in and netavark wrapper podman
+           needs here, one line per file written (--undo removes them; docs/podman.md)
 ";
 
 fn main() -> ExitCode {
@@ -49,6 +56,7 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
+        ["podman-setup", rest @ ..] => podman_setup(rest),
         // Internal: the doctor's bridge probe, in a child so the new namespace dies with it.
         ["probe-bridge"] => match probe::bridge_in_new_netns() {
             Ok(()) => ExitCode::SUCCESS,
@@ -174,4 +182,45 @@ fn run(cmd: &str, args: &[&str]) -> ExitCode {
         .env("LD_PRELOAD", preload)
         .exec();
     fail(&format!("cannot run {cmd}: {err}"))
+}
+
+fn podman_setup(args: &[&str]) -> ExitCode {
+    let (undo, lib) = match args {
+        [] => (false, None),
+        ["--undo"] => (true, None),
+        ["--lib", p] => (false, Some(PathBuf::from(p))),
+        _ => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let root = std::path::Path::new("/");
+    if undo {
+        return match podman::undo(root) {
+            Ok(lines) => {
+                lines.iter().for_each(|l| println!("{l}"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("podman-setup --undo: {e}")),
+        };
+    }
+    let lib = match lib.map(Ok).unwrap_or_else(library) {
+        Ok(p) if p.is_file() => p.canonicalize().unwrap_or(p),
+        Ok(p) => return fail(&format!("{} is not a file", p.display())),
+        Err(e) => return fail(&e),
+    };
+    match podman::plan(&podman::Facts::measure(lib)) {
+        Err(e) => fail(&format!("podman-setup: {e}")),
+        Ok(podman::Plan::Nothing(why)) => {
+            println!("nothing written: {why}");
+            ExitCode::SUCCESS
+        }
+        Ok(podman::Plan::Write(files)) => match podman::apply(root, &files) {
+            Ok(lines) => {
+                lines.iter().for_each(|l| println!("{l}"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("podman-setup: {e}")),
+        },
+    }
 }

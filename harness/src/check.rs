@@ -3,7 +3,7 @@
 use crate::bail;
 use crate::gvisor;
 use crate::sandbox::{self, Mode};
-use crate::scenarios::{self, Ctx, Expect, Verdict};
+use crate::scenarios::{self, Ctx, Expect, Scenario, Verdict};
 use crate::testbed::{self, Testbed};
 use crate::util::{self, Context, Result};
 use std::fs;
@@ -156,10 +156,10 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     if let Some(names) = &only {
         for n in names {
-            if !scenarios::all().any(|s| s.name == n) {
+            if !scenarios::known().any(|s| s.name == n) {
                 bail!(
                     "--only: no scenario '{n}' (have: {})",
-                    scenarios::all()
+                    scenarios::known()
                         .map(|s| s.name)
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -169,9 +169,12 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     let lib = lib.unwrap_or_else(sandbox::default_lib);
     let started = Instant::now();
-    let selected = scenarios::all()
-        .filter(|s| only.as_ref().is_none_or(|o| o.iter().any(|n| n == s.name)))
-        .count();
+    // Without --only: the default scenarios; with it: the named ones, opt-in ones included.
+    let chosen = |s: &Scenario| match &only {
+        Some(o) => o.iter().any(|n| n == s.name),
+        None => scenarios::all().any(|d| d.name == s.name),
+    };
+    let selected = scenarios::known().filter(|s| chosen(s)).count();
 
     // Environment: testbed, run dir, victim, sandbox.
     let tb = match sandbox::testbed_for_run(true) {
@@ -274,11 +277,8 @@ pub fn run(args: Vec<String>) -> Result<i32> {
 
     let check_log = run_dir.join("check.log");
     let mut rows = Vec::new();
-    for s in scenarios::all() {
-        if only
-            .as_ref()
-            .is_some_and(|o| !o.iter().any(|n| n == s.name))
-        {
+    for s in scenarios::known() {
+        if !chosen(s) {
             continue;
         }
         let t = Instant::now();

@@ -20,7 +20,7 @@ gvnet-harness: a real gVisor sandbox with a real dockerd, to prove libgvnet.so
 USAGE:
     gvnet-harness testbed [--rebuild] [--runsc PATH]
         Build (or find in the cache) the test environment: trixie's runsc, a sid rootfs
-        (debootstrap minbase + docker.io, iptables-legacy, trixie's runc 1.1.15 at
+        (debootstrap minbase + docker.io and podman, iptables-legacy, trixie's runc 1.1.15 at
         /usr/local/sbin/runc), and a busybox image tarball. Needs root, network to
         deb.debian.org and the host package debootstrap. Never touches the host's apt setup.
         With --runsc, also unpacks that runsc (an .xz is unpacked into the cache) and
@@ -154,6 +154,11 @@ fn cmd_up(mut a: Args) -> Result<()> {
     match gvisor::measure(|argv| sb.exec(argv, std::time::Duration::from_secs(30))) {
         Ok(s) => println!("  {}", s.describe()),
         Err(e) => println!("  setup not measured: {e}"),
+    }
+    match sb.import_bb_podman() {
+        Ok(o) if o.ok() => println!("  podman:        bb:latest imported (localhost/bb)"),
+        Ok(o) => println!("  podman:        no bb image ({})", o.combined().trim()),
+        Err(e) => println!("  podman:        no bb image ({e})"),
     }
     println!("  dockerd log:   {}", sb.dockerd_log().display());
     if mode == Mode::Preload {

@@ -657,6 +657,27 @@ impl Sandbox {
         )
     }
 
+    /// `podman import` of the same tarball as `localhost/bb:latest` (`podman run bb` finds it):
+    /// no registry is reachable either. Not part of the start: only `up` and the podman
+    /// scenarios need it (docs/podman.md).
+    pub fn import_bb_podman(&self) -> Result<Output> {
+        let tar = format!("{}/bb.tar", self.opt);
+        self.exec(
+            &[
+                "env",
+                "PODMAN_IGNORE_CGROUPSV1_WARNING=1",
+                "podman",
+                "import",
+                "--quiet",
+                "--change",
+                "CMD [\"/bin/sh\"]",
+                &tar,
+                "bb:latest",
+            ],
+            Duration::from_secs(120),
+        )
+    }
+
     pub fn exec(&self, argv: &[&str], timeout: Duration) -> Result<Output> {
         util::capture(&mut self.command(argv), timeout)
     }

@@ -5,7 +5,7 @@
 //!   apt/                    private apt configuration, lists and downloaded debs
 //!   testbed-<hash>/         one finished testbed, named by a hash of the package versions
 //!     runsc                 trixie's runsc binary
-//!     rootfs/               sid minbase + docker.io; runc 1.1.15 at /usr/local/sbin/runc
+//!     rootfs/               sid minbase + docker.io, podman; runc 1.1.15 at /usr/local/sbin/runc
 //!     bb.tar                busybox image (docker import ... bb:latest)
 //!     manifest.txt          versions and choices, human readable
 //!   current -> testbed-<hash>
@@ -21,13 +21,17 @@ use std::time::Duration;
 const MIRROR: &str = "http://deb.debian.org/debian";
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /// Bump when the recipe below changes in a way that needs a rebuild.
-const RECIPE: &str = "gvnet-testbed-2";
+const RECIPE: &str = "gvnet-testbed-3";
 /// Beyond docker.io: busybox for the bb image; golang and vishvananda/netlink to build the Go
 /// event subscriber inside the sandbox (issue 3); docker-compose and dnsmasq-base for the
-/// Docker feature scenarios (issue 4); docker-buildx for the BuildKit scenario (issue 15).
+/// Docker feature scenarios (issue 4); docker-buildx for the BuildKit scenario (issue 15);
+/// rootful podman with netavark, aardvark-dns, conmon, crun (podman's default runtime; runc is
+/// there anyway), catatonit (`--init`) and podman-compose (issue 16; docs/podman.md).
+/// debootstrap installs Depends only, so podman's Recommends (buildah, passt, slirp4netns,
+/// criu, ...) stay out: rootful bridge networking needs none of them.
 pub const INCLUDE: &str = "docker.io,docker-cli,iproute2,busybox-static,procps,iptables,\
 python3-minimal,iputils-ping,golang-go,golang-github-vishvananda-netlink-dev,docker-compose,\
-dnsmasq-base,docker-buildx";
+dnsmasq-base,docker-buildx,podman,netavark,aardvark-dns,conmon,crun,catatonit,podman-compose";
 /// The runsc build known to work; the sid one panics inside gVisor (see docs).
 const RUNSC_KNOWN_GOOD: &str = "0.0~20240729.0-4+b7";
 /// Where trixie's runc goes in the rootfs; dockerd is told explicitly to use it.
@@ -41,6 +45,9 @@ const KEYED: &[(&str, &str)] = &[
     ("docker-cli", "sid"),
     ("docker-buildx", "sid"),
     ("containerd", "sid"),
+    ("podman", "sid"),
+    ("netavark", "sid"),
+    ("aardvark-dns", "sid"),
     ("iptables", "sid"),
     ("iproute2", "sid"),
     ("busybox-static", "sid"),
@@ -68,6 +75,7 @@ impl Testbed {
             && dir.join("runsc").is_file()
             && dir.join("bb.tar").is_file()
             && dir.join("rootfs/usr/sbin/dockerd").exists()
+            && dir.join("rootfs/usr/bin/podman").exists()
     }
 }
 
@@ -392,7 +400,7 @@ fn build(apt: &Apt, tmp: &Path, versions: &[(&str, &str, String)], key_text: &st
     // 2. The sid root filesystem.
     let rootfs = tmp.join("rootfs");
     util::run_step(
-        "debootstrap sid (minbase + docker.io; about a minute)",
+        "debootstrap sid (minbase + docker.io, podman; about two minutes)",
         Command::new("debootstrap")
             .arg("--variant=minbase")
             .arg(format!("--include={INCLUDE}"))
@@ -441,6 +449,17 @@ fn build(apt: &Apt, tmp: &Path, versions: &[(&str, &str, String)], key_text: &st
     let runc_version = out.stdout.lines().next().unwrap_or("").to_string();
     eprintln!("    runc for dockerd: {RUNC_IN_ROOTFS} ({runc_version})");
 
+    // 4. podman's storage: vfs, as dockerd's (--storage-driver=vfs). podman's default,
+    // overlay, refuses the sandbox's root filesystem (gVisor's overlay over the rootfs):
+    // `configure storage: native overlay not supported and fuse-overlayfs not found: backing
+    // file system is unsupported for this graph driver` (docs/podman.md; on a tmpfs it works).
+    // /etc/containers/storage.conf replaces containers-common's
+    // /usr/share/containers/storage.conf as a whole.
+    util::write_file(
+        &rootfs.join("etc/containers/storage.conf"),
+        "# gvnet testbed: gVisor runs no overlay storage (docs/podman.md)\n[storage]\ndriver = \"vfs\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n",
+    )?;
+
     // Mount points the sandbox binds onto, and less weight.
     for d in ["opt/gvnet", "var/log/gvnet"] {
         fs::create_dir_all(rootfs.join(d))?;
@@ -463,6 +482,14 @@ fn build(apt: &Apt, tmp: &Path, versions: &[(&str, &str, String)], key_text: &st
             "docker-buildx",
             "containerd",
             "runc",
+            "podman",
+            "netavark",
+            "aardvark-dns",
+            "conmon",
+            "crun",
+            "catatonit",
+            "podman-compose",
+            "golang-github-containers-common",
             "iptables",
             "iproute2",
             "busybox-static",
@@ -472,7 +499,7 @@ fn build(apt: &Apt, tmp: &Path, versions: &[(&str, &str, String)], key_text: &st
     )?;
     let installed = out.stdout;
 
-    // 4. The busybox image tarball.
+    // 5. The busybox image tarball.
     let busybox = ["usr/bin/busybox", "bin/busybox"]
         .iter()
         .map(|p| rootfs.join(p))
