@@ -32,6 +32,7 @@ const ORDER: &[(&str, &[&str])] = &[
             "scenarios::tools",
             "scenarios::safety",
             "scenarios::children",
+            "scenarios::podman",
             "scenarios::base",
             "scenarios",
         ],
