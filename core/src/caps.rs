@@ -59,6 +59,9 @@ impl Native {
     /// `setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK)` is accepted on a NETLINK_ROUTE socket
     /// (gVisor: ENOPROTOOPT), so the kernel checks and filters dump requests itself.
     pub const STRICT_CHK: u64 = 1 << 52;
+    /// `RTM_SETLINK` with `NLM_F_CREATE` is accepted for an existing device, as Linux's
+    /// `rtnl_setlink` accepts it (gVisor: EINVAL; [`crate::setlink`]).
+    pub const SETLINK: u64 = 1 << 53;
     /// Everything, as on Linux.
     pub const ALL: Native = Native(
         ALL_GROUPS
@@ -66,7 +69,8 @@ impl Native {
             | Self::SEND_GROUP
             | Self::PACKET_WRITE
             | Self::IPV6_SYSCTL
-            | Self::STRICT_CHK,
+            | Self::STRICT_CHK
+            | Self::SETLINK,
     );
 
     /// From the probes' answers. `accepted` has bit `g - 1` for each probed group the kernel
@@ -87,7 +91,8 @@ impl Native {
                 | Self::SEND_GROUP
                 | Self::PACKET_WRITE
                 | Self::IPV6_SYSCTL
-                | Self::STRICT_CHK);
+                | Self::STRICT_CHK
+                | Self::SETLINK);
         Native(groups | flags)
     }
 
@@ -154,6 +159,9 @@ impl Native {
         if !self.has(Self::STRICT_CHK) {
             t |= Traps::STRICT;
         }
+        if !self.has(Self::SETLINK) {
+            t |= Traps::SETLINK;
+        }
         Traps(t)
     }
 }
@@ -178,11 +186,23 @@ impl Traps {
     /// nothing more for it: the hooks of setsockopt, getsockopt, the sends and the receives
     /// take those calls in themselves. Go's raw syscalls keep the kernel's answer (ENOPROTOOPT).
     pub const STRICT: u8 = 16;
+    /// `RTM_SETLINK` sent without the flags gVisor refuses on it ([`crate::setlink`]): libc
+    /// hooks only (`send`, `sendto` to the kernel), like [`Traps::STRICT`]. Go's raw syscalls
+    /// keep the kernel's answer (dockerd sends no RTM_SETLINK).
+    pub const SETLINK: u8 = 32;
+    /// Calls the libc hooks alone serve: the seccomp filter names nothing for them.
+    pub const HOOKS_ONLY: u8 = Self::STRICT | Self::SETLINK;
     /// None: the library stays passive.
     pub const NONE: Traps = Traps(0);
     /// All of them: what `GVNET_MODE=force` and a kernel refusing everything need.
-    pub const ALL: Traps =
-        Traps(Self::MEMBERSHIP | Self::SEND_NL | Self::SEND_LL | Self::OPENAT | Self::STRICT);
+    pub const ALL: Traps = Traps(
+        Self::MEMBERSHIP
+            | Self::SEND_NL
+            | Self::SEND_LL
+            | Self::OPENAT
+            | Self::STRICT
+            | Self::SETLINK,
+    );
 
     /// From raw bits.
     pub const fn from_bits(bits: u8) -> Traps {
@@ -204,10 +224,10 @@ impl Traps {
         self.0 == 0
     }
 
-    /// Whether the seccomp filter has anything to name: everything but [`Traps::STRICT`],
-    /// which the libc hooks alone serve.
+    /// Whether the seccomp filter has anything to name: everything but [`Traps::STRICT`] and
+    /// [`Traps::SETLINK`], which the libc hooks alone serve.
     pub const fn needs_filter(self) -> bool {
-        self.0 & !Self::STRICT != 0
+        self.0 & !Self::HOOKS_ONLY != 0
     }
 }
 
@@ -235,18 +255,19 @@ impl State {
 }
 
 /// The capabilities by name, in the order [`states`] reports them.
-pub const CAPABILITIES: [&str; 6] = [
+pub const CAPABILITIES: [&str; 7] = [
     "groups",
     "connect to a group",
     "send to a group",
     "AF_PACKET write",
     "IPv6 sysctls",
     "NETLINK_GET_STRICT_CHK",
+    "RTM_SETLINK",
 ];
 
 /// Each capability's state: native where `kernel` does it and `emulating` is off for it; else
 /// emulated where `traps` takes its calls in, off where nothing does.
-pub fn states(kernel: Native, traps: Traps) -> [State; 6] {
+pub fn states(kernel: Native, traps: Traps) -> [State; 7] {
     let s = |native: bool, trapped: bool| {
         if native {
             State::Native
@@ -264,6 +285,7 @@ pub fn states(kernel: Native, traps: Traps) -> [State; 6] {
         s(kernel.has(Native::PACKET_WRITE), traps.has(Traps::SEND_LL)),
         s(kernel.has(Native::IPV6_SYSCTL), traps.has(Traps::OPENAT)),
         s(kernel.has(Native::STRICT_CHK), traps.has(Traps::STRICT)),
+        s(kernel.has(Native::SETLINK), traps.has(Traps::SETLINK)),
     ]
 }
 
@@ -289,7 +311,8 @@ mod tests {
                 | Native::SEND_GROUP
                 | Native::PACKET_WRITE
                 | Native::IPV6_SYSCTL
-                | Native::STRICT_CHK,
+                | Native::STRICT_CHK
+                | Native::SETLINK,
         );
         assert_eq!(linux, Native::ALL);
         assert!(
@@ -320,12 +343,16 @@ mod tests {
         // native and no monitor waits for kicks.
         assert_eq!(
             CURRENT.traps(false),
-            Traps::from_bits(Traps::MEMBERSHIP | Traps::SEND_LL | Traps::OPENAT | Traps::STRICT)
+            Traps::from_bits(
+                Traps::MEMBERSHIP | Traps::SEND_LL | Traps::OPENAT | Traps::STRICT | Traps::SETLINK
+            )
         );
         // With the operator's flag the AF_PACKET write is the kernel's.
         assert_eq!(
             CURRENT_FLAG.traps(true),
-            Traps::from_bits(Traps::MEMBERSHIP | Traps::SEND_NL | Traps::OPENAT | Traps::STRICT)
+            Traps::from_bits(
+                Traps::MEMBERSHIP | Traps::SEND_NL | Traps::OPENAT | Traps::STRICT | Traps::SETLINK
+            )
         );
     }
 
@@ -334,14 +361,14 @@ mod tests {
         use State::*;
         assert_eq!(
             states(CURRENT, CURRENT.traps(true)),
-            [Emulated, Emulated, Native, Emulated, Emulated, Emulated]
+            [Emulated, Emulated, Native, Emulated, Emulated, Emulated, Emulated]
         );
         assert_eq!(
             states(CURRENT_FLAG, CURRENT_FLAG.traps(true)),
-            [Emulated, Emulated, Native, Native, Emulated, Emulated]
+            [Emulated, Emulated, Native, Native, Emulated, Emulated, Emulated]
         );
-        assert_eq!(states(OLD, Traps::NONE), [Off; 6]);
-        assert_eq!(states(super::Native::ALL, Traps::NONE), [State::Native; 6]);
+        assert_eq!(states(OLD, Traps::NONE), [Off; 7]);
+        assert_eq!(states(super::Native::ALL, Traps::NONE), [State::Native; 7]);
     }
 
     #[test]
@@ -353,14 +380,16 @@ mod tests {
 
     #[test]
     fn only_what_is_refused_is_trapped() {
-        for bits in 0..32u64 {
+        for bits in 0..64u64 {
             let flags = bits << 48;
             let n = Native::from_probes(EMULABLE_MASK, flags);
             let t = n.traps(true);
             assert_eq!(t.has(Traps::STRICT), !n.has(Native::STRICT_CHK));
-            // A kernel refusing NETLINK_GET_STRICT_CHK alone needs the hooks, not the filter.
-            if bits == 0xf {
-                assert_eq!(t, Traps::from_bits(Traps::STRICT));
+            assert_eq!(t.has(Traps::SETLINK), !n.has(Native::SETLINK));
+            // A kernel refusing NETLINK_GET_STRICT_CHK or RTM_SETLINK with NLM_F_CREATE alone
+            // needs the hooks, not the filter.
+            if bits & 0xf == 0xf {
+                assert_eq!(t.bits() & !Traps::HOOKS_ONLY, 0);
                 assert!(!t.needs_filter());
             }
             assert_eq!(t.has(Traps::MEMBERSHIP), !n.has(Native::CONNECT_GROUP));

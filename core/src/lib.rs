@@ -56,6 +56,7 @@ pub mod membership;
 pub mod monitor;
 pub mod recv;
 pub mod rtnl;
+pub mod setlink;
 pub mod sigsys;
 pub mod sites;
 pub mod sockaddr;

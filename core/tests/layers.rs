@@ -47,6 +47,7 @@ const ORDER: &[(&str, &[&str])] = &[
             "rtnl::content",
             "rtnl::view",
             "rtnl",
+            "setlink",
             "sysctl",
             "recv",
             "monitor",

@@ -389,7 +389,7 @@ struct Probe {
     /// [`Native`] flags the kernel accepted.
     flags: u64,
     /// The first refusal per capability, in the order of [`caps::CAPABILITIES`].
-    why: [Option<String>; 6],
+    why: [Option<String>; 7],
 }
 
 impl Probe {
@@ -479,12 +479,13 @@ fn group_names(mask: u64) -> String {
 ///   EOPNOTSUPP when writes are off, EINVAL when on; Linux ENXIO): no interface, no frame;
 /// * IPv6: whether `/proc/sys/net/ipv6/conf` exists, and where it does not whether IPv6 exists
 ///   at all (an AF_INET6 socket): without IPv6 there is nothing to answer for;
-/// * `NETLINK_GET_STRICT_CHK`: set on a scratch NETLINK_ROUTE socket.
+/// * `NETLINK_GET_STRICT_CHK`: set on a scratch NETLINK_ROUTE socket;
+/// * `RTM_SETLINK` with `NLM_F_CREATE` for `lo` changing nothing ([`probe_setlink`]).
 fn probe_kernel() -> Probe {
     let mut p = Probe {
         accepted: 0,
         flags: 0,
-        why: [None, None, None, None, None, None],
+        why: [None, None, None, None, None, None, None],
     };
     let nl_route = || socket(abi::AF_NETLINK as i32, libc::SOCK_RAW, abi::NETLINK_ROUTE);
     let first_refusal = |why: &mut Option<String>, e: String| {
@@ -570,7 +571,65 @@ fn probe_kernel() -> Probe {
         Ok(()) => p.flags |= Native::STRICT_CHK,
         Err(e) => p.why[5] = Some(e),
     }
+    match probe_setlink() {
+        Ok(()) => p.flags |= Native::SETLINK,
+        Err(e) => p.why[6] = Some(e),
+    }
     p
+}
+
+/// `Err` only where the kernel answers `RTM_SETLINK | NLM_F_CREATE` for `lo` (by name,
+/// `ifi_change` 0: nothing changes, Linux sends no event) with EINVAL, as gVisor's `setLink`
+/// does for any request with `NLM_F_CREATE` (`gvnet_core::setlink`). Linux answers 0, or EPERM
+/// without CAP_NET_ADMIN (gVisor too: it checks the capability first; such a process cannot
+/// set links anyway), so anything but EINVAL is taken as native. One scratch socket, one
+/// request, its ack read without waiting.
+fn probe_setlink() -> Result<(), String> {
+    use gvnet_core::setlink::{NLM_F_CREATE, RTM_SETLINK};
+    let fd = socket(abi::AF_NETLINK as i32, libc::SOCK_RAW, abi::NETLINK_ROUTE)
+        .map_err(|e| format!("socket(AF_NETLINK): {e}"))?;
+    // nlmsghdr (16) + ifinfomsg (16) + IFLA_IFNAME "lo\0" (4 + 3, padded to 8).
+    let mut req = [0u8; 40];
+    req[0..4].copy_from_slice(&40u32.to_ne_bytes());
+    req[4..6].copy_from_slice(&RTM_SETLINK.to_ne_bytes());
+    let flags = abi::NLM_F_REQUEST | abi::NLM_F_ACK | NLM_F_CREATE;
+    req[6..8].copy_from_slice(&flags.to_ne_bytes());
+    req[8..12].copy_from_slice(&0x6776u32.to_ne_bytes());
+    req[32..34].copy_from_slice(&7u16.to_ne_bytes());
+    req[34..36].copy_from_slice(&3u16.to_ne_bytes()); // IFLA_IFNAME
+    req[36..38].copy_from_slice(b"lo");
+    // SAFETY: `req` is live for the call; no address (the kernel).
+    let r =
+        unsafe { RawKernel.syscall(nr::SENDTO, [fd, req.as_ptr() as usize, req.len(), 0, 0, 0]) };
+    if let Err(e) = check(r) {
+        close(fd);
+        return Err(format!("send: {e}"));
+    }
+    let mut ack = [0u8; 256];
+    // SAFETY: `ack` is live and writable for the call.
+    let r = unsafe {
+        RawKernel.syscall(
+            nr::RECVFROM,
+            [
+                fd,
+                ack.as_mut_ptr() as usize,
+                ack.len(),
+                libc::MSG_DONTWAIT as usize,
+                0,
+                0,
+            ],
+        )
+    };
+    close(fd);
+    // NLMSG_ERROR (2) with the error in the first 4 bytes of the payload.
+    let n = check(r).unwrap_or(0);
+    if n >= 20 && u16::from_ne_bytes([ack[4], ack[5]]) == 2 {
+        let err = i32::from_ne_bytes([ack[16], ack[17], ack[18], ack[19]]);
+        if err == -libc::EINVAL {
+            return Err("EINVAL".into());
+        }
+    }
+    Ok(())
 }
 
 /// `Ok` where a NETLINK_ROUTE socket accepts `NETLINK_GET_STRICT_CHK` (set on a scratch

@@ -5,10 +5,12 @@
 //! (resolved in the constructor) and only the calls the filter rules name ([`wants`]) through the
 //! emulation, which is the same code the SIGSYS handler runs.
 //!
-//! `send` is hooked for `NETLINK_GET_STRICT_CHK` alone (a dump request on a strict socket is
+//! `send` is hooked for `NETLINK_GET_STRICT_CHK` (a dump request on a strict socket is
 //! checked before it is sent, [`gvnet_core::strictchk`]; its replies are filtered by the
-//! receive hooks; `sendmsg` is checked the same way); `write` of a dump request is not checked,
-//! and its dump not filtered.
+//! receive hooks; `sendmsg` is checked the same way; `write` of a dump request is not checked,
+//! and its dump not filtered) and for `RTM_SETLINK` (`send` and `sendto` to the kernel send a
+//! copy without the flags gVisor refuses on it, [`gvnet_core::setlink`]; not `sendmsg` or
+//! `write`).
 //!
 //! Not hooked, on purpose: `socket` and `close` (memberships belong to the socket's inode, so a
 //! new or closed fd needs no bookkeeping, and a `dup` shares them as in Linux) and `ioctl`
@@ -151,6 +153,90 @@ fn strict_received(nr_: usize, a: [usize; 6]) -> Option<isize> {
     Some(libc_result(out.ret))
 }
 
+// ---- RTM_SETLINK with NLM_F_CREATE (gvnet_core::setlink): libc hooks only ----
+
+/// Whether this process sends `RTM_SETLINK` without the flags the kernel refuses on it.
+fn setlink_emulated() -> bool {
+    engine::active() && gvnet_core::state::traps().has(gvnet_core::caps::Traps::SETLINK)
+}
+
+/// A request of `len` bytes at `buf`, sent on `fd` to the kernel by `name` (send, sendto):
+/// `Some(result)` when it began with an `RTM_SETLINK` carrying a flag Linux ignores and the kernel refuses
+/// ([`gvnet_core::setlink`]), and a copy without those flags was sent with `send_copy` (which
+/// gets the copy's address); `None`: the caller sends the original. A process still waiting
+/// for its decision sends unchanged: netlink-sys (netavark) binds its socket and sets
+/// `NETLINK_GET_STRICT_CHK` first, either of which decides, and a waiting process's other
+/// sends pay nothing. Costs one 8-byte copy of the caller's buffer per send of 16..=4096 bytes
+/// where the emulation is on.
+fn setlink_send(
+    name: &str,
+    fd: usize,
+    buf: usize,
+    len: usize,
+    send_copy: &dyn Fn(usize) -> isize,
+) -> Option<isize> {
+    use gvnet_core::setlink;
+    if !(16..=setlink::MAX_COPY).contains(&len) {
+        return None;
+    }
+    if !setlink_emulated() {
+        return None;
+    }
+    let mut head = [0u8; 8];
+    if read_user(&RawKernel, buf, &mut head).is_err() || !setlink::wants(&head) {
+        return None;
+    }
+    if !is_route_socket(&RawKernel, fd) {
+        return None;
+    }
+    setlink_copy(name, fd, buf, len, send_copy)
+}
+
+/// The copy [`setlink_send`] sends: on a stack of its own, so the hooks' frames stay small
+/// for every other send.
+#[inline(never)]
+fn setlink_copy(
+    name: &str,
+    fd: usize,
+    buf: usize,
+    len: usize,
+    send_copy: &dyn Fn(usize) -> isize,
+) -> Option<isize> {
+    use gvnet_core::trace::{enabled, Level, Line};
+    let mut copy = [0u8; gvnet_core::setlink::MAX_COPY];
+    let copy = &mut copy[..len];
+    read_user(&RawKernel, buf, copy).ok()?;
+    let n = gvnet_core::setlink::rewrite(copy);
+    if n == 0 {
+        return None;
+    }
+    let r = send_copy(copy.as_ptr() as usize);
+    if enabled(Level::Debug) {
+        let ret = if r < 0 {
+            // SAFETY: __errno_location returns this thread's errno.
+            -(unsafe { *libc::__errno_location() } as isize)
+        } else {
+            r
+        };
+        let mut l = Line::new(Level::Debug);
+        l.str("libc ")
+            .str(name)
+            .str("(")
+            .dec(fd as i64)
+            .str(", ")
+            .hex(buf as u64)
+            .str(", ")
+            .dec(len as i64)
+            .str(") ")
+            .result(ret)
+            .str(" emulated: RTM_SETLINK sent without NLM_F_CREATE|NLM_F_EXCL|NLM_F_REPLACE (")
+            .dec(n as i64)
+            .str(" message(s))");
+        l.emit();
+    }
+    Some(r)
+}
+
 /// `recv(2)`.
 ///
 /// # Safety
@@ -177,14 +263,19 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 #[no_mangle]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
-    let real = || -> isize {
-        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    let send_at = |buf: usize| -> isize {
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments, or
+        // a copy of its buffer of the same length.
         unsafe {
             let real: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int) -> ssize_t =
                 transmute(crate::real::SEND.get());
-            real(fd, buf, len, flags)
+            real(fd, buf as *const c_void, len, flags)
         }
     };
+    if let Some(r) = setlink_send("send", fd as usize, buf as usize, len, &send_at) {
+        return r as ssize_t;
+    }
+    let real = || send_at(buf as usize);
     if let Some(r) = strict_send(a, &real) {
         return r as ssize_t;
     }
@@ -311,11 +402,14 @@ pub unsafe extern "C" fn sendto(
         addr as usize,
         alen as usize,
     ]);
-    let send = || -> isize {
+    let send_at = |buf: usize| -> isize {
+        let mut a = a;
+        a[1] = buf;
         if engine::wants_call(nr::SENDTO, &a) {
             return emulated(nr::SENDTO, a);
         }
-        // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+        // SAFETY: the real symbol has this signature; forwarding the caller's arguments, or a
+        // copy of its buffer of the same length.
         unsafe {
             let real: unsafe extern "C" fn(
                 c_int,
@@ -325,9 +419,18 @@ pub unsafe extern "C" fn sendto(
                 *const sockaddr,
                 socklen_t,
             ) -> ssize_t = transmute(crate::real::SENDTO.get());
-            real(fd, buf, len, flags, addr, alen)
+            real(fd, buf as *const c_void, len, flags, addr, alen)
         }
     };
+    if len >= 16
+        && setlink_emulated()
+        && (addr.is_null() || to_kernel(addr as usize, alen as usize))
+    {
+        if let Some(r) = setlink_send("sendto", fd as usize, buf as usize, len, &send_at) {
+            return r as ssize_t;
+        }
+    }
+    let send = || send_at(buf as usize);
     if strict_sockets() && (addr.is_null() || to_kernel(addr as usize, alen as usize)) {
         if let Some(r) = strict_send(a, &send) {
             return r as ssize_t;
