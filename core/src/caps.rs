@@ -62,6 +62,8 @@ impl Native {
     /// `RTM_SETLINK` with `NLM_F_CREATE` is accepted for an existing device, as Linux's
     /// `rtnl_setlink` accepts it (gVisor: EINVAL; [`crate::setlink`]).
     pub const SETLINK: u64 = 1 << 53;
+    /// `/proc/sys/net/ipv4/conf` exists (gVisor has none; [`crate::sysctl::ipv4_conf_open`]).
+    pub const IPV4_CONF: u64 = 1 << 54;
     /// Everything, as on Linux.
     pub const ALL: Native = Native(
         ALL_GROUPS
@@ -70,7 +72,8 @@ impl Native {
             | Self::PACKET_WRITE
             | Self::IPV6_SYSCTL
             | Self::STRICT_CHK
-            | Self::SETLINK,
+            | Self::SETLINK
+            | Self::IPV4_CONF,
     );
 
     /// From the probes' answers. `accepted` has bit `g - 1` for each probed group the kernel
@@ -92,7 +95,8 @@ impl Native {
                 | Self::PACKET_WRITE
                 | Self::IPV6_SYSCTL
                 | Self::STRICT_CHK
-                | Self::SETLINK);
+                | Self::SETLINK
+                | Self::IPV4_CONF);
         Native(groups | flags)
     }
 
@@ -162,6 +166,9 @@ impl Native {
         if !self.has(Self::SETLINK) {
             t |= Traps::SETLINK;
         }
+        if !self.has(Self::IPV4_CONF) {
+            t |= Traps::IPV4_CONF;
+        }
         Traps(t)
     }
 }
@@ -190,8 +197,12 @@ impl Traps {
     /// hooks only (`send`, `sendto` to the kernel), like [`Traps::STRICT`]. Go's raw syscalls
     /// keep the kernel's answer (dockerd sends no RTM_SETLINK).
     pub const SETLINK: u8 = 32;
+    /// An open of a missing `/proc/sys/net/ipv4/conf/IFACE/{route_localnet,rp_filter,
+    /// arp_notify}` ([`crate::sysctl::ipv4_conf_open`]): libc hooks only (`open`, `open64`,
+    /// `openat`, `openat64`; netavark's `std::fs`).
+    pub const IPV4_CONF: u8 = 64;
     /// Calls the libc hooks alone serve: the seccomp filter names nothing for them.
-    pub const HOOKS_ONLY: u8 = Self::STRICT | Self::SETLINK;
+    pub const HOOKS_ONLY: u8 = Self::STRICT | Self::SETLINK | Self::IPV4_CONF;
     /// None: the library stays passive.
     pub const NONE: Traps = Traps(0);
     /// All of them: what `GVNET_MODE=force` and a kernel refusing everything need.
@@ -201,7 +212,8 @@ impl Traps {
             | Self::SEND_LL
             | Self::OPENAT
             | Self::STRICT
-            | Self::SETLINK,
+            | Self::SETLINK
+            | Self::IPV4_CONF,
     );
 
     /// From raw bits.
@@ -255,7 +267,7 @@ impl State {
 }
 
 /// The capabilities by name, in the order [`states`] reports them.
-pub const CAPABILITIES: [&str; 7] = [
+pub const CAPABILITIES: [&str; 8] = [
     "groups",
     "connect to a group",
     "send to a group",
@@ -263,11 +275,12 @@ pub const CAPABILITIES: [&str; 7] = [
     "IPv6 sysctls",
     "NETLINK_GET_STRICT_CHK",
     "RTM_SETLINK",
+    "IPv4 conf sysctls",
 ];
 
 /// Each capability's state: native where `kernel` does it and `emulating` is off for it; else
 /// emulated where `traps` takes its calls in, off where nothing does.
-pub fn states(kernel: Native, traps: Traps) -> [State; 7] {
+pub fn states(kernel: Native, traps: Traps) -> [State; 8] {
     let s = |native: bool, trapped: bool| {
         if native {
             State::Native
@@ -286,6 +299,7 @@ pub fn states(kernel: Native, traps: Traps) -> [State; 7] {
         s(kernel.has(Native::IPV6_SYSCTL), traps.has(Traps::OPENAT)),
         s(kernel.has(Native::STRICT_CHK), traps.has(Traps::STRICT)),
         s(kernel.has(Native::SETLINK), traps.has(Traps::SETLINK)),
+        s(kernel.has(Native::IPV4_CONF), traps.has(Traps::IPV4_CONF)),
     ]
 }
 
@@ -312,7 +326,8 @@ mod tests {
                 | Native::PACKET_WRITE
                 | Native::IPV6_SYSCTL
                 | Native::STRICT_CHK
-                | Native::SETLINK,
+                | Native::SETLINK
+                | Native::IPV4_CONF,
         );
         assert_eq!(linux, Native::ALL);
         assert!(
@@ -344,14 +359,24 @@ mod tests {
         assert_eq!(
             CURRENT.traps(false),
             Traps::from_bits(
-                Traps::MEMBERSHIP | Traps::SEND_LL | Traps::OPENAT | Traps::STRICT | Traps::SETLINK
+                Traps::MEMBERSHIP
+                    | Traps::SEND_LL
+                    | Traps::OPENAT
+                    | Traps::STRICT
+                    | Traps::SETLINK
+                    | Traps::IPV4_CONF
             )
         );
         // With the operator's flag the AF_PACKET write is the kernel's.
         assert_eq!(
             CURRENT_FLAG.traps(true),
             Traps::from_bits(
-                Traps::MEMBERSHIP | Traps::SEND_NL | Traps::OPENAT | Traps::STRICT | Traps::SETLINK
+                Traps::MEMBERSHIP
+                    | Traps::SEND_NL
+                    | Traps::OPENAT
+                    | Traps::STRICT
+                    | Traps::SETLINK
+                    | Traps::IPV4_CONF
             )
         );
     }
@@ -361,14 +386,14 @@ mod tests {
         use State::*;
         assert_eq!(
             states(CURRENT, CURRENT.traps(true)),
-            [Emulated, Emulated, Native, Emulated, Emulated, Emulated, Emulated]
+            [Emulated, Emulated, Native, Emulated, Emulated, Emulated, Emulated, Emulated]
         );
         assert_eq!(
             states(CURRENT_FLAG, CURRENT_FLAG.traps(true)),
-            [Emulated, Emulated, Native, Native, Emulated, Emulated, Emulated]
+            [Emulated, Emulated, Native, Native, Emulated, Emulated, Emulated, Emulated]
         );
-        assert_eq!(states(OLD, Traps::NONE), [Off; 7]);
-        assert_eq!(states(super::Native::ALL, Traps::NONE), [State::Native; 7]);
+        assert_eq!(states(OLD, Traps::NONE), [Off; 8]);
+        assert_eq!(states(super::Native::ALL, Traps::NONE), [State::Native; 8]);
     }
 
     #[test]
@@ -380,12 +405,13 @@ mod tests {
 
     #[test]
     fn only_what_is_refused_is_trapped() {
-        for bits in 0..64u64 {
+        for bits in 0..128u64 {
             let flags = bits << 48;
             let n = Native::from_probes(EMULABLE_MASK, flags);
             let t = n.traps(true);
             assert_eq!(t.has(Traps::STRICT), !n.has(Native::STRICT_CHK));
             assert_eq!(t.has(Traps::SETLINK), !n.has(Native::SETLINK));
+            assert_eq!(t.has(Traps::IPV4_CONF), !n.has(Native::IPV4_CONF));
             // A kernel refusing NETLINK_GET_STRICT_CHK or RTM_SETLINK with NLM_F_CREATE alone
             // needs the hooks, not the filter.
             if bits & 0xf == 0xf {

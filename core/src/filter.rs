@@ -804,7 +804,7 @@ mod tests {
             OPEN_READ as u64,
             OPEN_READ as u64 | 1,
         ];
-        for bits in 0..64u8 {
+        for bits in 0..128u8 {
             let t = Traps::from_bits(bits);
             let progs: Vec<Vec<SockFilter>> = [Layer::Base, Layer::Late]
                 .into_iter()
@@ -813,7 +813,7 @@ mod tests {
             let recv = layer_for(Layer::Recv, t, &[SITE]);
             assert_eq!(progs[0].is_empty(), !t.has(Traps::MEMBERSHIP), "{t:?}");
             assert_eq!(recv.is_empty(), !t.has(Traps::MEMBERSHIP), "{t:?}");
-            // Traps::STRICT and Traps::SETLINK are the libc hooks' alone: they name nothing.
+            // Traps::HOOKS_ONLY are the libc hooks' alone: they name nothing.
             assert_eq!(progs[1].is_empty(), !t.needs_filter(), "{t:?}");
             for n in 0..460u32 {
                 for a in vals {

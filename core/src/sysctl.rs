@@ -36,8 +36,18 @@ use crate::kernel::{read_user, Kernel};
 pub const IPV6_CONF_DIR: &[u8] = b"/proc/sys/net/ipv6/conf\0";
 const PREFIX: &[u8] = b"/proc/sys/net/ipv6/conf/";
 const LEAF: &[u8] = b"/disable_ipv6";
-/// Longest path considered: prefix + IFNAMSIZ - 1 + leaf.
-const MAX_PATH: usize = 24 + 15 + 13;
+/// Longest path considered: prefix + IFNAMSIZ - 1 + leaf (`/route_localnet`, the longest of
+/// both kinds).
+const MAX_PATH: usize = 24 + 15 + 15;
+/// The directory a kernel with IPv4's per-interface sysctls has (gVisor has none).
+pub const IPV4_CONF_DIR: &[u8] = b"/proc/sys/net/ipv4/conf\0";
+const V4_PREFIX: &[u8] = b"/proc/sys/net/ipv4/conf/";
+/// The IPv4 per-interface files netavark sets (on its bridge, and on `eth0` in a container's
+/// namespace). Linux's default for each is 0 (`ipv4_devconf`/`ipv4_devconf_dflt` in
+/// net/ipv4/devinet.c leave them 0; distributions set `rp_filter` 2 in sysctl.d).
+const V4_LEAVES: [&[u8]; 3] = [b"route_localnet", b"rp_filter", b"arp_notify"];
+/// `O_DIRECTORY`.
+const O_DIRECTORY: usize = 0o200000;
 /// `O_ACCMODE`, `O_RDONLY`.
 const O_ACCMODE: usize = 3;
 const O_RDONLY: usize = 0;
@@ -74,6 +84,19 @@ fn read_path<K: Kernel>(k: &K, addr: usize, buf: &mut [u8; MAX_PATH + 1]) -> Opt
 fn iface_of(path: &[u8]) -> Option<&[u8]> {
     let name = path.strip_prefix(PREFIX)?.strip_suffix(LEAF)?;
     let ok = !name.is_empty() && name.len() <= 15 && !name.contains(&b'/') && name != b"..";
+    ok.then_some(name)
+}
+
+/// NAME of `/proc/sys/net/ipv4/conf/NAME/LEAF`, LEAF one of [`V4_LEAVES`], if `path` is that.
+fn ipv4_iface_of(path: &[u8]) -> Option<&[u8]> {
+    let rest = path.strip_prefix(V4_PREFIX)?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let (name, leaf) = (rest.get(..slash)?, rest.get(slash + 1..)?);
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name != b".."
+        && name != b"."
+        && V4_LEAVES.contains(&leaf);
     ok.then_some(name)
 }
 
@@ -135,7 +158,11 @@ fn in_own_namespace<K: Kernel>(k: &K) -> bool {
 
 /// A memfd holding [`ENABLED`], at offset 0; or `-errno`.
 fn answer<K: Kernel>(k: &K, cloexec: bool) -> isize {
-    let name = b"gvnet-disable_ipv6\0";
+    answer_named(k, b"gvnet-disable_ipv6\0", cloexec)
+}
+
+/// A memfd called `name` (NUL-terminated) holding `0\n`, at offset 0; or `-errno`.
+fn answer_named<K: Kernel>(k: &K, name: &[u8], cloexec: bool) -> isize {
     let flags = if cloexec { MFD_CLOEXEC } else { 0 };
     // SAFETY: memfd_create with a static NUL-terminated name; write of a static buffer; lseek.
     unsafe {
@@ -211,6 +238,44 @@ pub fn openat<K: Kernel>(k: &K, c: &Call) -> Outcome {
         action: Action::Ipv6SysctlAnswered,
         addr: None,
     }
+}
+
+/// An open (libc `open`, `open64`, `openat`, `openat64`: netavark's `std::fs`) of the path at
+/// `path` with `flags`, which the kernel answered `ret`: `Some(fd)` where gvnet answers it
+/// instead. That is when the kernel said ENOENT, the path is absolute,
+/// `/proc/sys/net/ipv4/conf/NAME/LEAF` with LEAF one of `route_localnet`, `rp_filter`,
+/// `arp_notify`, `/proc/sys/net/ipv4/conf` does not exist, no `O_DIRECTORY` is asked for, and
+/// NAME is `all`, `default` or an interface of the calling thread's network namespace (any
+/// namespace: netavark sets `eth0`'s in the container's). The fd is a memfd holding Linux's
+/// default, `0\n`, at offset 0, close-on-exec when asked, readable and writable whatever the
+/// access mode: a write is accepted and kept in that memfd alone (gVisor has no such setting
+/// to change), so the next open reads `0` again.
+pub fn ipv4_conf_open<K: Kernel>(k: &K, path: usize, flags: usize, ret: isize) -> Option<isize> {
+    if ret != -(errno::ENOENT as isize) || flags & O_DIRECTORY != 0 {
+        return None;
+    }
+    let mut buf = [0u8; MAX_PATH + 1];
+    let len = read_path(k, path, &mut buf)?;
+    let name = buf.get(..len).and_then(ipv4_iface_of)?;
+    // SAFETY: faccessat of a static NUL-terminated path.
+    let dir = unsafe {
+        k.syscall(
+            nr::FACCESSAT,
+            [
+                AT_FDCWD as usize,
+                IPV4_CONF_DIR.as_ptr() as usize,
+                F_OK,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if dir != -(errno::ENOENT as isize) || !iface_exists(k, name) {
+        return None;
+    }
+    let fd = answer_named(k, b"gvnet-ipv4-conf\0", flags & O_CLOEXEC != 0);
+    (fd >= 0).then_some(fd)
 }
 
 #[cfg(test)]
@@ -354,6 +419,88 @@ mod tests {
             iface_of(b"/proc/sys/net/ipv6/conf/docker0/disable_ipv6x"),
             None
         );
+    }
+
+    #[test]
+    fn ipv4_conf_open_answers_netavarks_files_where_the_directory_is_missing() {
+        const WR: usize = 1 | O_CLOEXEC;
+        for (p, flags) in [
+            (c"/proc/sys/net/ipv4/conf/podman0/route_localnet", RD),
+            (c"/proc/sys/net/ipv4/conf/podman0/route_localnet", WR),
+            (c"/proc/sys/net/ipv4/conf/podman0/rp_filter", WR),
+            (c"/proc/sys/net/ipv4/conf/eth0/arp_notify", RD),
+            (c"/proc/sys/net/ipv4/conf/br-0123456789ab/rp_filter", 2),
+        ] {
+            let k = gvisor(0);
+            let fd = ipv4_conf_open(&k, p.as_ptr() as usize, flags, ENOENT);
+            assert_eq!(fd, Some(11), "{p:?}");
+            assert_eq!(
+                k.calls_of(nr::MEMFD_CREATE)[0].args[1],
+                if flags & O_CLOEXEC != 0 {
+                    MFD_CLOEXEC
+                } else {
+                    0
+                }
+            );
+            let w = &k.calls_of(nr::WRITE)[0];
+            assert_eq!((w.args[0], w.args[2]), (11, 2), "holds 0 and a newline");
+        }
+        for p in [
+            c"/proc/sys/net/ipv4/conf/all/rp_filter",
+            c"/proc/sys/net/ipv4/conf/default/arp_notify",
+        ] {
+            let k = gvisor(-(errno::ENODEV as isize));
+            assert_eq!(
+                ipv4_conf_open(&k, p.as_ptr() as usize, RD, ENOENT),
+                Some(11)
+            );
+            assert!(k.calls_of(nr::IOCTL).is_empty());
+        }
+    }
+
+    #[test]
+    fn ipv4_conf_open_leaves_everything_else_to_the_kernel() {
+        let ok = c"/proc/sys/net/ipv4/conf/podman0/rp_filter";
+        // The kernel opened it, or refused it otherwise than ENOENT.
+        for ret in [3, -(errno::EACCES as isize)] {
+            let k = gvisor(0);
+            assert_eq!(ipv4_conf_open(&k, ok.as_ptr() as usize, RD, ret), None);
+            assert!(k.calls_of(nr::MEMFD_CREATE).is_empty());
+        }
+        // A directory is asked for.
+        let k = gvisor(0);
+        assert_eq!(
+            ipv4_conf_open(&k, ok.as_ptr() as usize, RD | O_DIRECTORY, ENOENT),
+            None
+        );
+        // Other files, other places, relative paths, odd names.
+        for p in [
+            c"/proc/sys/net/ipv4/conf/podman0/forwarding",
+            c"/proc/sys/net/ipv4/conf/podman0/rp_filter/x",
+            c"/proc/sys/net/ipv4/conf/podman0",
+            c"/proc/sys/net/ipv4/ip_forward",
+            c"proc/sys/net/ipv4/conf/podman0/rp_filter",
+            c"/proc/sys/net/ipv4/conf/../rp_filter",
+            c"/proc/sys/net/ipv4/conf//rp_filter",
+            c"/proc/sys/net/ipv4/conf/a-name-longer-than-15/rp_filter",
+            c"/proc/sys/net/ipv6/conf/podman0/rp_filter",
+        ] {
+            let k = gvisor(0);
+            assert_eq!(
+                ipv4_conf_open(&k, p.as_ptr() as usize, RD, ENOENT),
+                None,
+                "{p:?}"
+            );
+            assert!(k.calls_of(nr::FACCESSAT).is_empty(), "{p:?}");
+        }
+        // The directory exists (a kernel with the sysctls: the file really is missing).
+        let k = FakeKernel::default();
+        k.script(nr::FACCESSAT, &[0]);
+        assert_eq!(ipv4_conf_open(&k, ok.as_ptr() as usize, RD, ENOENT), None);
+        // No such interface.
+        let k = gvisor(-(errno::ENODEV as isize));
+        assert_eq!(ipv4_conf_open(&k, ok.as_ptr() as usize, RD, ENOENT), None);
+        assert!(k.calls_of(nr::MEMFD_CREATE).is_empty());
     }
 
     #[test]

@@ -389,7 +389,7 @@ struct Probe {
     /// [`Native`] flags the kernel accepted.
     flags: u64,
     /// The first refusal per capability, in the order of [`caps::CAPABILITIES`].
-    why: [Option<String>; 7],
+    why: [Option<String>; 8],
 }
 
 impl Probe {
@@ -480,12 +480,13 @@ fn group_names(mask: u64) -> String {
 /// * IPv6: whether `/proc/sys/net/ipv6/conf` exists, and where it does not whether IPv6 exists
 ///   at all (an AF_INET6 socket): without IPv6 there is nothing to answer for;
 /// * `NETLINK_GET_STRICT_CHK`: set on a scratch NETLINK_ROUTE socket;
-/// * `RTM_SETLINK` with `NLM_F_CREATE` for `lo` changing nothing ([`probe_setlink`]).
+/// * `RTM_SETLINK` with `NLM_F_CREATE` for `lo` changing nothing ([`probe_setlink`]);
+/// * IPv4 per-interface sysctls: whether `/proc/sys/net/ipv4/conf` exists.
 fn probe_kernel() -> Probe {
     let mut p = Probe {
         accepted: 0,
         flags: 0,
-        why: [None, None, None, None, None, None, None],
+        why: [None, None, None, None, None, None, None, None],
     };
     let nl_route = || socket(abi::AF_NETLINK as i32, libc::SOCK_RAW, abi::NETLINK_ROUTE);
     let first_refusal = |why: &mut Option<String>, e: String| {
@@ -574,6 +575,24 @@ fn probe_kernel() -> Probe {
     match probe_setlink() {
         Ok(()) => p.flags |= Native::SETLINK,
         Err(e) => p.why[6] = Some(e),
+    }
+    // SAFETY: faccessat of a static NUL-terminated path.
+    let r = unsafe {
+        RawKernel.syscall(
+            nr::FACCESSAT,
+            [
+                libc::AT_FDCWD as usize,
+                gvnet_core::sysctl::IPV4_CONF_DIR.as_ptr() as usize,
+                libc::F_OK as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    match check(r) {
+        Ok(_) => p.flags |= Native::IPV4_CONF,
+        Err(_) => p.why[7] = Some("no /proc/sys/net/ipv4/conf".into()),
     }
     p
 }

@@ -10,7 +10,8 @@
 //! receive hooks; `sendmsg` is checked the same way; `write` of a dump request is not checked,
 //! and its dump not filtered) and for `RTM_SETLINK` (`send` and `sendto` to the kernel send a
 //! copy without the flags gVisor refuses on it, [`gvnet_core::setlink`]; not `sendmsg` or
-//! `write`).
+//! `write`); `open`, `open64`, `openat` and `openat64` answer a missing IPv4
+//! per-interface sysctl after the real function's ENOENT ([`gvnet_core::sysctl::ipv4_conf_open`]).
 //!
 //! Not hooked, on purpose: `socket` and `close` (memberships belong to the socket's inode, so a
 //! new or closed fd needs no bookkeeping, and a `dup` shares them as in Linux) and `ioctl`
@@ -235,6 +236,126 @@ fn setlink_copy(
         l.emit();
     }
     Some(r)
+}
+
+// ---- IPv4 per-interface sysctls (gvnet_core::sysctl::ipv4_conf_open): libc hooks only ----
+
+/// After the real open of `path` with `flags` returned `r`: `r`, or the fd gvnet answers a
+/// missing `/proc/sys/net/ipv4/conf/IFACE/{route_localnet,rp_filter,arp_notify}` with. Only a
+/// failure with ENOENT in a process that emulates it costs anything.
+fn ipv4_conf(name: &str, path: *const libc::c_char, flags: c_int, r: c_int) -> c_int {
+    if r >= 0
+        || !engine::active()
+        || !gvnet_core::state::traps().has(gvnet_core::caps::Traps::IPV4_CONF)
+    {
+        return r;
+    }
+    // SAFETY: __errno_location returns this thread's errno.
+    let e = unsafe { *libc::__errno_location() };
+    if e != libc::ENOENT {
+        return r;
+    }
+    let Some(fd) = gvnet_core::sysctl::ipv4_conf_open(
+        &RawKernel,
+        path as usize,
+        flags as usize,
+        -(libc::ENOENT as isize),
+    ) else {
+        return r;
+    };
+    if gvnet_core::trace::enabled(gvnet_core::trace::Level::Debug) {
+        let mut l = gvnet_core::trace::Line::new(gvnet_core::trace::Level::Debug);
+        l.str("libc ")
+            .str(name)
+            .str("(")
+            .hex(path as u64)
+            .str(", ")
+            .hex(flags as u64)
+            .str(") = ")
+            .dec(fd as i64)
+            .str(" emulated: missing IPv4 sysctl answered with a memfd holding 0");
+        l.emit();
+    }
+    fd as c_int
+}
+
+/// `open(2)` (the mode is passed on as the caller's third register holds it: x86-64 passes a
+/// variadic int where a fixed one would be).
+///
+/// # Safety
+/// As libc's `open`.
+#[no_mangle]
+pub unsafe extern "C" fn open(
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: libc::c_uint,
+) -> c_int {
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    let r = unsafe {
+        let real: unsafe extern "C" fn(*const libc::c_char, c_int, libc::c_uint) -> c_int =
+            transmute(crate::real::OPEN.get());
+        real(path, flags, mode)
+    };
+    ipv4_conf("open", path, flags, r)
+}
+
+/// `open64(2)` (Rust's `std::fs` on glibc); the mode as for [`open`].
+///
+/// # Safety
+/// As libc's `open64`.
+#[no_mangle]
+pub unsafe extern "C" fn open64(
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: libc::c_uint,
+) -> c_int {
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    let r = unsafe {
+        let real: unsafe extern "C" fn(*const libc::c_char, c_int, libc::c_uint) -> c_int =
+            transmute(crate::real::OPEN64.get());
+        real(path, flags, mode)
+    };
+    ipv4_conf("open64", path, flags, r)
+}
+
+/// `openat(2)`; the mode as for [`open`].
+///
+/// # Safety
+/// As libc's `openat`.
+#[no_mangle]
+pub unsafe extern "C" fn openat(
+    dirfd: c_int,
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: libc::c_uint,
+) -> c_int {
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    let r = unsafe {
+        let real: unsafe extern "C" fn(c_int, *const libc::c_char, c_int, libc::c_uint) -> c_int =
+            transmute(crate::real::OPENAT.get());
+        real(dirfd, path, flags, mode)
+    };
+    ipv4_conf("openat", path, flags, r)
+}
+
+/// `openat64(2)`; the mode as for [`open`].
+///
+/// # Safety
+/// As libc's `openat64`.
+#[no_mangle]
+pub unsafe extern "C" fn openat64(
+    dirfd: c_int,
+    path: *const libc::c_char,
+    flags: c_int,
+    mode: libc::c_uint,
+) -> c_int {
+    // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
+    let r = unsafe {
+        let real: unsafe extern "C" fn(c_int, *const libc::c_char, c_int, libc::c_uint) -> c_int =
+            transmute(crate::real::OPENAT64.get());
+        real(dirfd, path, flags, mode)
+    };
+    ipv4_conf("openat64", path, flags, r)
 }
 
 /// `recv(2)`.

@@ -15,7 +15,8 @@ const NONE: usize = usize::MAX;
 pub struct Sym {
     name: &'static [u8],
     addr: AtomicUsize,
-    /// The syscall a forwarded call stands for (counted), or `NONE` (`sigaction`).
+    /// The syscall a forwarded call stands for (counted), or `NONE` (`sigaction`, the opens:
+    /// every open of the process goes through those hooks).
     counted: usize,
 }
 
@@ -84,4 +85,8 @@ syms! {
     RECV = "recv" / nr::RECVFROM,
     RECVFROM = "recvfrom" / nr::RECVFROM,
     RECVMSG = "recvmsg" / nr::RECVMSG,
+    OPEN = "open" / NONE,
+    OPEN64 = "open64" / NONE,
+    OPENAT = "openat" / NONE,
+    OPENAT64 = "openat64" / NONE,
 }

@@ -110,7 +110,7 @@ fn counters_match_the_calls_the_program_made() {
     assert!(json.contains("\"engine\": \"libc-hooks\""), "{json}");
     // GVNET_MODE=force: every capability emulated, whatever the host kernel accepts.
     assert!(
-        json.contains("\"capabilities\": {\"groups\": \"emulated\", \"connect to a group\": \"emulated\", \"send to a group\": \"emulated\", \"AF_PACKET write\": \"emulated\", \"IPv6 sysctls\": \"emulated\", \"NETLINK_GET_STRICT_CHK\": \"emulated\", \"RTM_SETLINK\": \"emulated\"}"),
+        json.contains("\"capabilities\": {\"groups\": \"emulated\", \"connect to a group\": \"emulated\", \"send to a group\": \"emulated\", \"AF_PACKET write\": \"emulated\", \"IPv6 sysctls\": \"emulated\", \"NETLINK_GET_STRICT_CHK\": \"emulated\", \"RTM_SETLINK\": \"emulated\", \"IPv4 conf sysctls\": \"emulated\"}"),
         "{json}"
     );
     let n = |p: &[&str]| number(&json, p);

@@ -39,13 +39,13 @@ fn a_targets_probes_leave_no_fd_behind_and_linux_is_all_native() {
             "auto",
             "kernel: groups native, connect to a group native, send to a group native, \
              AF_PACKET write native, IPv6 sysctls native, NETLINK_GET_STRICT_CHK native, \
-             RTM_SETLINK native: passive in",
+             RTM_SETLINK native, IPv4 conf sysctls native: passive in",
         ),
         (
             "force",
             "GVNET_MODE=force: everything emulated (kernel: groups native, connect to a group \
              native, send to a group native, AF_PACKET write native, IPv6 sysctls native, \
-             NETLINK_GET_STRICT_CHK native, RTM_SETLINK native): libc hooks active in",
+             NETLINK_GET_STRICT_CHK native, RTM_SETLINK native, IPv4 conf sysctls native): libc hooks active in",
         ),
     ] {
         let (with, lines) = run(&ls, Some(&[("GVNET_MODE", mode), ("GVNET_TARGETS", "ls")]));

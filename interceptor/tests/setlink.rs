@@ -171,7 +171,7 @@ fn setlink_with_create_under_force_mode_matches_the_host_kernel() {
         "libc send(",
         "libc sendto(",
         "emulated: RTM_SETLINK sent without NLM_F_CREATE|NLM_F_EXCL|NLM_F_REPLACE (1 message(s))",
-        "RTM_SETLINK native",
+        "RTM_SETLINK native, IPv4 conf sysctls native",
     ] {
         assert!(
             force.log.contains(want),
