@@ -669,7 +669,7 @@ fn on_host(c: &mut Ctx) -> std::result::Result<String, String> {
         (vec![true_bin.display().to_string()], vec![": waits in "]),
         (
             vec![nlconform.display().to_string()],
-            vec![": waits in ", "kernel: groups native, connect to a group native, send to a group native, AF_PACKET write native, IPv6 sysctls native, NETLINK_GET_STRICT_CHK native: passive in"],
+            vec![": waits in ", "kernel: groups native, connect to a group native, send to a group native, AF_PACKET write native, IPv6 sysctls native, NETLINK_GET_STRICT_CHK native, RTM_SETLINK native, IPv4 conf sysctls native: passive in"],
         ),
     ] {
         let err = c.run_dir.join("host-stderr.txt");

@@ -147,10 +147,11 @@ fn doctor(c: &mut Ctx) -> Verdict {
     // dockerd's counters name each capability as this setup has it (engine.rs probes them):
     // the send to a group is native where the link group is (release-20251201.0 on), the
     // AF_PACKET write where the operator passed the flag; groups, connect and the IPv6 sysctls
-    // are emulated everywhere, and NETLINK_GET_STRICT_CHK (refused by every gVisor release).
+    // are emulated everywhere, and NETLINK_GET_STRICT_CHK, RTM_SETLINK with NLM_F_CREATE and the
+    // IPv4 per-interface sysctls (refused or missing in every gVisor release).
     let state = |native: bool| if native { "native" } else { "emulated" };
     let want = format!(
-        "\"capabilities\": {{\"groups\": \"emulated\", \"connect to a group\": \"emulated\", \"send to a group\": \"{}\", \"AF_PACKET write\": \"{}\", \"IPv6 sysctls\": \"emulated\", \"NETLINK_GET_STRICT_CHK\": \"emulated\"}}",
+        "\"capabilities\": {{\"groups\": \"emulated\", \"connect to a group\": \"emulated\", \"send to a group\": \"{}\", \"AF_PACKET write\": \"{}\", \"IPv6 sysctls\": \"emulated\", \"NETLINK_GET_STRICT_CHK\": \"emulated\", \"RTM_SETLINK\": \"emulated\", \"IPv4 conf sysctls\": \"emulated\"}}",
         state(c.setup.link_group()),
         state(c.setup.packet_write())
     );
