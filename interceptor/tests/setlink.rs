@@ -31,31 +31,7 @@ fn scratch() -> PathBuf {
 }
 
 fn program() -> PathBuf {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "running as uid {euid}: this test makes network namespaces (unshare -n); it fails rather than skips"
-    );
-    for (tool, package) in [("unshare", "util-linux"), ("ip", "iproute2")] {
-        assert!(
-            common::find_in_path(tool).is_some(),
-            "`{tool}` not found in PATH: install `{package}`; this test fails rather than skips"
-        );
-    }
-    let gcc = common::find_in_path("gcc")
-        .expect("`gcc` not found in PATH: install `gcc`; this test fails rather than skips");
-    let out = scratch().join("bin");
-    fs::create_dir_all(&out).unwrap();
-    let bin = out.join("nlsetlink");
-    let st = Command::new(gcc)
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&bin)
-        .arg(src().join("nlsetlink.c"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "gcc failed to build nlsetlink.c");
-    bin
+    common::build_netns_program(&src(), "nlsetlink", &scratch())
 }
 
 struct Run {

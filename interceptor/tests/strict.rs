@@ -45,36 +45,9 @@ fn scratch() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("strict")
 }
 
-fn need(tool: &str, package: &str) -> PathBuf {
-    common::find_in_path(tool).unwrap_or_else(|| {
-        panic!("`{tool}` not found in PATH: install `{package}`; this test fails rather than skips")
-    })
-}
-
 fn program() -> &'static PathBuf {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
-    PROGRAM.get_or_init(|| {
-        // SAFETY: geteuid has no preconditions.
-        let euid = unsafe { libc::geteuid() };
-        assert_eq!(
-            euid, 0,
-            "running as uid {euid}: this test makes network namespaces (unshare -n); it fails rather than skips"
-        );
-        need("unshare", "util-linux");
-        need("ip", "iproute2");
-        let gcc = need("gcc", "gcc");
-        let out = scratch().join("bin");
-        fs::create_dir_all(&out).unwrap();
-        let bin = out.join("nlstrict");
-        let st = Command::new(gcc)
-            .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-            .arg(&bin)
-            .arg(src().join("nlstrict.c"))
-            .status()
-            .unwrap();
-        assert!(st.success(), "gcc failed to build nlstrict.c");
-        bin
-    })
+    PROGRAM.get_or_init(|| common::build_netns_program(&src(), "nlstrict", &scratch()))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -183,3 +183,35 @@ pub fn go_build(go: &Path, dir: &Path, out: &Path, scratch: &Path) -> std::io::R
         .env("GOPATH", scratch.join("go-path"))
         .output()
 }
+
+/// For a conformance test that makes network namespaces: checks it runs as root with `unshare`
+/// and `ip` in PATH (it fails rather than skips), then builds the C program `dir/NAME.c` with
+/// gcc into `scratch/bin/NAME` and returns that path.
+#[allow(dead_code)] // not every test binary builds a netns program
+pub fn build_netns_program(dir: &Path, name: &str, scratch: &Path) -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "running as uid {euid}: this test makes network namespaces (unshare -n); it fails rather than skips"
+    );
+    let need = |tool: &str, package: &str| {
+        find_in_path(tool).unwrap_or_else(|| {
+            panic!("`{tool}` not found in PATH: install `{package}`; this test fails rather than skips")
+        })
+    };
+    need("unshare", "util-linux");
+    need("ip", "iproute2");
+    let gcc = need("gcc", "gcc");
+    let out = scratch.join("bin");
+    std::fs::create_dir_all(&out).unwrap();
+    let bin = out.join(name);
+    let st = Command::new(gcc)
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&bin)
+        .arg(dir.join(format!("{name}.c")))
+        .status()
+        .unwrap();
+    assert!(st.success(), "gcc failed to build {name}.c");
+    bin
+}
