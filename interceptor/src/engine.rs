@@ -560,21 +560,18 @@ fn probe_kernel() -> Probe {
     } else {
         p.flags |= Native::CONNECT_GROUP | Native::SEND_GROUP;
     }
-    match probe_packet_write() {
-        Ok(()) => p.flags |= Native::PACKET_WRITE,
-        Err(e) => p.why[3] = Some(e),
-    }
-    match probe_ipv6_sysctls() {
-        Ok(()) => p.flags |= Native::IPV6_SYSCTL,
-        Err(e) => p.why[4] = Some(e),
-    }
-    match probe_strict_chk() {
-        Ok(()) => p.flags |= Native::STRICT_CHK,
-        Err(e) => p.why[5] = Some(e),
-    }
-    match probe_setlink() {
-        Ok(()) => p.flags |= Native::SETLINK,
-        Err(e) => p.why[6] = Some(e),
+    // The capabilities probed by one call each: (its slot in `why`, the probe, its flag).
+    let single: [(usize, ProbeFn, u64); 4] = [
+        (3, probe_packet_write, Native::PACKET_WRITE),
+        (4, probe_ipv6_sysctls, Native::IPV6_SYSCTL),
+        (5, probe_strict_chk, Native::STRICT_CHK),
+        (6, probe_setlink, Native::SETLINK),
+    ];
+    for (slot, probe, flag) in single {
+        match probe() {
+            Ok(()) => p.flags |= flag,
+            Err(e) => p.why[slot] = Some(e),
+        }
     }
     // SAFETY: faccessat of a static NUL-terminated path.
     let r = unsafe {
@@ -596,6 +593,9 @@ fn probe_kernel() -> Probe {
     }
     p
 }
+
+/// A capability probe: `Err` says what the kernel refused.
+type ProbeFn = fn() -> Result<(), String>;
 
 /// `Err` only where the kernel answers `RTM_SETLINK | NLM_F_CREATE` for `lo` (by name,
 /// `ifi_change` 0: nothing changes, Linux sends no event) with EINVAL, as gVisor's `setLink`
