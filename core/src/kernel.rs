@@ -218,6 +218,42 @@ pub fn inode<K: Kernel>(k: &K, fd: usize) -> Result<u64, i32> {
     }
 }
 
+/// The inode number of the file at `path` (NUL-terminated), symbolic links followed.
+pub fn path_inode<K: Kernel>(k: &K, path: &[u8]) -> Result<u64, i32> {
+    if path.last() != Some(&0) {
+        return Err(crate::abi::errno::EINVAL);
+    }
+    let mut st = [0u64; 18];
+    // AT_FDCWD; flags 0: the last component's link is followed, as stat(2) does.
+    let at_fdcwd = -100isize as usize;
+    // SAFETY: `path` is NUL-terminated and `st` is large enough for the kernel's struct stat.
+    let r = unsafe {
+        k.syscall(
+            nr::NEWFSTATAT,
+            [
+                at_fdcwd,
+                path.as_ptr() as usize,
+                st.as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if r < 0 {
+        Err(-r as i32)
+    } else {
+        Ok(st[1])
+    }
+}
+
+/// The calling thread's network namespace: the nsfs inode `/proc/thread-self/ns/net` names
+/// (what `stat -L` shows, and `fstat` of an fd opened on the namespace, as `ip netns` keeps
+/// them). 0 where it cannot be read.
+pub fn net_ns<K: Kernel>(k: &K) -> u64 {
+    path_inode(k, b"/proc/thread-self/ns/net\0").unwrap_or(0)
+}
+
 #[cfg(test)]
 pub mod fake {
     //! A scripted kernel for unit tests: records every call, answers from a script, and serves

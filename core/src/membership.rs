@@ -52,6 +52,9 @@ pub struct Slot {
     dump_state: AtomicU32,
     dump_seq: AtomicU32,
     dump_words: [AtomicU64; DUMP_WORDS],
+    /// The network namespace (nsfs inode) the socket was taken to be in when its record was
+    /// made; 0: not known.
+    netns: AtomicU64,
     /// The socket's queue of synthesized events.
     pub ev: EventState,
 }
@@ -67,6 +70,7 @@ impl Slot {
             dump_state: AtomicU32::new(0),
             dump_seq: AtomicU32::new(0),
             dump_words: [const { AtomicU64::new(0) }; DUMP_WORDS],
+            netns: AtomicU64::new(0),
             ev: EventState::new(),
         }
     }
@@ -77,6 +81,7 @@ impl Slot {
         self.flags.store(0, Ordering::Release);
         self.dst_group.store(0, Ordering::Release);
         self.dump_state.store(0, Ordering::Release);
+        self.netns.store(0, Ordering::Release);
         self.ev.reset();
     }
 
@@ -96,6 +101,18 @@ impl Slot {
     /// Records that the socket was seen at `fd`.
     pub fn seen_at(&self, fd: i32) {
         self.fd.store(fd, Ordering::Release);
+    }
+
+    /// The socket's network namespace as recorded with [`Slot::set_netns`] (0: not known).
+    pub fn netns(&self) -> u64 {
+        self.netns.load(Ordering::Acquire)
+    }
+
+    /// Records the socket's network namespace (an nsfs inode) if none was recorded yet.
+    pub fn set_netns(&self, ns: u64) {
+        let _ = self
+            .netns
+            .compare_exchange(0, ns, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Group bitmap: bit `g - 1` is group `g` (groups 1..=64).

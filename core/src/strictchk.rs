@@ -28,7 +28,7 @@
 
 use crate::abi::{self, errno, nr};
 use crate::call::{Action, Call, Outcome};
-use crate::kernel::{inode, read_user, sockopt_int, write_user, Kernel};
+use crate::kernel::{inode, net_ns, read_user, sockopt_int, write_user, Kernel};
 use crate::membership::{Dump, Slot, Table, DUMP_WORDS};
 use crate::recv::{deliver, RecvArgs};
 use crate::rtnl::strict::{failed_done, filter_datagram, DumpFilter, State, Verdict, FILTER_WORDS};
@@ -77,11 +77,14 @@ fn route_slot<'t, K: Kernel>(k: &K, t: &'t Table, fd: usize) -> Option<&'t Slot>
     if !is_route_socket(k, fd) {
         return None;
     }
-    if let Some(s) = t.claim(fd as i32, ino) {
-        return Some(s);
-    }
-    t.sweep(|fd, ino| fd < 0 || inode(k, fd as usize) != Ok(ino));
-    t.claim(fd as i32, ino)
+    let s = t.claim(fd as i32, ino).or_else(|| {
+        t.sweep(|fd, ino| fd < 0 || inode(k, fd as usize) != Ok(ino));
+        t.claim(fd as i32, ino)
+    })?;
+    // gvnet's first sight of the socket: netlink-sys (netavark) sets the option right after
+    // socket(2), in the namespace it made the socket in (crate::vethpeer reads it).
+    s.set_netns(net_ns(k));
+    Some(s)
 }
 
 /// The record of `fd` if some socket was ever made strict and this one has a record.
@@ -520,7 +523,7 @@ fn attr_u32(m: &[u8], from: usize, ty: u16) -> Option<u32> {
 /// A plain dump of `ty` (family `family`, the rest of the family header zero) on a private
 /// socket; `each` sees every message until `NLMSG_DONE` or an error. Each datagram is read into
 /// memory mapped for its length (peeked first) and unmapped again.
-fn dump<K: Kernel>(k: &K, ty: u16, family: u8, each: &mut dyn FnMut(&[u8])) {
+pub(crate) fn dump<K: Kernel>(k: &K, ty: u16, family: u8, each: &mut dyn FnMut(&[u8])) {
     let sys = |n: usize, a: [usize; 6]| {
         // SAFETY: every call below passes live locals or the mapping made here, of the
         // lengths given.
