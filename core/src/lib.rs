@@ -64,3 +64,5 @@ pub mod state;
 pub mod strictchk;
 pub mod sysctl;
 pub mod trace;
+pub mod veth;
+pub mod vethpeer;

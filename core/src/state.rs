@@ -16,6 +16,7 @@ use crate::caps::{Native, Traps};
 use crate::counters::Counters;
 use crate::filter::Staged;
 use crate::membership::Table;
+use crate::veth::Pairs;
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -24,6 +25,10 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 /// Emulated memberships of this process, shared by the SIGSYS handler, the libc hooks and the
 /// monitor thread.
 pub static TABLE: Table = Table::new();
+
+/// The veth pairs this process created, for the `IFLA_LINK` the kernel leaves out
+/// (`crate::vethpeer`; libc hooks only).
+pub static VETH_PAIRS: Pairs = Pairs::new();
 
 /// This process's counters (`gvnet counters PID` reads them through the `gvnet_counters`
 /// symbol).

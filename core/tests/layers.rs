@@ -31,7 +31,7 @@ const ORDER: &[(&str, &[&str])] = &[
     // The types process-wide state is made of, and the pure decisions about the kernel.
     (
         "state types",
-        &["events", "membership", "counters", "caps", "filter"],
+        &["events", "membership", "counters", "caps", "filter", "veth"],
     ),
     // Every process-wide static others share.
     ("state", &["state"]),
@@ -52,6 +52,7 @@ const ORDER: &[(&str, &[&str])] = &[
             "recv",
             "monitor",
             "strictchk",
+            "vethpeer",
             "emulate",
         ],
     ),

@@ -11,7 +11,10 @@
 //! and its dump not filtered) and for `RTM_SETLINK` (`send` and `sendto` to the kernel send a
 //! copy without the flags gVisor refuses on it, [`gvnet_core::setlink`]; not `sendmsg` or
 //! `write`); `open`, `open64`, `openat` and `openat64` answer a missing IPv4
-//! per-interface sysctl after the real function's ENOENT ([`gvnet_core::sysctl::ipv4_conf_open`]).
+//! per-interface sysctl after the real function's ENOENT ([`gvnet_core::sysctl::ipv4_conf_open`]);
+//! `send` and `sendto` to the kernel of a veth create find the pair's ends, and `recv` and
+//! `recvfrom` add the `IFLA_LINK` the kernel leaves out of their `RTM_NEWLINK` messages
+//! ([`gvnet_core::vethpeer`]; not `sendmsg`, `recvmsg` or `read`).
 //!
 //! Not hooked, on purpose: `socket` and `close` (memberships belong to the socket's inode, so a
 //! new or closed fd needs no bookkeeping, and a `dup` shares them as in Linux) and `ioctl`
@@ -28,7 +31,7 @@ use gvnet_core::abi::{self, nr};
 use gvnet_core::call::Call;
 use gvnet_core::emulate::{handle, is_route_socket, note_rcvbuf, receive_events, trace_call};
 use gvnet_core::kernel::{read_user, RawKernel};
-use gvnet_core::state::{PROGRAM, TABLE};
+use gvnet_core::state::{PROGRAM, TABLE, VETH_PAIRS};
 use gvnet_core::strictchk::{self, Send};
 use libc::{c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
@@ -238,6 +241,67 @@ fn setlink_copy(
     Some(r)
 }
 
+// ---- IFLA_LINK of veth ends (gvnet_core::vethpeer): libc hooks only ----
+
+/// A request of `len` bytes at `buf` sent on `fd` with `send` (which gets the buffer's
+/// address): `Some(result)` when it is a veth create on a NETLINK_ROUTE socket, sent unchanged
+/// between two link dumps that find its ends ([`gvnet_core::vethpeer::around_create`]);
+/// `None`: the caller sends it. Other sends cost an 8-byte copy while gvnet is active.
+fn veth_send(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -> Option<isize> {
+    use gvnet_core::veth::{LINK_ATTRS, RTM_NEWLINK};
+    use gvnet_core::vethpeer::MAX_REQUEST;
+    if !(LINK_ATTRS..=MAX_REQUEST).contains(&len) || !engine::active() {
+        return None;
+    }
+    let mut head = [0u8; 8];
+    read_user(&RawKernel, buf, &mut head).ok()?;
+    let ty = u16::from_ne_bytes([head[4], head[5]]);
+    let flags = u16::from_ne_bytes([head[6], head[7]]);
+    // NLM_F_CREATE
+    if ty != RTM_NEWLINK || flags & 0x400 == 0 || !is_route_socket(&RawKernel, fd) {
+        return None;
+    }
+    veth_create(fd, buf, len, send)
+}
+
+/// The rest of [`veth_send`], with the request's copy on a stack of its own.
+#[inline(never)]
+fn veth_create(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -> Option<isize> {
+    let mut req = [0u8; gvnet_core::vethpeer::MAX_REQUEST];
+    let req = &mut req[..len];
+    read_user(&RawKernel, buf, req).ok()?;
+    gvnet_core::veth::parse_create(req)?;
+    Some(gvnet_core::vethpeer::around_create(
+        &RawKernel,
+        &TABLE,
+        &VETH_PAIRS,
+        fd,
+        req,
+        &|| send(buf),
+    ))
+}
+
+/// After a receive on `fd` into the caller's `buf` of `cap` bytes with `flags` returned `r`:
+/// `r`, or the longer length once `IFLA_LINK` was added to the veth ends it carries
+/// ([`gvnet_core::vethpeer::received`]). Costs nothing until this process created a veth.
+fn veth_received(fd: c_int, buf: *mut c_void, cap: size_t, flags: c_int, r: ssize_t) -> ssize_t {
+    if r <= 0 || VETH_PAIRS.is_empty() || !engine::active() || buf.is_null() {
+        return r;
+    }
+    // A truncated datagram (MSG_TRUNC reports the full length) is left as it is.
+    if r as usize > cap || (flags as usize & abi::MSG_TRUNC != 0 && r as usize == cap) {
+        return r;
+    }
+    if !is_route_socket(&RawKernel, fd as usize) {
+        return r;
+    }
+    // SAFETY: the caller gave `buf` as `cap` writable bytes (recv's contract) and the kernel
+    // has just written the first `r` of them; nothing else refers to it during this call.
+    let b = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, cap) };
+    gvnet_core::vethpeer::received(&RawKernel, &TABLE, &VETH_PAIRS, fd as usize, b, r as usize)
+        as ssize_t
+}
+
 // ---- IPv4 per-interface sysctls (gvnet_core::sysctl::ipv4_conf_open): libc hooks only ----
 
 /// After the real open of `path` with `flags` returned `r`: `r`, or the fd gvnet answers a
@@ -369,11 +433,12 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
         return r as ssize_t;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
+    let r = unsafe {
         let real: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int) -> ssize_t =
             transmute(crate::real::RECV.get());
         real(fd, buf, len, flags)
-    }
+    };
+    veth_received(fd, buf, len, flags, r)
 }
 
 /// `send(2)`: a dump request on a socket with `NETLINK_GET_STRICT_CHK` emulated is checked
@@ -394,6 +459,9 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
         }
     };
     if let Some(r) = setlink_send("send", fd as usize, buf as usize, len, &send_at) {
+        return r as ssize_t;
+    }
+    if let Some(r) = veth_send(fd as usize, buf as usize, len, &send_at) {
         return r as ssize_t;
     }
     let real = || send_at(buf as usize);
@@ -428,7 +496,7 @@ pub unsafe extern "C" fn recvfrom(
         return r as ssize_t;
     }
     // SAFETY: the real symbol has this signature; forwarding the caller's arguments.
-    unsafe {
+    let r = unsafe {
         let real: unsafe extern "C" fn(
             c_int,
             *mut c_void,
@@ -438,7 +506,8 @@ pub unsafe extern "C" fn recvfrom(
             *mut socklen_t,
         ) -> ssize_t = transmute(crate::real::RECVFROM.get());
         real(fd, buf, len, flags, addr, addrlen)
-    }
+    };
+    veth_received(fd, buf, len, flags, r)
 }
 
 /// `recvmsg(2)`.
@@ -548,6 +617,12 @@ pub unsafe extern "C" fn sendto(
         && (addr.is_null() || to_kernel(addr as usize, alen as usize))
     {
         if let Some(r) = setlink_send("sendto", fd as usize, buf as usize, len, &send_at) {
+            return r as ssize_t;
+        }
+    }
+    if len >= 16 && engine::active() && (addr.is_null() || to_kernel(addr as usize, alen as usize))
+    {
+        if let Some(r) = veth_send(fd as usize, buf as usize, len, &send_at) {
             return r as ssize_t;
         }
     }
