@@ -301,11 +301,12 @@ pub fn run(args: Vec<String>) -> Result<i32> {
                     run_dir: &run_dir,
                     setup,
                     hangs: Vec::new(),
+                    interrupted: Vec::new(),
                 };
                 c.note(&format!("\n=== {}", s.name));
                 eprint!("  {:<16} ... ", s.name);
                 let v = (s.run)(&mut c);
-                let v = with_hangs(v, &c.hangs, mode);
+                let v = with_interrupted(with_hangs(v, &c.hangs, mode), &c.interrupted);
                 c.note(&format!("=== {}: {v:?}", s.name));
                 v
             }
@@ -429,6 +430,22 @@ fn with_hangs(v: Verdict, hangs: &[String], mode: Mode) -> Verdict {
     }
 }
 
+/// The verdict with the commands that ran again after runc's interrupted exec fifo open
+/// (`Ctx::run`, `scenario::RUNC_FIFO_EINTR`).
+fn with_interrupted(v: Verdict, cmds: &[String]) -> Verdict {
+    if cmds.is_empty() {
+        return v;
+    }
+    let tail = format!(
+        " [ran again after runc's `open exec fifo: interrupted system call` (gVisor's EINTR): {}]",
+        cmds.join(", ")
+    );
+    match v {
+        Ok(s) => Ok(s + &tail),
+        Err(e) => Err(e + &tail),
+    }
+}
+
 /// Prints the last 20 lines of `path` that satisfy `keep`.
 fn print_tail(name: &str, path: &Path, keep: impl Fn(&str) -> bool) {
     let Ok(text) = fs::read(path) else { return };
@@ -473,6 +490,15 @@ mod tests {
         // An expected failure's text survives.
         let e = with_hangs(Err(EXPECTED_NO_PRELOAD.into()), &h, NOPRE).unwrap_err();
         assert!(judge(Expect::Fail(EXPECTED_NO_PRELOAD), Err(e)).0 == Outcome::ExpectedFailure);
+    }
+
+    #[test]
+    fn a_rerun_after_runcs_interrupted_fifo_open_is_named() {
+        assert_eq!(with_interrupted(Ok("ok".into()), &[]), Ok("ok".into()));
+        let c = vec!["docker run --rm bb true".to_string()];
+        let v = with_interrupted(Ok("ok".into()), &c).unwrap();
+        assert!(v.starts_with("ok [ran again after runc's"), "{v}");
+        assert!(v.ends_with("docker run --rm bb true]"), "{v}");
     }
 
     #[test]

@@ -52,4 +52,5 @@ pub const PREPARE: &[(&str, Prepare)] = &[
     ("tools", tools::prepare),
     ("safety", safety::prepare),
     ("children", children::prepare),
+    ("podman", podman::prepare),
 ];

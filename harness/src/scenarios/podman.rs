@@ -1,4 +1,5 @@
-//! podman scenarios of `gvnet-harness check` (issue 16, docs/podman.md). `podman-none` runs by
+//! podman scenarios of `gvnet-harness check` (issue 16, docs/podman.md). `veth-peer` (the
+//! `IFLA_LINK` netavark reads, shown with a program of its own) and `podman-none` run by
 //! default; `podman-bridge` is opt-in, run only when named with `--only` (`scenarios::opt_in`):
 //! it cannot pass before the library emulates all netavark needs (docs/podman.md lists the
 //! steps, measured; the first three are emulated).
@@ -10,8 +11,34 @@
 
 use crate::gvisor::Setup;
 use crate::sandbox::Mode;
+use crate::scenarios::safety::build_dynamic_c;
 use crate::scenarios::scenario::{failure_reason, Ctx, Expect, Scenario, Verdict};
+use crate::util::Result;
+use std::fs;
+use std::path::Path;
 use std::time::Duration;
+
+const NLVETH_C: &str = include_str!("../../../tests/conformance/veth/nlveth.c");
+/// Where `prepare` stages this module's programs, under the run directory's opt/.
+const STAGE: &str = "podman";
+
+/// Stages nlveth (C, dynamically linked: it must load the library as netavark does).
+pub fn prepare(run_dir: &Path) -> Result<()> {
+    let dir = run_dir.join("opt").join(STAGE);
+    fs::create_dir_all(&dir)?;
+    build_dynamic_c(NLVETH_C, &dir.join("nlveth"))
+}
+
+/// gVisor's veth ends carry no `IFLA_LINK` (20240729 and current): nlveth's verdict line.
+pub const EXPECTED_NO_IFLA_LINK: &str = "peer-link: missing";
+
+/// With the library the peer's `IFLA_LINK` names the host end; without it, it is missing.
+fn veth_expect(_: &Setup, m: Mode) -> Expect {
+    match m {
+        Mode::Preload => Expect::Pass,
+        Mode::NoPreload => Expect::Fail(EXPECTED_NO_IFLA_LINK),
+    }
+}
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -42,11 +69,18 @@ fn none_expect(_: &Setup, m: Mode) -> Expect {
 
 /// In the default list: `gvnet podman-setup`'s drop-in makes `--network none` work in every
 /// setup, and without it crun fails.
-pub(crate) const SCENARIOS: &[Scenario] = &[Scenario {
-    name: "podman-none",
-    expect: none_expect,
-    run: podman_none,
-}];
+pub(crate) const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "veth-peer",
+        expect: veth_expect,
+        run: veth_peer,
+    },
+    Scenario {
+        name: "podman-none",
+        expect: none_expect,
+        run: podman_none,
+    },
+];
 
 /// Opt-in (`--only`): netavark still fails in gVisor with the library (docs/podman.md, What
 /// netavark needs: step 4, a veth without `IFLA_LINK`).
@@ -81,6 +115,45 @@ fn prepare_podman(c: &mut Ctx) -> std::result::Result<(), String> {
         return Err(failure_reason("podman import", &out));
     }
     Ok(())
+}
+
+/// netavark's veth pair (tests/conformance/veth/nlveth.c): the peer, read in its namespace,
+/// must name the host end in `IFLA_LINK`, and the host end the peer, as on Linux
+/// (interceptor/tests/veth.rs holds the host kernel's transcript). With the preload the
+/// program runs under the library, as netavark does behind `gvnet podman-setup`'s wrapper.
+fn veth_peer(c: &mut Ctx) -> Verdict {
+    let opt = c.sb.opt.clone();
+    if !c.run_dir.join("opt").join(STAGE).join("nlveth").is_file() {
+        return Err("nlveth was not staged (see prepare-podman.err)".into());
+    }
+    let prog = format!("{opt}/{STAGE}/nlveth");
+    let lib = format!("{opt}/libgvnet.so");
+    let pre = format!("LD_PRELOAD={lib}");
+    let mut argv = vec!["env"];
+    if c.sb.mode == Mode::Preload {
+        argv.extend_from_slice(&[&pre, "GVNET_LOG=info"]);
+    }
+    argv.push(&prog);
+    let out = c.run(&argv, TIMEOUT)?;
+    let said = |l: &str| out.stdout.lines().any(|x| x.starts_with(l));
+    if said("peer-link: missing") {
+        return Err(format!(
+            "{EXPECTED_NO_IFLA_LINK} ({})",
+            out.combined().trim()
+        ));
+    }
+    if !out.ok() || !said("peer-link: ok") || !said("host-link: ok") {
+        return Err(failure_reason("nlveth", &out));
+    }
+    let log = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("veth created:"))
+        .unwrap_or("(no trace line)")
+        .to_string();
+    Ok(format!(
+        "the peer's IFLA_LINK names the host end and back; {log}"
+    ))
 }
 
 /// A container without network (its own namespace with lo only) must run.

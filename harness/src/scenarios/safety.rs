@@ -69,7 +69,7 @@ pub fn prepare(run_dir: &Path) -> Result<()> {
 }
 
 /// gcc without -static, against this machine's glibc (older than the sandbox's sid glibc).
-fn build_dynamic_c(src: &str, bin: &Path) -> Result<()> {
+pub(crate) fn build_dynamic_c(src: &str, bin: &Path) -> Result<()> {
     let src_path = bin.with_extension("c");
     util::write_file(&src_path, src)?;
     if util::which("gcc").is_none() {
