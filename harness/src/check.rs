@@ -169,7 +169,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     let lib = lib.unwrap_or_else(sandbox::default_lib);
     let started = Instant::now();
-    // Without --only: the default scenarios; with it: the named ones, opt-in ones included.
+    // Without --only: every scenario; with it: the named ones.
     let chosen = |s: &Scenario| match &only {
         Some(o) => o.iter().any(|n| n == s.name),
         None => scenarios::all().any(|d| d.name == s.name),

@@ -31,15 +31,9 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Scenario> {
         .chain(podman::SCENARIOS)
 }
 
-/// Scenarios that run only when named with `--only`: they cannot pass yet (podman-bridge, issue
-/// 16: the library does not emulate all netavark needs; docs/podman.md).
-pub(crate) fn opt_in() -> impl Iterator<Item = &'static Scenario> {
-    podman::OPT_IN.iter()
-}
-
-/// Every scenario `--only` can name: the default ones, then the opt-in ones.
+/// Every scenario `--only` can name.
 pub(crate) fn known() -> impl Iterator<Item = &'static Scenario> {
-    all().chain(opt_in())
+    all()
 }
 
 /// Stages a module's programs into `run_dir/opt`.

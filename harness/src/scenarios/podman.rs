@@ -1,13 +1,12 @@
-//! podman scenarios of `gvnet-harness check` (issue 16, docs/podman.md). `veth-peer` (the
-//! `IFLA_LINK` netavark reads, shown with a program of its own) and `podman-none` run by
-//! default; `podman-bridge` is opt-in, run only when named with `--only` (`scenarios::opt_in`):
-//! it cannot pass before the library emulates all netavark needs (docs/podman.md lists the
-//! steps, measured; the first three are emulated).
+//! podman scenarios of `gvnet-harness check` (issue 16, docs/podman.md), all in the default
+//! list: `veth-peer` (the `IFLA_LINK` netavark reads, shown with a program of its own),
+//! `podman-none` and `podman-bridge`.
 //!
-//! With the preload, each scenario runs `gvnet podman-setup --lib /opt/gvnet/libgvnet.so` (the
-//! containers.conf drop-in and the netavark wrapper) first; without it, podman runs as
-//! installed. `podman-none` (`--network none`) needs only the drop-in and passes in every
-//! setup; `podman-bridge` needs the library's emulations for netavark.
+//! With the preload, the podman scenarios run `gvnet podman-setup --lib
+//! /opt/gvnet/libgvnet.so` (the containers.conf drop-in and the netavark wrapper) first;
+//! without it, podman runs as installed. `podman-none` (`--network none`) needs only the
+//! drop-in; `podman-bridge` needs the library's emulations for netavark (docs/podman.md, *What
+//! netavark needs*: STRICT_CHK, RTM_SETLINK, the IPv4 sysctls, IFLA_LINK of the veth).
 
 use crate::gvisor::Setup;
 use crate::sandbox::Mode;
@@ -67,8 +66,8 @@ fn none_expect(_: &Setup, m: Mode) -> Expect {
     }
 }
 
-/// In the default list: `gvnet podman-setup`'s drop-in makes `--network none` work in every
-/// setup, and without it crun fails.
+/// Every setup: with the library (and `gvnet podman-setup`) they pass; without it nlveth
+/// finds no `IFLA_LINK`, crun fails `--network none` and netavark fails on STRICT_CHK.
 pub(crate) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "veth-peer",
@@ -80,15 +79,12 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         expect: none_expect,
         run: podman_none,
     },
+    Scenario {
+        name: "podman-bridge",
+        expect: bridge_expect,
+        run: podman_bridge,
+    },
 ];
-
-/// Opt-in (`--only`): netavark still fails in gVisor with the library (docs/podman.md, What
-/// netavark needs: step 4, a veth without `IFLA_LINK`).
-pub(crate) const OPT_IN: &[Scenario] = &[Scenario {
-    name: "podman-bridge",
-    expect: bridge_expect,
-    run: podman_bridge,
-}];
 
 /// `podman ARGS` in the sandbox, without the cgroups v1 warning on every line.
 fn podman(c: &mut Ctx, args: &[&str]) -> std::result::Result<crate::util::Output, String> {
@@ -128,13 +124,15 @@ fn veth_peer(c: &mut Ctx) -> Verdict {
     }
     let prog = format!("{opt}/{STAGE}/nlveth");
     let lib = format!("{opt}/libgvnet.so");
-    let pre = format!("LD_PRELOAD={lib}");
-    let mut argv = vec!["env"];
-    if c.sb.mode == Mode::Preload {
-        argv.extend_from_slice(&[&pre, "GVNET_LOG=info"]);
-    }
-    argv.push(&prog);
-    let out = c.run(&argv, TIMEOUT)?;
+    let log = format!("{}/veth-peer.log", c.sb.log);
+    let env = if c.sb.mode == Mode::Preload {
+        format!("LD_PRELOAD={lib} GVNET_LOG=info GVNET_LOG_FILE={log}")
+    } else {
+        String::new()
+    };
+    // The program's status is the script's; the library's lines follow on stderr.
+    let script = format!("env {env} {prog}; s=$?; cat {log} >&2 2>/dev/null; exit $s");
+    let out = c.run(&["sh", "-c", &script], TIMEOUT)?;
     let said = |l: &str| out.stdout.lines().any(|x| x.starts_with(l));
     if said("peer-link: missing") {
         return Err(format!(
@@ -203,5 +201,24 @@ fn podman_bridge(c: &mut Ctx) -> Verdict {
             out.stdout.trim()
         ));
     }
-    Ok(format!("eth0 {addr}"))
+    // `--rm`: netavark's teardown must leave no veth on the bridge (and removes the bridge
+    // with its last container).
+    let links = c.run(&["ip", "-o", "link", "show"], TIMEOUT)?;
+    let left: Vec<&str> = links
+        .stdout
+        .lines()
+        .filter(|l| l.contains("master podman0"))
+        .collect();
+    if !left.is_empty() {
+        return Err(format!(
+            "after podman run --rm, links left on podman0: {}",
+            left.join("; ")
+        ));
+    }
+    let bridge = if links.stdout.contains(": podman0:") {
+        "podman0 kept"
+    } else {
+        "podman0 removed"
+    };
+    Ok(format!("eth0 {addr}; after --rm no veth left, {bridge}"))
 }
