@@ -349,7 +349,7 @@ fn httpd(c: &mut Ctx, name: &str, extra: &[&str]) -> std::result::Result<String,
 /// times; each retry prints `retried=URL`. gVisor (20240729) resets about one in ten TCP
 /// connections between containers once the nat table of the sandbox's root namespace has been
 /// touched (docs/docker.md); a retry is not a pass in disguise: the retries are reported.
-/// A retry waits a second first: resets come in bursts (on current+flag once, three
+/// A retry waits a second first: failures can come back to back (on current+flag once, three
 /// back-to-back fetches of a `--network-alias` all failed within about a second; wget -q
 /// does not say why).
 pub(crate) const GET_FN: &str = "get() { n=0; while [ $n -lt 3 ]; do \
