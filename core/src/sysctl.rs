@@ -30,7 +30,7 @@
 
 use crate::abi::{errno, nr, O_CLOEXEC};
 use crate::call::{Action, Call, Outcome};
-use crate::kernel::{read_user, Kernel};
+use crate::kernel::{path_inode, read_user, Kernel};
 
 /// The directory a kernel with IPv6's per-interface sysctls has.
 pub const IPV6_CONF_DIR: &[u8] = b"/proc/sys/net/ipv6/conf\0";
@@ -125,33 +125,13 @@ fn iface_exists<K: Kernel>(k: &K, name: &[u8]) -> bool {
     }
 }
 
-/// The inode of the network namespace `path` names (NUL-terminated), if it can be stat'ed.
-fn ns_inode<K: Kernel>(k: &K, path: &[u8]) -> Option<u64> {
-    let mut st = [0u64; 18];
-    // SAFETY: newfstatat of a NUL-terminated path into a live 144-byte buffer.
-    let r = unsafe {
-        k.syscall(
-            nr::NEWFSTATAT,
-            [
-                AT_FDCWD as usize,
-                path.as_ptr() as usize,
-                st.as_mut_ptr() as usize,
-                0,
-                0,
-                0,
-            ],
-        )
-    };
-    (r == 0).then_some(st[1])
-}
-
 /// Whether the calling thread is in the network namespace of the process (its main thread).
 fn in_own_namespace<K: Kernel>(k: &K) -> bool {
     match (
-        ns_inode(k, b"/proc/thread-self/ns/net\0"),
-        ns_inode(k, b"/proc/self/ns/net\0"),
+        path_inode(k, b"/proc/thread-self/ns/net\0"),
+        path_inode(k, b"/proc/self/ns/net\0"),
     ) {
-        (Some(a), Some(b)) => a == b,
+        (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
 }
