@@ -127,6 +127,12 @@ fn payload_u32(v: &[u8]) -> Option<u32> {
     (v.len() >= 4).then(|| u32_at(v, 0))
 }
 
+/// Whether the first message of `head` (at least its first 8 bytes) is an `RTM_NEWLINK` with
+/// `NLM_F_CREATE`: the cheap test before a request is copied and read ([`parse_create`]).
+pub fn wants(head: &[u8]) -> bool {
+    head.len() >= 8 && u16_at(head, 4) == RTM_NEWLINK && u16_at(head, 6) & NLM_F_CREATE != 0
+}
+
 /// The veth create the first message of `req` asks for: an `RTM_NEWLINK` request with
 /// `NLM_F_CREATE` and `IFLA_LINKINFO` kind `veth`. `None` for anything else.
 pub fn parse_create(req: &[u8]) -> Option<Create> {
@@ -515,6 +521,19 @@ mod tests {
         let v = netavark_create(None, "eth0", None);
         assert_eq!(parse_create(&v[..v.len() - 4]), None);
         assert_eq!(parse_create(&[]), None);
+    }
+
+    #[test]
+    fn the_cheap_test_takes_creates_of_links_only() {
+        let v = netavark_create(None, "eth0", None);
+        assert!(wants(&v[..8]));
+        let mut setlink = v.clone();
+        setlink[4..6].copy_from_slice(&19u16.to_ne_bytes());
+        assert!(!wants(&setlink));
+        let mut change = v.clone();
+        change[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+        assert!(!wants(&change));
+        assert!(!wants(&v[..7]));
     }
 
     #[test]

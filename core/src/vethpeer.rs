@@ -83,20 +83,22 @@ fn peer_ns<K: Kernel>(k: &K, here: u64, p: PeerNs) -> u64 {
     }
 }
 
+/// The namespace recorded for socket `fd` at gvnet's first sight of it; 0: none.
+fn recorded_ns<K: Kernel>(k: &K, t: &Table, fd: usize) -> u64 {
+    if t.is_empty() {
+        return 0;
+    }
+    inode(k, fd)
+        .ok()
+        .and_then(|ino| t.get(fd as i32, ino))
+        .map_or(0, |s| s.netns())
+}
+
 /// The namespace of socket `fd`: recorded at gvnet's first sight of it, else the thread's.
 pub fn socket_ns<K: Kernel>(k: &K, t: &Table, fd: usize) -> u64 {
-    let recorded = if t.is_empty() {
-        0
-    } else {
-        inode(k, fd)
-            .ok()
-            .and_then(|ino| t.get(fd as i32, ino))
-            .map_or(0, |s| s.netns())
-    };
-    if recorded != 0 {
-        recorded
-    } else {
-        net_ns(k)
+    match recorded_ns(k, t, fd) {
+        0 => net_ns(k),
+        ns => ns,
     }
 }
 
@@ -130,9 +132,11 @@ pub fn around_create<K: Kernel>(
     let Some(c) = parse_create(req) else {
         return send();
     };
+    // One stat of the thread's namespace serves both: an unrecorded socket is taken as the
+    // thread's (socket_ns).
     let here = net_ns(k);
-    let sock = socket_ns(k, t, fd);
-    if here == 0 || sock != here {
+    let sock = recorded_ns(k, t, fd);
+    if here == 0 || (sock != 0 && sock != here) {
         trace::line(
             Level::Info,
             "veth create on a socket of another namespace than the thread's: its ends are not \

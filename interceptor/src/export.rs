@@ -248,17 +248,14 @@ fn setlink_copy(
 /// between two link dumps that find its ends ([`gvnet_core::vethpeer::around_create`]);
 /// `None`: the caller sends it. Other sends cost an 8-byte copy while gvnet is active.
 fn veth_send(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -> Option<isize> {
-    use gvnet_core::veth::{LINK_ATTRS, RTM_NEWLINK};
+    use gvnet_core::veth::{wants, LINK_ATTRS};
     use gvnet_core::vethpeer::MAX_REQUEST;
     if !(LINK_ATTRS..=MAX_REQUEST).contains(&len) || !engine::active() {
         return None;
     }
     let mut head = [0u8; 8];
     read_user(&RawKernel, buf, &mut head).ok()?;
-    let ty = u16::from_ne_bytes([head[4], head[5]]);
-    let flags = u16::from_ne_bytes([head[6], head[7]]);
-    // NLM_F_CREATE
-    if ty != RTM_NEWLINK || flags & 0x400 == 0 || !is_route_socket(&RawKernel, fd) {
+    if !wants(&head) || !is_route_socket(&RawKernel, fd) {
         return None;
     }
     veth_create(fd, buf, len, send)
