@@ -609,22 +609,22 @@ pub unsafe extern "C" fn sendto(
             real(fd, buf as *const c_void, len, flags, addr, alen)
         }
     };
-    if len >= 16
-        && setlink_emulated()
-        && (addr.is_null() || to_kernel(addr as usize, alen as usize))
-    {
+    // Whether the destination is the kernel: read once, and only when a branch below asks.
+    let dest = core::cell::OnceCell::new();
+    let to_the_kernel =
+        || *dest.get_or_init(|| addr.is_null() || to_kernel(addr as usize, alen as usize));
+    if len >= 16 && setlink_emulated() && to_the_kernel() {
         if let Some(r) = setlink_send("sendto", fd as usize, buf as usize, len, &send_at) {
             return r as ssize_t;
         }
     }
-    if len >= 16 && engine::active() && (addr.is_null() || to_kernel(addr as usize, alen as usize))
-    {
+    if len >= 16 && engine::active() && to_the_kernel() {
         if let Some(r) = veth_send(fd as usize, buf as usize, len, &send_at) {
             return r as ssize_t;
         }
     }
     let send = || send_at(buf as usize);
-    if strict_sockets() && (addr.is_null() || to_kernel(addr as usize, alen as usize)) {
+    if strict_sockets() && to_the_kernel() {
         if let Some(r) = strict_send(a, &send) {
             return r as ssize_t;
         }
