@@ -424,9 +424,14 @@ fn with_hangs(v: Verdict, hangs: &[String], mode: Mode) -> Verdict {
         hangs.len(),
         hangs.join(", ")
     );
+    with_tail(v, &tail)
+}
+
+/// `v` with `tail` appended, passed or failed alike.
+fn with_tail(v: Verdict, tail: &str) -> Verdict {
     match v {
-        Ok(s) => Ok(s + &tail),
-        Err(e) => Err(e + &tail),
+        Ok(s) => Ok(s + tail),
+        Err(e) => Err(e + tail),
     }
 }
 
@@ -440,10 +445,7 @@ fn with_interrupted(v: Verdict, cmds: &[String]) -> Verdict {
         " [ran again after runc's `open exec fifo: interrupted system call` (gVisor's EINTR): {}]",
         cmds.join(", ")
     );
-    match v {
-        Ok(s) => Ok(s + &tail),
-        Err(e) => Err(e + &tail),
-    }
+    with_tail(v, &tail)
 }
 
 /// Prints the last 20 lines of `path` that satisfy `keep`.
