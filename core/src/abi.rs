@@ -189,6 +189,12 @@ pub mod nr {
     pub const FACCESSAT: usize = Sysno::faccessat as usize;
     /// `memfd_create`.
     pub const MEMFD_CREATE: usize = Sysno::memfd_create as usize;
+    /// `mkdirat`.
+    pub const MKDIRAT: usize = Sysno::mkdirat as usize;
+    /// `renameat`.
+    pub const RENAMEAT: usize = Sysno::renameat as usize;
+    /// `unlinkat`.
+    pub const UNLINKAT: usize = Sysno::unlinkat as usize;
 }
 
 /// errno values used by the emulation.
@@ -291,6 +297,9 @@ mod tests {
         assert_eq!(nr::LSEEK as i64, libc::SYS_lseek);
         assert_eq!(nr::FACCESSAT as i64, libc::SYS_faccessat);
         assert_eq!(nr::MEMFD_CREATE as i64, libc::SYS_memfd_create);
+        assert_eq!(nr::MKDIRAT as i64, libc::SYS_mkdirat);
+        assert_eq!(nr::RENAMEAT as i64, libc::SYS_renameat);
+        assert_eq!(nr::UNLINKAT as i64, libc::SYS_unlinkat);
         assert_eq!(errno::ENOENT, libc::ENOENT);
         assert_eq!(errno::EIO, libc::EIO);
         assert_eq!(O_CLOEXEC as i32, libc::O_CLOEXEC);

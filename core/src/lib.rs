@@ -52,6 +52,8 @@ pub mod emulate;
 pub mod events;
 pub mod filter;
 pub mod kernel;
+pub mod linkrec;
+pub mod linkstore;
 pub mod membership;
 pub mod monitor;
 pub mod recv;

@@ -50,6 +50,10 @@ pub const NETLINK_GET_STRICT_CHK: i32 = 12;
 /// `rtnl_link_ops` for. On Linux (`GVNET_MODE=force`) these two are what a test creates.
 pub const LINK_KINDS: [&[u8]; 2] = [b"bridge", b"veth"];
 
+/// The room a filtered dump's datagram has after it for [`receive`]'s `touch`: 24 bytes per
+/// link for a kind and a master, for 42 links.
+pub const TOUCH_ROOM: usize = 1024;
+
 /// The largest dump request read for checking; a longer one is handed to the kernel unchecked.
 const REQUEST_MAX: usize = 512;
 
@@ -348,8 +352,16 @@ pub fn pending<'t, K: Kernel>(k: &K, t: &'t Table, fd: usize) -> Option<(&'t Slo
 /// ([`filter_datagram`]) and delivered the same way, so the program sees the length and
 /// truncation of the filtered datagram, as from Linux; one left empty before the dump's end is
 /// consumed (also under `MSG_PEEK`: Linux would never have queued it) and the next one read.
-/// Control messages of a filtered datagram are not delivered.
-pub fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
+/// Control messages of a filtered datagram are not delivered. `touch` sees each datagram
+/// before it is filtered, in memory with [`TOUCH_ROOM`] bytes or more to spare after it, and
+/// returns its new length (the kind and master [`crate::linkstore`] supplies, which filters by
+/// master and kind must see).
+pub fn receive<K: Kernel>(
+    k: &K,
+    t: &Table,
+    c: &Call,
+    touch: &mut dyn FnMut(&mut [u8], usize) -> usize,
+) -> Option<Outcome> {
     let a = c.args;
     let (args, flags) = RecvArgs::of(c.nr, a);
     if flags & abi::MSG_ERRQUEUE != 0 {
@@ -391,7 +403,7 @@ pub fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
             // Nothing there yet (EAGAIN), a timeout, a signal: the kernel's answer.
             return Some(Outcome::new(full, Action::PassedThrough));
         }
-        let cap = (full as usize).max(1).next_multiple_of(4096);
+        let cap = (full as usize + TOUCH_ROOM).next_multiple_of(4096);
         // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS.
         let p = sys(nr::MMAP, [0, cap, 3, 0x22, usize::MAX, 0]);
         if p <= 0 || p as usize % 4096 != 0 {
@@ -407,8 +419,10 @@ pub fn receive<K: Kernel>(k: &K, t: &Table, c: &Call) -> Option<Outcome> {
         }
         // SAFETY: `p` is a fresh private mapping of `cap` >= `got` bytes, ours alone until
         // the munmap below.
-        let view = unsafe { core::slice::from_raw_parts_mut(p as *mut u8, got as usize) };
-        let f = filter_datagram(view, got as usize, seq, &filter, &KernelState(k));
+        let whole = unsafe { core::slice::from_raw_parts_mut(p as *mut u8, cap) };
+        let n = touch(whole, got as usize).min(cap);
+        let view = &mut whole[..n];
+        let f = filter_datagram(view, n, seq, &filter, &KernelState(k));
         let out = if f.len > 0 || f.done {
             let ret = deliver(k, args, 0, view.get(..f.len).unwrap_or(&[]), flags);
             if f.done && !peek && ret >= 0 {

@@ -127,12 +127,6 @@ fn payload_u32(v: &[u8]) -> Option<u32> {
     (v.len() >= 4).then(|| u32_at(v, 0))
 }
 
-/// Whether the first message of `head` (at least its first 8 bytes) is an `RTM_NEWLINK` with
-/// `NLM_F_CREATE`: the cheap test before a request is copied and read ([`parse_create`]).
-pub fn wants(head: &[u8]) -> bool {
-    head.len() >= 8 && u16_at(head, 4) == RTM_NEWLINK && u16_at(head, 6) & NLM_F_CREATE != 0
-}
-
 /// The veth create the first message of `req` asks for: an `RTM_NEWLINK` request with
 /// `NLM_F_CREATE` and `IFLA_LINKINFO` kind `veth`. `None` for anything else.
 pub fn parse_create(req: &[u8]) -> Option<Create> {
@@ -349,6 +343,22 @@ impl Pairs {
     }
 }
 
+/// Appends `bytes` (whole attributes, a multiple of 4 long) to the message at `at` of the
+/// datagram `buf[..len]`: what follows the message moves up and its `nlmsg_len` grows. The new
+/// datagram length, or `None` when `buf` has no room after `len` (nothing changes then).
+pub fn append(buf: &mut [u8], len: usize, at: usize, bytes: &[u8]) -> Option<usize> {
+    let mlen = u32_at(buf, at) as usize;
+    let end = at + ((mlen + 3) & !3);
+    let n = bytes.len();
+    if n % 4 != 0 || end > len || len + n > buf.len() {
+        return None;
+    }
+    buf.copy_within(end..len, end + n);
+    buf[end..end + n].copy_from_slice(bytes);
+    buf[at..at + 4].copy_from_slice(&((end + n - at) as u32).to_ne_bytes());
+    Some(len + n)
+}
+
 /// What [`supply`] did to a datagram.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Supplied {
@@ -385,19 +395,17 @@ pub fn supply(buf: &mut [u8], len: usize, ns: u64, pairs: &Pairs) -> Supplied {
                     .unwrap_or_default();
                 let index = u32_at(buf, at + 20);
                 if let Some(link) = pairs.link_of(ns, index, &name) {
-                    let end = at + ((mlen + 3) & !3);
-                    if out.len + 8 > buf.len() || end > out.len {
-                        out.no_room += 1;
-                    } else {
-                        buf.copy_within(end..out.len, end + 8);
-                        buf[end..end + 2].copy_from_slice(&8u16.to_ne_bytes());
-                        buf[end + 2..end + 4].copy_from_slice(&IFLA_LINK.to_ne_bytes());
-                        buf[end + 4..end + 8].copy_from_slice(&link.to_ne_bytes());
-                        let new_len = (end + 8 - at) as u32;
-                        buf[at..at + 4].copy_from_slice(&new_len.to_ne_bytes());
-                        out.len += 8;
-                        out.added += 1;
-                        next = end + 8;
+                    let mut a = [0u8; 8];
+                    a[0..2].copy_from_slice(&8u16.to_ne_bytes());
+                    a[2..4].copy_from_slice(&IFLA_LINK.to_ne_bytes());
+                    a[4..8].copy_from_slice(&link.to_ne_bytes());
+                    match append(buf, out.len, at, &a) {
+                        Some(n) => {
+                            out.len = n;
+                            out.added += 1;
+                            next = at + u32_at(buf, at) as usize;
+                        }
+                        None => out.no_room += 1,
                     }
                 }
             }
@@ -521,19 +529,6 @@ mod tests {
         let v = netavark_create(None, "eth0", None);
         assert_eq!(parse_create(&v[..v.len() - 4]), None);
         assert_eq!(parse_create(&[]), None);
-    }
-
-    #[test]
-    fn the_cheap_test_takes_creates_of_links_only() {
-        let v = netavark_create(None, "eth0", None);
-        assert!(wants(&v[..8]));
-        let mut setlink = v.clone();
-        setlink[4..6].copy_from_slice(&19u16.to_ne_bytes());
-        assert!(!wants(&setlink));
-        let mut change = v.clone();
-        change[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-        assert!(!wants(&change));
-        assert!(!wants(&v[..7]));
     }
 
     #[test]

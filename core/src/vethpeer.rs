@@ -31,6 +31,8 @@
 //! netlink-sys sets right after socket(2)), else the calling thread's.
 
 use crate::kernel::{inode, net_ns, path_inode, Kernel};
+use crate::linkrec::parse_request;
+use crate::linkstore::{created, recorded_ns, socket_ns};
 use crate::membership::Table;
 use crate::rtnl::RTM_GETLINK;
 use crate::strictchk::dump;
@@ -80,25 +82,6 @@ fn peer_ns<K: Kernel>(k: &K, here: u64, p: PeerNs) -> u64 {
             }
             path_inode(k, &path[..at]).unwrap_or(0)
         }
-    }
-}
-
-/// The namespace recorded for socket `fd` at gvnet's first sight of it; 0: none.
-fn recorded_ns<K: Kernel>(k: &K, t: &Table, fd: usize) -> u64 {
-    if t.is_empty() {
-        return 0;
-    }
-    inode(k, fd)
-        .ok()
-        .and_then(|ino| t.get(fd as i32, ino))
-        .map_or(0, |s| s.netns())
-}
-
-/// The namespace of socket `fd`: recorded at gvnet's first sight of it, else the thread's.
-pub fn socket_ns<K: Kernel>(k: &K, t: &Table, fd: usize) -> u64 {
-    match recorded_ns(k, t, fd) {
-        0 => net_ns(k),
-        ns => ns,
     }
 }
 
@@ -195,6 +178,16 @@ pub fn around_create<K: Kernel>(
         name: c.peer,
     });
     pairs.record(here, host.index, pns, peer);
+    // Its kind and master, where the kernel leaves them out (crate::linkstore).
+    let master = parse_request(req).and_then(|r| r.master).unwrap_or(0);
+    created(
+        k,
+        here,
+        host.index,
+        &host.name,
+        &Name::from_attr(b"veth"),
+        master,
+    );
     if trace::enabled(Level::Info) {
         let mut l = Line::new(Level::Info);
         l.str("veth created: host end ")

@@ -31,7 +31,15 @@ const ORDER: &[(&str, &[&str])] = &[
     // The types process-wide state is made of, and the pure decisions about the kernel.
     (
         "state types",
-        &["events", "membership", "counters", "caps", "filter", "veth"],
+        &[
+            "events",
+            "membership",
+            "counters",
+            "caps",
+            "filter",
+            "veth",
+            "linkrec",
+        ],
     ),
     // Every process-wide static others share.
     ("state", &["state"]),
@@ -52,6 +60,7 @@ const ORDER: &[(&str, &[&str])] = &[
             "recv",
             "monitor",
             "strictchk",
+            "linkstore",
             "vethpeer",
             "emulate",
         ],

@@ -152,7 +152,10 @@ fn strict_received(nr_: usize, a: [usize; 6]) -> Option<isize> {
         return None;
     }
     let call = Call { nr: nr_, args: a };
-    let out = strictchk::receive(&RawKernel, &TABLE, &call)?;
+    let fd = a[0];
+    let out = strictchk::receive(&RawKernel, &TABLE, &call, &mut |b, n| {
+        gvnet_core::linkstore::received(&RawKernel, &TABLE, fd, b, n)
+    })?;
     trace_call("libc", &call, &out);
     Some(libc_result(out.ret))
 }
@@ -241,14 +244,18 @@ fn setlink_copy(
     Some(r)
 }
 
-// ---- IFLA_LINK of veth ends (gvnet_core::vethpeer): libc hooks only ----
+// ---- IFLA_LINK of veth ends (gvnet_core::vethpeer), kind and master of links
+// (gvnet_core::linkstore): libc hooks only ----
 
 /// A request of `len` bytes at `buf` sent on `fd` with `send` (which gets the buffer's
-/// address): `Some(result)` when it is a veth create on a NETLINK_ROUTE socket, sent unchanged
-/// between two link dumps that find its ends ([`gvnet_core::vethpeer::around_create`]);
-/// `None`: the caller sends it. Other sends cost an 8-byte copy while gvnet is active.
-fn veth_send(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -> Option<isize> {
-    use gvnet_core::veth::{wants, LINK_ATTRS};
+/// address): `Some(result)` when it is a link request gvnet follows on a NETLINK_ROUTE socket
+/// (a veth create, sent between two link dumps that find its ends,
+/// [`gvnet_core::vethpeer::around_create`]; another create, a change of master or a delete,
+/// [`gvnet_core::linkstore::around_request`]), sent unchanged; `None`: the caller sends it.
+/// Other sends cost an 8-byte copy while gvnet is active.
+fn link_send(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -> Option<isize> {
+    use gvnet_core::linkrec::wants;
+    use gvnet_core::veth::LINK_ATTRS;
     use gvnet_core::vethpeer::MAX_REQUEST;
     if !(LINK_ATTRS..=MAX_REQUEST).contains(&len) || !engine::active() {
         return None;
@@ -258,20 +265,29 @@ fn veth_send(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -
     if !wants(&head) || !is_route_socket(&RawKernel, fd) {
         return None;
     }
-    veth_create(fd, buf, len, send)
+    link_request(fd, buf, len, send)
 }
 
-/// The rest of [`veth_send`], with the request's copy on a stack of its own.
+/// The rest of [`link_send`], with the request's copy on a stack of its own.
 #[inline(never)]
-fn veth_create(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -> Option<isize> {
+fn link_request(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -> Option<isize> {
     let mut req = [0u8; gvnet_core::vethpeer::MAX_REQUEST];
     let req = &mut req[..len];
     read_user(&RawKernel, buf, req).ok()?;
-    gvnet_core::veth::parse_create(req)?;
-    Some(gvnet_core::vethpeer::around_create(
+    if gvnet_core::veth::parse_create(req).is_some() {
+        return Some(gvnet_core::vethpeer::around_create(
+            &RawKernel,
+            &TABLE,
+            &VETH_PAIRS,
+            fd,
+            req,
+            &|| send(buf),
+        ));
+    }
+    gvnet_core::linkrec::parse_request(req)?;
+    Some(gvnet_core::linkstore::around_request(
         &RawKernel,
         &TABLE,
-        &VETH_PAIRS,
         fd,
         req,
         &|| send(buf),
@@ -279,14 +295,23 @@ fn veth_create(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize)
 }
 
 /// After a receive on `fd` into the caller's `buf` of `cap` bytes with `flags` returned `r`:
-/// `r`, or the longer length once `IFLA_LINK` was added to the veth ends it carries
-/// ([`gvnet_core::vethpeer::received`]). Costs nothing until this process created a veth.
-fn veth_received(fd: c_int, buf: *mut c_void, cap: size_t, flags: c_int, r: ssize_t) -> ssize_t {
-    if r <= 0 || VETH_PAIRS.is_empty() || !engine::active() || buf.is_null() {
+/// `r`, or the longer length once what the kernel left out of link messages was added
+/// (`IFLA_LINK` of veth ends, [`gvnet_core::vethpeer::received`]; kind and master,
+/// [`gvnet_core::linkstore::received`]).
+fn link_received(fd: c_int, buf: *mut c_void, cap: size_t, flags: c_int, r: ssize_t) -> ssize_t {
+    use gvnet_core::veth::LINK_ATTRS;
+    if r < LINK_ATTRS as ssize_t || !engine::active() || buf.is_null() {
         return r;
     }
     // A truncated datagram (MSG_TRUNC reports the full length) is left as it is.
     if r as usize > cap || (flags as usize & abi::MSG_TRUNC != 0 && r as usize == cap) {
+        return r;
+    }
+    // SAFETY: the caller gave `buf` as `cap` readable bytes (recv's contract) and the kernel
+    // has just written the first `r` of them.
+    let head = unsafe { core::slice::from_raw_parts(buf as *const u8, 6) };
+    // Only a datagram that starts with a link message (a link dump, a get, a notification).
+    if u16::from_ne_bytes([head[4], head[5]]) != gvnet_core::linkrec::RTM_NEWLINK {
         return r;
     }
     if !is_route_socket(&RawKernel, fd as usize) {
@@ -295,8 +320,11 @@ fn veth_received(fd: c_int, buf: *mut c_void, cap: size_t, flags: c_int, r: ssiz
     // SAFETY: the caller gave `buf` as `cap` writable bytes (recv's contract) and the kernel
     // has just written the first `r` of them; nothing else refers to it during this call.
     let b = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, cap) };
-    gvnet_core::vethpeer::received(&RawKernel, &TABLE, &VETH_PAIRS, fd as usize, b, r as usize)
-        as ssize_t
+    let mut n = r as usize;
+    if !VETH_PAIRS.is_empty() {
+        n = gvnet_core::vethpeer::received(&RawKernel, &TABLE, &VETH_PAIRS, fd as usize, b, n);
+    }
+    gvnet_core::linkstore::received(&RawKernel, &TABLE, fd as usize, b, n) as ssize_t
 }
 
 // ---- IPv4 per-interface sysctls (gvnet_core::sysctl::ipv4_conf_open): libc hooks only ----
@@ -435,7 +463,7 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
             transmute(crate::real::RECV.get());
         real(fd, buf, len, flags)
     };
-    veth_received(fd, buf, len, flags, r)
+    link_received(fd, buf, len, flags, r)
 }
 
 /// `send(2)`: a dump request on a socket with `NETLINK_GET_STRICT_CHK` emulated is checked
@@ -458,7 +486,7 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
     if let Some(r) = setlink_send("send", fd as usize, buf as usize, len, &send_at) {
         return r as ssize_t;
     }
-    if let Some(r) = veth_send(fd as usize, buf as usize, len, &send_at) {
+    if let Some(r) = link_send(fd as usize, buf as usize, len, &send_at) {
         return r as ssize_t;
     }
     let real = || send_at(buf as usize);
@@ -504,7 +532,7 @@ pub unsafe extern "C" fn recvfrom(
         ) -> ssize_t = transmute(crate::real::RECVFROM.get());
         real(fd, buf, len, flags, addr, addrlen)
     };
-    veth_received(fd, buf, len, flags, r)
+    link_received(fd, buf, len, flags, r)
 }
 
 /// `recvmsg(2)`.
@@ -619,7 +647,7 @@ pub unsafe extern "C" fn sendto(
         }
     }
     if len >= 16 && engine::active() && to_the_kernel() {
-        if let Some(r) = veth_send(fd as usize, buf as usize, len, &send_at) {
+        if let Some(r) = link_send(fd as usize, buf as usize, len, &send_at) {
             return r as ssize_t;
         }
     }
