@@ -1,6 +1,6 @@
 //! podman scenarios of `gvnet-harness check` (issue 16, docs/podman.md), all in the default
 //! list: `veth-peer` (the `IFLA_LINK` netavark reads, shown with a program of its own),
-//! `podman-none` and `podman-bridge`.
+//! `podman-none`, `podman-bridge` and `podman-names`.
 //!
 //! With the preload, the podman scenarios run `gvnet podman-setup --lib
 //! /opt/gvnet/libgvnet.so` (the containers.conf drop-in and the netavark wrapper) first;
@@ -83,6 +83,11 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         name: "podman-bridge",
         expect: bridge_expect,
         run: podman_bridge,
+    },
+    Scenario {
+        name: "podman-names",
+        expect: bridge_expect,
+        run: podman_names,
     },
 ];
 
@@ -221,4 +226,125 @@ fn podman_bridge(c: &mut Ctx) -> Verdict {
         "podman0 removed"
     };
     Ok(format!("eth0 {addr}; after --rm no veth left, {bridge}"))
+}
+
+/// The user network `podman-names` creates, and its server container.
+const NET: &str = "gvnet-n1";
+const SRV: &str = "gvnet-srv";
+/// What the server answers.
+const PAGE: &str = "served-by-gvnet-srv";
+
+/// Removes what `podman-names` makes (before it runs, and after), quietly.
+fn names_cleanup(c: &mut Ctx) {
+    let _ = podman(c, &["rm", "-f", "-t", "0", SRV]);
+    let _ = podman(c, &["network", "rm", "-f", NET]);
+}
+
+/// A user network with names (aardvark-dns): a server container on it, reached by name from
+/// a second and a third container; the first client's `--rm` must leave the bridge to the
+/// server (netavark keeps a bridge with ports: on 20240729 it sees them through the masters
+/// gvnet records) and the second must take over the existing bridge (its kind `bridge`, which
+/// 20240729 does not report). `podman network rm` must then remove the bridge, aardvark-dns
+/// and gvnet's link records.
+fn podman_names(c: &mut Ctx) -> Verdict {
+    prepare_podman(c)?;
+    names_cleanup(c);
+    let out = podman(c, &["network", "create", NET])?;
+    if !out.ok() {
+        return Err(failure_reason("podman network create", &out));
+    }
+    let out = podman(
+        c,
+        &["network", "inspect", "-f", "{{.NetworkInterface}}", NET],
+    )?;
+    let bridge = out.stdout.trim().to_string();
+    if !out.ok() || bridge.is_empty() {
+        return Err(failure_reason("podman network inspect", &out));
+    }
+    let serve =
+        format!("mkdir -p /www && echo {PAGE} > /www/index.html && exec httpd -f -p 80 -h /www");
+    let out = podman(
+        c,
+        &[
+            "run",
+            "-d",
+            "--name",
+            SRV,
+            "--network",
+            NET,
+            "bb",
+            "sh",
+            "-c",
+            &serve,
+        ],
+    )?;
+    if !out.ok() {
+        let e = failure_reason("podman run (server)", &out);
+        names_cleanup(c);
+        return Err(e);
+    }
+    // httpd may need a moment: a few tries inside one client.
+    let fetch = format!(
+        "for i in 1 2 3 4 5; do wget -qO- -T 5 http://{SRV}/ && exit 0; sleep 1; done; exit 1"
+    );
+    for client in ["first", "second"] {
+        let out = podman(
+            c,
+            &["run", "--rm", "--network", NET, "bb", "sh", "-c", &fetch],
+        )?;
+        if !out.ok() || out.stdout.trim() != PAGE {
+            let e = failure_reason(&format!("{client} client: wget http://{SRV}/"), &out);
+            names_cleanup(c);
+            return Err(e);
+        }
+        let links = c.run(&["ip", "-o", "link", "show"], TIMEOUT)?;
+        if !links.stdout.contains(&format!(": {bridge}:")) {
+            names_cleanup(c);
+            return Err(format!(
+                "after the {client} client's --rm the bridge {bridge} is gone while {SRV} still runs on it"
+            ));
+        }
+    }
+    let out = podman(c, &["rm", "-f", "-t", "0", SRV])?;
+    if !out.ok() {
+        let e = failure_reason("podman rm", &out);
+        names_cleanup(c);
+        return Err(e);
+    }
+    let out = podman(c, &["network", "rm", NET])?;
+    if !out.ok() {
+        return Err(failure_reason("podman network rm", &out));
+    }
+    // What must be gone: the bridge, aardvark-dns (no other network has names here), and
+    // the link records (none are written where the kernel reports kinds and masters).
+    let left = c.run(
+        &[
+            "sh",
+            "-c",
+            "ip -o link show; grep -l aardvark /proc/[0-9]*/comm 2>/dev/null; \
+             ls /run/gvnet/links 2>/dev/null | sed 's/^/record /'",
+        ],
+        TIMEOUT,
+    )?;
+    let mut gone = Vec::new();
+    if left.stdout.contains(&format!(": {bridge}:")) {
+        gone.push(format!("the bridge {bridge}"));
+    }
+    if left.stdout.contains("/comm") {
+        gone.push("aardvark-dns".to_string());
+    }
+    if left.stdout.contains("record ") {
+        gone.push("link records under /run/gvnet/links".to_string());
+    }
+    if !gone.is_empty() {
+        return Err(format!(
+            "after podman network rm still there: {} ({})",
+            gone.join(", "),
+            left.stdout.trim()
+        ));
+    }
+    Ok(format!(
+        "{SRV} reached by name from two containers on {NET} ({bridge} kept while it ran); \
+         network rm left no bridge, aardvark-dns or link record"
+    ))
 }
