@@ -195,6 +195,8 @@ pub mod nr {
     pub const RENAMEAT: usize = Sysno::renameat as usize;
     /// `unlinkat`.
     pub const UNLINKAT: usize = Sysno::unlinkat as usize;
+    /// `setns`.
+    pub const SETNS: usize = Sysno::setns as usize;
 }
 
 /// errno values used by the emulation.
@@ -300,6 +302,7 @@ mod tests {
         assert_eq!(nr::MKDIRAT as i64, libc::SYS_mkdirat);
         assert_eq!(nr::RENAMEAT as i64, libc::SYS_renameat);
         assert_eq!(nr::UNLINKAT as i64, libc::SYS_unlinkat);
+        assert_eq!(nr::SETNS as i64, libc::SYS_setns);
         assert_eq!(errno::ENOENT, libc::ENOENT);
         assert_eq!(errno::EIO, libc::EIO);
         assert_eq!(O_CLOEXEC as i32, libc::O_CLOEXEC);

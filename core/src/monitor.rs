@@ -535,8 +535,9 @@ fn alive<K: Kernel>(k: &K, s: &Slot, ino: u64) -> bool {
     }
 }
 
-/// Looks through /proc/self/fd for a descriptor of inode `ino`.
-fn find_fd<K: Kernel>(k: &K, ino: u64) -> Option<i32> {
+/// Looks through /proc/self/fd for a descriptor of inode `ino` (`Some(-1)`: /proc/self/fd
+/// cannot be read).
+pub(crate) fn find_fd<K: Kernel>(k: &K, ino: u64) -> Option<i32> {
     let path = b"/proc/self/fd\0";
     // O_RDONLY | O_DIRECTORY | O_CLOEXEC.
     let dir = sys(

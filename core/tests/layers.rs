@@ -39,6 +39,7 @@ const ORDER: &[(&str, &[&str])] = &[
             "filter",
             "veth",
             "linkrec",
+            "gwroute",
         ],
     ),
     // Every process-wide static others share.
@@ -61,6 +62,7 @@ const ORDER: &[(&str, &[&str])] = &[
             "monitor",
             "strictchk",
             "linkstore",
+            "routedev",
             "vethpeer",
             "emulate",
         ],

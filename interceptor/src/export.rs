@@ -327,6 +327,44 @@ fn link_received(fd: c_int, buf: *mut c_void, cap: size_t, flags: c_int, r: ssiz
     gvnet_core::linkstore::received(&RawKernel, &TABLE, fd as usize, b, n) as ssize_t
 }
 
+// ---- a device for a gateway route without one (gvnet_core::routedev): libc hooks only ----
+
+/// A request of `len` bytes at `buf` sent on `fd`: `Some(result)` when it is an IPv4 route
+/// through a gateway without a device and a copy with `RTA_OIF` was sent with `send_copy`
+/// (given the copy's address and length; [`gvnet_core::routedev::around_send`]); `None`: the caller sends it. Other sends cost an
+/// 8-byte copy while gvnet is active.
+fn route_send(
+    fd: usize,
+    buf: usize,
+    len: usize,
+    send_copy: &dyn Fn(usize, usize) -> isize,
+) -> Option<isize> {
+    use gvnet_core::gwroute::{wants, ROUTE_ATTRS};
+    use gvnet_core::routedev::MAX_REQUEST;
+    if !(ROUTE_ATTRS..=MAX_REQUEST).contains(&len) || !engine::active() {
+        return None;
+    }
+    let mut head = [0u8; 8];
+    read_user(&RawKernel, buf, &mut head).ok()?;
+    if !wants(&head) || !is_route_socket(&RawKernel, fd) {
+        return None;
+    }
+    route_request(fd, buf, len, send_copy)
+}
+
+/// The rest of [`route_send`], with the request's copy on a stack of its own.
+#[inline(never)]
+fn route_request(
+    fd: usize,
+    buf: usize,
+    len: usize,
+    send_copy: &dyn Fn(usize, usize) -> isize,
+) -> Option<isize> {
+    let mut req = [0u8; gvnet_core::routedev::BUF];
+    read_user(&RawKernel, buf, &mut req[..len]).ok()?;
+    gvnet_core::routedev::around_send(&RawKernel, &TABLE, fd, &mut req, len, send_copy)
+}
+
 // ---- IPv4 per-interface sysctls (gvnet_core::sysctl::ipv4_conf_open): libc hooks only ----
 
 /// After the real open of `path` with `flags` returned `r`: `r`, or the fd gvnet answers a
@@ -474,16 +512,20 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 #[no_mangle]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
     let a = args(&[fd as usize, buf as usize, len, flags as usize, 0, 0]);
-    let send_at = |buf: usize| -> isize {
+    let send_n = |buf: usize, n: usize| -> isize {
         // SAFETY: the real symbol has this signature; forwarding the caller's arguments, or
-        // a copy of its buffer of the same length.
+        // a copy of its buffer (`n` bytes, readable).
         unsafe {
             let real: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int) -> ssize_t =
                 transmute(crate::real::SEND.get());
-            real(fd, buf as *const c_void, len, flags)
+            real(fd, buf as *const c_void, n, flags)
         }
     };
+    let send_at = |buf: usize| send_n(buf, len);
     if let Some(r) = setlink_send("send", fd as usize, buf as usize, len, &send_at) {
+        return r as ssize_t;
+    }
+    if let Some(r) = route_send(fd as usize, buf as usize, len, &send_n) {
         return r as ssize_t;
     }
     if let Some(r) = link_send(fd as usize, buf as usize, len, &send_at) {
@@ -617,14 +659,15 @@ pub unsafe extern "C" fn sendto(
         addr as usize,
         alen as usize,
     ]);
-    let send_at = |buf: usize| -> isize {
+    let send_n = |buf: usize, n: usize| -> isize {
         let mut a = a;
         a[1] = buf;
+        a[2] = n;
         if engine::wants_call(nr::SENDTO, &a) {
             return emulated(nr::SENDTO, a);
         }
         // SAFETY: the real symbol has this signature; forwarding the caller's arguments, or a
-        // copy of its buffer of the same length.
+        // copy of its buffer (`n` bytes, readable).
         unsafe {
             let real: unsafe extern "C" fn(
                 c_int,
@@ -634,9 +677,10 @@ pub unsafe extern "C" fn sendto(
                 *const sockaddr,
                 socklen_t,
             ) -> ssize_t = transmute(crate::real::SENDTO.get());
-            real(fd, buf as *const c_void, len, flags, addr, alen)
+            real(fd, buf as *const c_void, n, flags, addr, alen)
         }
     };
+    let send_at = |buf: usize| send_n(buf, len);
     // Whether the destination is the kernel: read once, and only when a branch below asks.
     let dest = core::cell::OnceCell::new();
     let to_the_kernel =
@@ -647,6 +691,9 @@ pub unsafe extern "C" fn sendto(
         }
     }
     if len >= 16 && engine::active() && to_the_kernel() {
+        if let Some(r) = route_send(fd as usize, buf as usize, len, &send_n) {
+            return r as ssize_t;
+        }
         if let Some(r) = link_send(fd as usize, buf as usize, len, &send_at) {
             return r as ssize_t;
         }
