@@ -7,9 +7,11 @@
 //! gvnet lib                      print the path of the library `run` uses
 //! gvnet podman-setup [--lib PATH] [--undo]
 //!                                what rootful podman needs in this sandbox (docs/podman.md)
+//! gvnet podman-nat setup|teardown FILE|-, sync, status
+//!                                podman's published ports and outbound SNAT (the wrapper's)
 //! ```
 //!
-//! Arguments are parsed by hand: the workspace has no argument parser and four subcommands do
+//! Arguments are parsed by hand: the workspace has no argument parser and a handful of subcommands do
 //! not need one.
 
 mod counters;
@@ -17,6 +19,7 @@ mod doctor;
 mod elf;
 mod json;
 mod podman;
+mod podnat;
 mod probe;
 
 use json::Json;
@@ -30,6 +33,7 @@ usage: gvnet doctor [--json]
        gvnet run -- CMD [ARGS...]
        gvnet lib
        gvnet podman-setup [--lib PATH] [--undo]
+       gvnet podman-nat setup|teardown FILE|- | sync | status
 
 doctor     checks what bridge networking inside gVisor needs (exit 1 when a check fails)
 counters   what libgvnet.so did in process PID (exit 1 when it is not loaded there)
@@ -38,6 +42,8 @@ lib        print that library's path
 podman-setup
            as root, once per sandbox: the containers.conf drop-in and netavark wrapper podman
            needs here, one line per file written (--undo removes them; docs/podman.md)
+podman-nat the nat rules for podman's published ports and outbound, from netavark's input
+           (the netavark wrapper runs setup/teardown; sync recomputes, status prints them)
 ";
 
 fn main() -> ExitCode {
@@ -57,6 +63,10 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         ["podman-setup", rest @ ..] => podman_setup(rest),
+        ["podman-nat", rest @ ..] => match podnat::main(rest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("podman-nat: {e}")),
+        },
         // Internal: the doctor's bridge probe, in a child so the new namespace dies with it.
         ["probe-bridge"] => match probe::bridge_in_new_netns() {
             Ok(()) => ExitCode::SUCCESS,

@@ -71,6 +71,8 @@ pub struct Facts {
     pub aardvark: Option<PathBuf>,
     /// The library to preload into netavark.
     pub lib: PathBuf,
+    /// This `gvnet` command (the wrapper runs its `podman-nat` after netavark).
+    pub gvnet: Option<PathBuf>,
 }
 
 /// One file to write.
@@ -142,7 +144,8 @@ pub fn plan(f: &Facts) -> Result<Plan, String> {
     if !f.nftables {
         network.push(
             "# nftables is refused and iptables has no MASQUERADE here: netavark's firewall\n\
-             # drivers fail; outbound SNAT and published ports are not set up (docs/podman.md)\n\
+             # drivers fail; published ports and outbound SNAT come from `gvnet podman-nat`,\n\
+             # which the netavark wrapper runs (docs/podman.md)\n\
              firewall_driver = \"none\""
                 .to_string(),
         );
@@ -217,15 +220,16 @@ pub fn plan(f: &Facts) -> Result<Plan, String> {
         },
         File {
             path: "/usr/local/lib/gvnet/podman/netavark",
-            text: format!(
-                "#!/bin/sh\n{MARKER}\n# netavark with libgvnet.so (docs/podman.md)\n\
-                 export LD_PRELOAD={}${{LD_PRELOAD:+:$LD_PRELOAD}}\n\
-                 exec {} \"$@\"\n",
-                sh_quote(&lib),
-                sh_quote(&netavark.display().to_string())
-            ),
+            text: netavark_wrapper(&lib, netavark, f.gvnet.as_deref().filter(|_| !f.nftables)),
             exec: true,
-            what: format!("runs {} with LD_PRELOAD={lib}", netavark.display()),
+            what: match f.gvnet.as_ref().filter(|_| !f.nftables) {
+                Some(g) => format!(
+                    "runs {} with LD_PRELOAD={lib}, then `{} podman-nat` for published ports and outbound SNAT",
+                    netavark.display(),
+                    g.display()
+                ),
+                None => format!("runs {} with LD_PRELOAD={lib}", netavark.display()),
+            },
         },
     ];
     if let Some(aardvark) = &f.aardvark {
@@ -250,6 +254,45 @@ pub fn plan(f: &Facts) -> Result<Plan, String> {
         });
     }
     Ok(Plan::Write(files))
+}
+
+/// Where the wrapper appends `gvnet podman-nat`'s lines.
+pub const NAT_LOG: &str = "/run/gvnet/podman-nat.log";
+
+/// The netavark wrapper: netavark with the library preloaded; with `gvnet` (where netavark's
+/// firewall is off), `setup` and `teardown` also hand netavark's input (podman's network
+/// options, on stdin) to `gvnet podman-nat` (a teardown whatever netavark's status: the
+/// container is gone either way). netavark's own output and status reach podman unchanged; a
+/// failure of podman-nat is one line on stderr and the details in [`NAT_LOG`].
+fn netavark_wrapper(lib: &str, netavark: &Path, gvnet: Option<&Path>) -> String {
+    let nv = sh_quote(&netavark.display().to_string());
+    let head = format!(
+        "#!/bin/sh\n{MARKER}\n# netavark with libgvnet.so (docs/podman.md)\n\
+         export LD_PRELOAD={}${{LD_PRELOAD:+:$LD_PRELOAD}}\n",
+        sh_quote(lib)
+    );
+    let Some(gvnet) = gvnet else {
+        return format!("{head}exec {nv} \"$@\"\n");
+    };
+    let g = sh_quote(&gvnet.display().to_string());
+    format!(
+        "{head}\
+         # setup/teardown: then `gvnet podman-nat` (published ports, outbound SNAT)\n\
+         op=\n\
+         for a in \"$@\"; do case $a in setup | teardown) op=$a ;; esac; done\n\
+         [ -n \"$op\" ] || exec {nv} \"$@\"\n\
+         mkdir -p /run/gvnet\n\
+         in=$(mktemp /run/gvnet/netavark-in.XXXXXX) || exec {nv} \"$@\"\n\
+         cat >\"$in\"\n\
+         {nv} \"$@\" <\"$in\"\n\
+         rc=$?\n\
+         if [ \"$op\" = teardown ] || [ $rc = 0 ]; then\n\
+         \x20   LD_PRELOAD= {g} podman-nat \"$op\" \"$in\" 2>>{NAT_LOG} ||\n\
+         \x20       echo \"gvnet: podman-nat $op failed: published ports or outbound of this container may be missing (see {NAT_LOG})\" >&2\n\
+         fi\n\
+         rm -f \"$in\"\n\
+         exit $rc\n"
+    )
 }
 
 fn under(root: &Path, path: &str) -> PathBuf {
@@ -376,6 +419,9 @@ impl Facts {
             netavark: helper("netavark"),
             aardvark: helper("aardvark-dns"),
             lib,
+            gvnet: std::env::current_exe()
+                .ok()
+                .map(|p| p.canonicalize().unwrap_or(p)),
         }
     }
 }
@@ -398,6 +444,7 @@ mod tests {
             netavark: Some("/usr/lib/podman/netavark".into()),
             aardvark: Some("/usr/lib/podman/aardvark-dns".into()),
             lib: "/usr/local/lib/gvnet/libgvnet.so".into(),
+            gvnet: Some("/usr/local/bin/gvnet".into()),
         }
     }
 
@@ -440,9 +487,32 @@ mod tests {
             .map(|t| conf.find(&format!("\n{t}\n")).expect(t))
             .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{conf}");
-        assert!(out[1].text.contains(
-            "export LD_PRELOAD='/usr/local/lib/gvnet/libgvnet.so'${LD_PRELOAD:+:$LD_PRELOAD}\nexec '/usr/lib/podman/netavark' \"$@\""
-        ));
+        let w = &out[1].text;
+        assert!(
+            w.contains(
+                "export LD_PRELOAD='/usr/local/lib/gvnet/libgvnet.so'${LD_PRELOAD:+:$LD_PRELOAD}\n"
+            ),
+            "{w}"
+        );
+        assert!(
+            w.contains("[ -n \"$op\" ] || exec '/usr/lib/podman/netavark' \"$@\"\n"),
+            "{w}"
+        );
+        assert!(
+            w.contains("LD_PRELOAD= '/usr/local/bin/gvnet' podman-nat \"$op\" \"$in\""),
+            "{w}"
+        );
+        assert!(w.ends_with("rm -f \"$in\"\nexit $rc\n"), "{w}");
+        // Where nftables works, netavark's own firewall runs: no podman-nat.
+        let f = Facts {
+            nftables: true,
+            ..gvisor_20240729()
+        };
+        let w = &files(&f)[1].text;
+        assert!(
+            w.ends_with("exec '/usr/lib/podman/netavark' \"$@\"\n") && !w.contains("podman-nat"),
+            "{w}"
+        );
         assert!(out[2]
             .text
             .ends_with("exec '/usr/lib/podman/aardvark-dns' \"$@\"\n"));
