@@ -17,8 +17,8 @@ const RUN: Duration = Duration::from_secs(90);
 const SHORT: Duration = Duration::from_secs(30);
 
 /// Address of the uplink (sandbox root namespace) and of the internet's servers.
-const UPLINK_ADDR: &str = "203.0.113.1";
-const INET_SERVER: &str = "198.51.100.1";
+pub(crate) const UPLINK_ADDR: &str = "203.0.113.1";
+pub(crate) const INET_SERVER: &str = "198.51.100.1";
 /// Names the internet's DNS server knows (everything else is NXDOMAIN).
 const INET_NAME: &str = "www.gvnet.test";
 
@@ -176,7 +176,7 @@ pub fn prepare(run_dir: &Path) -> Result<()> {
 /// Sets the internet namespace up once per sandbox (gVisor cannot delete routes, so it stays
 /// for the rest of the run), then waits up to 10 s for gvnet-dockerd to notice the new uplink
 /// (its rules name the uplink device); without the rules it goes on, and the scenario fails.
-fn internet(c: &mut Ctx) -> std::result::Result<(), String> {
+pub(crate) fn internet(c: &mut Ctx) -> std::result::Result<(), String> {
     let script = format!(
         "set -e
 if ! ip netns list | grep -qw gvnet-inet; then
@@ -221,7 +221,7 @@ echo internet=up",
 }
 
 /// Parses `key=ok` / `key=FAIL...` words; Ok(keys) when every expected key is ok.
-fn results(out: &str, expected: &[&str]) -> std::result::Result<String, String> {
+pub(crate) fn results(out: &str, expected: &[&str]) -> std::result::Result<String, String> {
     let words: Vec<&str> = out
         .split_whitespace()
         .filter(|w| expected.iter().any(|k| w.starts_with(&format!("{k}="))))
@@ -248,7 +248,7 @@ fn results(out: &str, expected: &[&str]) -> std::result::Result<String, String> 
 /// TCP (wget), UDP (tftp) and DNS (nslookup straight to the internet's server) from one
 /// container; prints `tcp=`, `udp=`, `dns=` and `nx=` (an unknown name is NXDOMAIN: the
 /// answer really comes from that server).
-fn outbound_script() -> String {
+pub(crate) fn outbound_script() -> String {
     format!(
         "wget -q -T 3 -O- http://{INET_SERVER}/ 2>&1 | grep -q 'over tcp' && echo tcp=ok || echo tcp=FAIL; \
          cd /tmp; tftp -g -r x -l /tmp/x {INET_SERVER} >/dev/null 2>&1; grep -q 'over udp' /tmp/x 2>/dev/null && echo udp=ok || echo udp=FAIL; \
@@ -257,7 +257,7 @@ fn outbound_script() -> String {
     )
 }
 
-const OUTBOUND_KEYS: &[&str] = &["tcp", "udp", "dns", "nx"];
+pub(crate) const OUTBOUND_KEYS: &[&str] = &["tcp", "udp", "dns", "nx"];
 
 fn snat_rules(c: &mut Ctx) -> std::result::Result<String, String> {
     let out = c.run(&["iptables", "-t", "nat", "-S"], SHORT)?;

@@ -1,6 +1,7 @@
 //! podman scenarios of `gvnet-harness check` (issue 16, docs/podman.md), all in the default
 //! list: `veth-peer` (the `IFLA_LINK` netavark reads, shown with a program of its own),
-//! `podman-none`, `podman-bridge` and `podman-names`.
+//! `podman-none`, `podman-bridge`, `podman-names` and `podman-ports` (published ports and
+//! outbound through `gvnet podman-nat`, which the netavark wrapper runs).
 //!
 //! With the preload, the podman scenarios run `gvnet podman-setup --lib
 //! /opt/gvnet/libgvnet.so` (the containers.conf drop-in and the netavark wrapper) first;
@@ -10,6 +11,9 @@
 
 use crate::gvisor::Setup;
 use crate::sandbox::Mode;
+use crate::scenarios::docker::{
+    internet, outbound_script, results, INET_SERVER, OUTBOUND_KEYS, UPLINK_ADDR,
+};
 use crate::scenarios::safety::build_dynamic_c;
 use crate::scenarios::scenario::{failure_reason, Ctx, Expect, Scenario, Verdict};
 use crate::util::Result;
@@ -89,11 +93,27 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         expect: bridge_expect,
         run: podman_names,
     },
+    Scenario {
+        name: "podman-ports",
+        expect: bridge_expect,
+        run: podman_ports,
+    },
 ];
 
-/// `podman ARGS` in the sandbox, without the cgroups v1 warning on every line.
+/// Where netavark's library writes its lines (info), in the sandbox's log directory.
+const NETAVARK_LOG: &str = "netavark-gvnet.log";
+
+/// `podman ARGS` in the sandbox, without the cgroups v1 warning on every line; netavark
+/// (which inherits podman's environment) logs to [`NETAVARK_LOG`].
 fn podman(c: &mut Ctx, args: &[&str]) -> std::result::Result<crate::util::Output, String> {
-    let mut argv = vec!["env", "PODMAN_IGNORE_CGROUPSV1_WARNING=1", "podman"];
+    let log = format!("GVNET_LOG_FILE={}/{NETAVARK_LOG}", c.sb.log);
+    let mut argv = vec![
+        "env",
+        "PODMAN_IGNORE_CGROUPSV1_WARNING=1",
+        "GVNET_LOG=info",
+        &log,
+        "podman",
+    ];
     argv.extend_from_slice(args);
     c.run(&argv, TIMEOUT)
 }
@@ -346,5 +366,98 @@ fn podman_names(c: &mut Ctx) -> Verdict {
     Ok(format!(
         "{SRV} reached by name from two containers on {NET} ({bridge} kept while it ran); \
          network rm left no bridge, aardvark-dns or link record"
+    ))
+}
+
+/// The container `podman-ports` publishes, and its page.
+const WEB: &str = "gvnet-web";
+const WEB_PAGE: &str = "published-by-gvnet-web";
+
+/// `-p 8080:80` on podman's default network, with the internet namespace up (docker.rs):
+/// the page must come from the sandbox's localhost and bridge gateway, and from the internet
+/// namespace through the uplink address (`podman port`'s promise); a second container must
+/// reach the internet's server over TCP, UDP and DNS (outbound SNAT). After `podman rm` the
+/// nat chains of `gvnet podman-nat` must be gone.
+fn podman_ports(c: &mut Ctx) -> Verdict {
+    prepare_podman(c)?;
+    internet(c)?;
+    let _ = podman(c, &["rm", "-f", "-t", "0", WEB]);
+    let serve = format!(
+        "mkdir -p /www && echo {WEB_PAGE} > /www/index.html && exec httpd -f -p 80 -h /www"
+    );
+    let out = podman(
+        c,
+        &[
+            "run", "-d", "--name", WEB, "-p", "8080:80", "bb", "sh", "-c", &serve,
+        ],
+    )?;
+    if !out.ok() {
+        return Err(failure_reason("podman run -p 8080:80", &out));
+    }
+    let get = |from: &str, url: &str| {
+        format!(
+            "n=0; until p=$({from} busybox wget -qO- -T 3 {url} 2>/dev/null) && [ -n \"$p\" ]; do \
+             n=$((n+1)); [ $n -lt 5 ] || break; sleep 1; done; echo \"$p\""
+        )
+    };
+    let mut seen = Vec::new();
+    let mut failed = Vec::new();
+    for (what, from, url) in [
+        ("localhost", "", "http://127.0.0.1:8080/".to_string()),
+        ("gateway", "", "http://10.88.0.1:8080/".to_string()),
+        (
+            "internet",
+            "ip netns exec gvnet-inet",
+            format!("http://{UPLINK_ADDR}:8080/"),
+        ),
+    ] {
+        let out = c.run(&["sh", "-c", &get(from, &url)], TIMEOUT)?;
+        if out.stdout.trim() == WEB_PAGE {
+            seen.push(format!("{what}=ok"));
+        } else {
+            failed.push(format!("{what} ({url}): {:?}", out.combined().trim()));
+        }
+    }
+    let out = podman(c, &["run", "--rm", "bb", "sh", "-c", &outbound_script()])?;
+    let outbound = results(&out.stdout, OUTBOUND_KEYS);
+    let rules = c.run(&["sh", "-c", "iptables-legacy -t nat -S"], TIMEOUT)?;
+    c.note(&format!(
+        "nat table with {WEB} running:\n{}",
+        rules.stdout.trim()
+    ));
+    let out = podman(c, &["rm", "-f", "-t", "0", WEB])?;
+    if !out.ok() {
+        failed.push(failure_reason("podman rm", &out));
+    }
+    let after = c.run(&["sh", "-c", "iptables-legacy -t nat -S"], TIMEOUT)?;
+    if after.stdout.contains("GVNET-PODMAN") {
+        failed.push(format!(
+            "after podman rm the nat table still has gvnet's podman chains: {}",
+            after.stdout.trim().replace('\n', "; ")
+        ));
+    }
+    match outbound {
+        Ok(r) => seen.push(format!("outbound to {INET_SERVER}: {r}")),
+        Err(e) => failed.push(format!("outbound to {INET_SERVER}: {e}")),
+    }
+    if !failed.is_empty() {
+        return Err(failed.join("; "));
+    }
+    // On 20240729 netavark's default route names no device; the library adds it.
+    let routes = c.run(
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "grep -c 'without a device: RTA_OIF' {}/{NETAVARK_LOG}",
+                c.sb.log
+            ),
+        ],
+        TIMEOUT,
+    )?;
+    Ok(format!(
+        "-p 8080:80 from {}; podman rm removed the chains; default routes given a device by gvnet: {}",
+        seen.join(" "),
+        routes.stdout.trim()
     ))
 }
