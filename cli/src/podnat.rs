@@ -37,7 +37,9 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Where the options of the containers set up are kept, one `ID.json` each.
+/// Where the options of the containers set up are kept, one `ID@NETWORK.json` per container
+/// and network (`podman network connect` and `disconnect` set up and tear down one network of
+/// a running container).
 pub const STATE_DIR: &str = "/run/gvnet/podman-nat";
 /// The chain of published ports.
 pub const DNAT_CHAIN: &str = "GVNET-PODMAN-DNAT";
@@ -191,6 +193,35 @@ pub fn container(o: &Json) -> Result<Container, String> {
         });
     }
     Ok(Container { id, nets, ports })
+}
+
+/// The file that keeps container `id`'s place on network `net`; `None` for a network name
+/// podman would not make (`[A-Za-z0-9][A-Za-z0-9_.-]*`).
+pub fn kept_name(id: &str, net: &str) -> Option<String> {
+    let ok = net
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && net
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    ok.then(|| format!("{id}@{net}.json"))
+}
+
+/// The network a kept file's name is for.
+pub fn kept_network(file_name: &str) -> Option<&str> {
+    file_name
+        .strip_suffix(".json")?
+        .split_once('@')
+        .map(|(_, n)| n)
+}
+
+impl Container {
+    /// This container on network `net` alone (its ports go there).
+    pub fn only(mut self, net: &str) -> Container {
+        self.nets.retain(|n| n.name == net);
+        self
+    }
 }
 
 /// What the rules depend on besides the containers.
@@ -395,12 +426,17 @@ fn kept(dir: &Path, log: &mut dyn FnMut(String)) -> Vec<Container> {
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
     {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let Some(net) = kept_network(name) else {
+            log(format!("skipped {}: not a kept file's name", p.display()));
+            continue;
+        };
         match fs::read_to_string(p)
             .map_err(|e| e.to_string())
             .and_then(|t| Json::parse(&t))
             .and_then(|j| container(&j))
         {
-            Ok(c) => v.push(c),
+            Ok(c) => v.push(c.only(net)),
             Err(e) => log(format!("skipped {}: {e}", p.display())),
         }
     }
@@ -492,15 +528,27 @@ pub fn main(args: &[&str]) -> Result<(), String> {
             let c = container(&Json::parse(&text)?)?;
             fs::create_dir_all(dir).map_err(|e| format!("{STATE_DIR}: {e}"))?;
             let _l = lock(dir).map_err(|e| format!("{STATE_DIR}/lock: {e}"))?;
-            let kept_file = dir.join(format!("{}.json", c.id));
-            if *op == "setup" {
-                fs::write(&kept_file, &text)
-                    .map_err(|e| format!("{}: {e}", kept_file.display()))?;
-            } else {
-                let _ = fs::remove_file(&kept_file);
+            for n in &c.nets {
+                let Some(name) = kept_name(&c.id, &n.name) else {
+                    log(format!("network name {:?} left out", n.name));
+                    continue;
+                };
+                let kept_file = dir.join(name);
+                if *op == "setup" {
+                    fs::write(&kept_file, &text)
+                        .map_err(|e| format!("{}: {e}", kept_file.display()))?;
+                } else {
+                    let _ = fs::remove_file(&kept_file);
+                }
             }
             let short = &c.id[..c.id.len().min(12)];
-            format!("{op} of {short} ({} port mapping(s))", c.ports.len())
+            let nets: Vec<&str> = c.nets.iter().map(|n| n.name.as_str()).collect();
+            let what = format!(
+                "{op} of {short} on {} ({} port mapping(s))",
+                nets.join(","),
+                c.ports.len()
+            );
+            return sync(dir, &what, &mut log);
         }
         ["sync"] => "sync".to_string(),
         ["status"] => {
@@ -521,12 +569,17 @@ pub fn main(args: &[&str]) -> Result<(), String> {
     };
     fs::create_dir_all(dir).map_err(|e| format!("{STATE_DIR}: {e}"))?;
     let _l = lock(dir).map_err(|e| format!("{STATE_DIR}/lock: {e}"))?;
-    let cs = kept(dir, &mut log);
+    sync(dir, &what, &mut log)
+}
+
+/// Recomputes and applies every rule (the lock held).
+fn sync(dir: &Path, what: &str, log: &mut dyn FnMut(String)) -> Result<(), String> {
+    let cs = kept(dir, log);
     let h = host();
     let r = rules(&cs, &h);
-    apply(&r, &mut log)?;
+    apply(&r, log)?;
     log(format!(
-        "{what}: {} container(s), {} DNAT and {} SNAT rule(s); uplink {}",
+        "{what}: {} container network(s), {} DNAT and {} SNAT rule(s); uplink {}",
         cs.len(),
         r.dnat.len(),
         r.snat.len(),
@@ -659,6 +712,30 @@ mod tests {
         assert!(container(&Json::parse(&bad).unwrap()).is_err());
         let noid = OPTIONS.replace("e6a777a7b3528f8e", "../../etc");
         assert!(container(&Json::parse(&noid).unwrap()).is_err());
+    }
+
+    #[test]
+    fn one_file_per_container_and_network() {
+        assert_eq!(kept_name("abc", "gvn2").as_deref(), Some("abc@gvn2.json"));
+        assert_eq!(kept_network("abc@gvn2.json"), Some("gvn2"));
+        assert_eq!(kept_network("abc@my.net-1.json"), Some("my.net-1"));
+        for bad in ["", "../x", "a/b", ".x", "a b"] {
+            assert_eq!(kept_name("abc", bad), None, "{bad:?}");
+        }
+        assert_eq!(kept_network("abc.json"), None);
+        let c = container(&Json::parse(OPTIONS).unwrap()).unwrap();
+        let h = Host {
+            local: vec![a("10.88.0.1")],
+            uplink: None,
+        };
+        // Kept apart (connect/disconnect), each network's file sends the ports to its address;
+        // the first file (by name) comes first in the chain and wins.
+        let r = rules(&[c.clone().only("gvn2"), c.clone().only("podman")], &h);
+        assert!(
+            r.dnat[0].ends_with("10.89.0.2:80") && r.dnat[2].ends_with("10.88.0.6:80"),
+            "{r:?}"
+        );
+        assert_eq!(rules(&[c.only("nope")], &h), Rules::default());
     }
 
     #[test]

@@ -253,9 +253,12 @@ const NET: &str = "gvnet-n1";
 const SRV: &str = "gvnet-srv";
 /// What the server answers.
 const PAGE: &str = "served-by-gvnet-srv";
+/// The container `podman network connect` joins to the network.
+const LATE: &str = "gvnet-late";
 
 /// Removes what `podman-names` makes (before it runs, and after), quietly.
 fn names_cleanup(c: &mut Ctx) {
+    let _ = podman(c, &["rm", "-f", "-t", "0", LATE]);
     let _ = podman(c, &["rm", "-f", "-t", "0", SRV]);
     let _ = podman(c, &["network", "rm", "-f", NET]);
 }
@@ -325,6 +328,10 @@ fn podman_names(c: &mut Ctx) -> Verdict {
             ));
         }
     }
+    if let Err(e) = connect_late(c) {
+        names_cleanup(c);
+        return Err(e);
+    }
     let out = podman(c, &["rm", "-f", "-t", "0", SRV])?;
     if !out.ok() {
         let e = failure_reason("podman rm", &out);
@@ -364,9 +371,63 @@ fn podman_names(c: &mut Ctx) -> Verdict {
         ));
     }
     Ok(format!(
-        "{SRV} reached by name from two containers on {NET} ({bridge} kept while it ran); \
+        "{SRV} reached by name from two containers on {NET} ({bridge} kept while it ran) and \
+         from one on podman's default network after podman network connect (then disconnect); \
          network rm left no bridge, aardvark-dns or link record"
     ))
+}
+
+/// `podman network connect`: a running container on podman's default network joins the user
+/// network (a second interface and default route) and reaches the server by name; then
+/// `podman network disconnect` must succeed.
+fn connect_late(c: &mut Ctx) -> std::result::Result<(), String> {
+    let wait = format!(
+        "i=0; until p=$(wget -qO- -T 2 http://{SRV}/ 2>/dev/null); do i=$((i+1)); \
+         [ $i -lt 40 ] || exit 1; sleep 0.5; done; echo \"late:$p\"; exec sleep 120"
+    );
+    let out = podman(
+        c,
+        &[
+            "run",
+            "-d",
+            "--name",
+            LATE,
+            "--network",
+            "podman",
+            "bb",
+            "sh",
+            "-c",
+            &wait,
+        ],
+    )?;
+    if !out.ok() {
+        return Err(failure_reason("podman run (late, default network)", &out));
+    }
+    let out = podman(c, &["network", "connect", NET, LATE])?;
+    if !out.ok() {
+        return Err(failure_reason("podman network connect", &out));
+    }
+    let poll = format!(
+        "i=0; until PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs {LATE} 2>/dev/null | grep -q late:; do \
+         i=$((i+1)); [ $i -lt 30 ] || break; sleep 1; done; \
+         PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs {LATE} 2>&1"
+    );
+    let out = c.run(&["sh", "-c", &poll], TIMEOUT)?;
+    if !out.stdout.contains(&format!("late:{PAGE}")) {
+        return Err(format!(
+            "after podman network connect {NET} {LATE}, {SRV} not reached by name: {:?}",
+            out.combined().trim()
+        ));
+    }
+    let out = podman(c, &["network", "disconnect", NET, LATE])?;
+    if !out.ok() {
+        return Err(failure_reason("podman network disconnect", &out));
+    }
+    let out = podman(c, &["rm", "-f", "-t", "0", LATE])?;
+    if !out.ok() {
+        return Err(failure_reason("podman rm (late)", &out));
+    }
+    Ok(())
 }
 
 /// The container `podman-ports` publishes, and its page.
