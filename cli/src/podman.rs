@@ -141,6 +141,17 @@ pub fn plan(f: &Facts) -> Result<Plan, String> {
         );
         changed.push("default_sysctls = [] (no /proc/sys/net/ipv4/ping_group_range)".to_string());
     }
+    // Measured in gVisor 20240729 and release-20260817.0: removing a pod (podman pod rm,
+    // podman-compose down) fails on its conmon cgroup, "remove .../libpod_parent/POD/conmon:
+    // directory not empty", after conmon has exited; without a cgroup of its own for conmon
+    // the pod goes cleanly.
+    containers.push(
+        "# gVisor keeps a pod's conmon cgroup \"not empty\" after conmon exits: podman pod rm\n\
+         # (podman-compose down) fails on it; conmon gets no cgroup of its own\n\
+         cgroups = \"no-conmon\""
+            .to_string(),
+    );
+    changed.push("cgroups = \"no-conmon\" (a pod's conmon cgroup cannot be removed)".to_string());
     if !f.nftables {
         network.push(
             "# nftables is refused and iptables has no MASQUERADE here: netavark's firewall\n\
@@ -472,6 +483,7 @@ mod tests {
         assert!(conf.starts_with(MARKER), "{conf}");
         assert!(conf.contains("[containers]\n# podman"), "{conf}");
         assert!(conf.contains("\ndefault_sysctls = []\n"), "{conf}");
+        assert!(conf.contains("\ncgroups = \"no-conmon\"\n"), "{conf}");
         assert!(conf.contains("[network]\n"), "{conf}");
         assert!(conf.contains("\nfirewall_driver = \"none\"\n"), "{conf}");
         assert!(conf.contains("\nruntime = \"gvnet-runc\"\n"), "{conf}");
@@ -543,7 +555,8 @@ mod tests {
             ..gvisor_20240729()
         };
         let conf = &files(&f)[0].text;
-        assert!(!conf.contains("[containers]"), "{conf}");
+        // [containers] holds only the conmon cgroup setting then (every gVisor measured).
+        assert!(conf.contains("[containers]\n# gVisor keeps"), "{conf}");
         assert!(!conf.contains("[network]"), "{conf}");
         assert!(!conf.contains("default_sysctls"), "{conf}");
     }

@@ -1,7 +1,8 @@
 //! podman scenarios of `gvnet-harness check` (issue 16, docs/podman.md), all in the default
 //! list: `veth-peer` (the `IFLA_LINK` netavark reads, shown with a program of its own),
-//! `podman-none`, `podman-bridge`, `podman-names` and `podman-ports` (published ports and
-//! outbound through `gvnet podman-nat`, which the netavark wrapper runs).
+//! `podman-none`, `podman-bridge`, `podman-names`, `podman-ports` (published ports and
+//! outbound through `gvnet podman-nat`, which the netavark wrapper runs) and `podman-compose`
+//! (Debian's podman-compose).
 //!
 //! With the preload, the podman scenarios run `gvnet podman-setup --lib
 //! /opt/gvnet/libgvnet.so` (the containers.conf drop-in and the netavark wrapper) first;
@@ -25,10 +26,26 @@ const NLVETH_C: &str = include_str!("../../../tests/conformance/veth/nlveth.c");
 /// Where `prepare` stages this module's programs, under the run directory's opt/.
 const STAGE: &str = "podman";
 
-/// Stages nlveth (C, dynamically linked: it must load the library as netavark does).
+/// The podman-compose project of `podman-compose`: web publishes 8081 and serves a page,
+/// client fetches it from `web` by service name, prints it and exits.
+const COMPOSE_YAML: &str = r#"name: gvnetpc
+services:
+  web:
+    image: localhost/bb
+    command: ["sh", "-c", "mkdir -p /w && echo compose-web-page > /w/index.html && exec httpd -f -p 80 -h /w"]
+    ports: ["8081:80"]
+  client:
+    image: localhost/bb
+    depends_on: [web]
+    command: ["sh", "-c", "n=0; until p=$$(wget -qO- -T 2 http://web/ 2>/dev/null); do n=$$((n+1)); [ $$n -lt 40 ] || exit 1; sleep 0.5; done; echo client-got:$$p"]
+"#;
+
+/// Stages nlveth (C, dynamically linked: it must load the library as netavark does) and the
+/// podman-compose project.
 pub fn prepare(run_dir: &Path) -> Result<()> {
     let dir = run_dir.join("opt").join(STAGE);
-    fs::create_dir_all(&dir)?;
+    fs::create_dir_all(dir.join("compose"))?;
+    fs::write(dir.join("compose").join("compose.yaml"), COMPOSE_YAML)?;
     build_dynamic_c(NLVETH_C, &dir.join("nlveth"))
 }
 
@@ -97,6 +114,11 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         name: "podman-ports",
         expect: bridge_expect,
         run: podman_ports,
+    },
+    Scenario {
+        name: "podman-compose",
+        expect: bridge_expect,
+        run: podman_compose,
     },
 ];
 
@@ -521,4 +543,87 @@ fn podman_ports(c: &mut Ctx) -> Verdict {
         seen.join(" "),
         routes.stdout.trim()
     ))
+}
+
+/// Debian's podman-compose: `up -d` of a project whose client reaches `web` by service name
+/// and whose web publishes 8081 (reached from the sandbox's localhost); `down` must succeed
+/// and leave no network, pod or nat chain.
+fn podman_compose(c: &mut Ctx) -> Verdict {
+    prepare_podman(c)?;
+    let project = "/tmp/gvnet-podman-compose";
+    // Bounded here: without the library podman-compose prints netavark's error for web and
+    // then waits for it forever (client depends on web).
+    let compose = |args: &str| {
+        format!(
+            "cd {project} && PODMAN_IGNORE_CGROUPSV1_WARNING=1 timeout 40 podman-compose {args} 2>&1"
+        )
+    };
+    let setup = format!(
+        "rm -rf {project} && cp -r {}/{STAGE}/compose {project}",
+        c.sb.opt
+    );
+    let out = c.run(&["sh", "-c", &setup], TIMEOUT)?;
+    if !out.ok() {
+        return Err(failure_reason("staging the project", &out));
+    }
+    let _ = c.run(&["sh", "-c", &compose("down")], TIMEOUT);
+    let up = c.run(&["sh", "-c", &compose("up -d")], TIMEOUT)?;
+    // podman-compose goes on after a container fails to start: its output tells.
+    if !up.ok() || up.stdout.contains("Error") {
+        let _ = c.run(&["sh", "-c", &compose("down")], TIMEOUT);
+        let first = up
+            .stdout
+            .lines()
+            .find(|l| l.contains("Error"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let status = if up.code() == Some(124) {
+            "did not return within 40 s".to_string()
+        } else {
+            up.describe()
+        };
+        return Err(format!("podman-compose up -d {status}: {first}"));
+    }
+    let poll =
+        "i=0; until PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs gvnetpc_client_1 2>/dev/null | grep -q client-got:; do \
+         i=$((i+1)); [ $i -lt 30 ] || break; sleep 1; done; \
+         PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs gvnetpc_client_1 2>&1; \
+         busybox wget -qO- -T 3 http://127.0.0.1:8081/ 2>&1 | sed 's/^/published: /'";
+    let got = c.run(&["sh", "-c", poll], TIMEOUT)?;
+    let down = c.run(&["sh", "-c", &compose("down")], TIMEOUT)?;
+    let left = c.run(
+        &[
+            "sh",
+            "-c",
+            "PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman network ls --format '{{.Name}}'; \
+             PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman pod ls --format 'pod {{.Name}}'; \
+             iptables-legacy -t nat -S | grep -c PODMAN",
+        ],
+        TIMEOUT,
+    )?;
+    let mut failed = Vec::new();
+    if !got.stdout.contains("client-got:compose-web-page") {
+        failed.push(format!(
+            "client did not reach web by name: {:?}",
+            got.combined().trim()
+        ));
+    }
+    if !got.stdout.contains("published: compose-web-page") {
+        failed.push(format!(
+            "127.0.0.1:8081 (web's published port) did not answer: {:?}",
+            got.combined().trim()
+        ));
+    }
+    if !down.ok() || down.stdout.contains("Error") {
+        failed.push(failure_reason("podman-compose down", &down));
+    }
+    let l = left.stdout.trim();
+    if l.contains("gvnetpc") || l.contains("pod ") || !l.ends_with('0') {
+        failed.push(format!("after podman-compose down still there: {l:?}"));
+    }
+    if !failed.is_empty() {
+        return Err(failed.join("; "));
+    }
+    Ok("client reached web by service name, 127.0.0.1:8081 answered; down left no network, pod or nat chain".into())
 }
