@@ -247,6 +247,67 @@ pub fn path_inode<K: Kernel>(k: &K, path: &[u8]) -> Result<u64, i32> {
     }
 }
 
+/// Calls `each` with the name of every entry of the directory at `path` (NUL-terminated; the
+/// name without its NUL) and the descriptor the directory is read through, until it returns
+/// false. False when the directory cannot be opened. One 1 KiB buffer on the stack, no
+/// allocation.
+pub fn dir_entries<K: Kernel>(
+    k: &K,
+    path: &[u8],
+    each: &mut dyn FnMut(&[u8], usize) -> bool,
+) -> bool {
+    if path.last() != Some(&0) {
+        return false;
+    }
+    // SAFETY: `path` is NUL-terminated; O_RDONLY | O_DIRECTORY | O_CLOEXEC.
+    let dir = unsafe {
+        k.syscall(
+            nr::OPENAT,
+            [
+                -100isize as usize,
+                path.as_ptr() as usize,
+                0o200000 | 0o2000000,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if dir < 0 {
+        return false;
+    }
+    let mut buf = [0u8; 1024];
+    'outer: loop {
+        // SAFETY: `buf` is a live local of the length given; `dir` is ours.
+        let n = unsafe {
+            k.syscall(
+                nr::GETDENTS64,
+                [dir as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+        let mut off = 0usize;
+        // linux_dirent64: ino u64, off i64, reclen u16, type u8, name (NUL-terminated).
+        while off + 19 < n as usize {
+            let reclen = usize::from(u16::from_ne_bytes([buf[off + 16], buf[off + 17]]));
+            if reclen == 0 {
+                break 'outer;
+            }
+            let name = &buf[off + 19..(off + reclen).min(n as usize)];
+            let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+            if !each(name, dir as usize) {
+                break 'outer;
+            }
+            off += reclen;
+        }
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { k.syscall(nr::CLOSE, [dir as usize, 0, 0, 0, 0, 0]) };
+    true
+}
+
 /// The calling thread's network namespace: the nsfs inode `/proc/thread-self/ns/net` names
 /// (what `stat -L` shows, and `fstat` of an fd opened on the namespace, as `ip netns` keeps
 /// them). 0 where it cannot be read.

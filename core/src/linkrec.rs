@@ -3,8 +3,10 @@
 //! (reading a request, the record kept for a link, adding the attributes to a received
 //! datagram). `crate::linkstore` keeps the records and talks to the kernel; the why is there.
 
-use crate::abi::{self, NLMSG_HDRLEN};
-use crate::veth::{append, attr, u16_at, u32_at, Name, Supplied, IFLA_IFNAME, LINK_ATTRS};
+use crate::abi;
+use crate::veth::{
+    attr, supply_each, u16_at, u32_at, Name, Supplied, IFLA_IFNAME, LINK_ATTRS, MORE_MAX,
+};
 
 /// `RTM_NEWLINK`.
 pub const RTM_NEWLINK: u16 = 16;
@@ -254,7 +256,7 @@ pub fn lacks(m: &[u8]) -> Option<Lacks> {
 
 /// The attributes a record adds to a message that lacks `l`: `IFLA_MASTER`, then
 /// `IFLA_LINKINFO` { `IFLA_INFO_KIND` }, into `out`; their length (0: nothing to add).
-pub fn attrs_for(r: &Record, l: Lacks, out: &mut [u8; 36]) -> usize {
+pub fn attrs_for(r: &Record, l: Lacks, out: &mut [u8; MORE_MAX]) -> usize {
     let mut at = 0;
     if l.master && r.master != 0 {
         out[0..2].copy_from_slice(&8u16.to_ne_bytes());
@@ -281,49 +283,25 @@ pub fn attrs_for(r: &Record, l: Lacks, out: &mut [u8; 36]) -> usize {
 }
 
 /// Adds to each `RTM_NEWLINK` message of the datagram `buf[..len]` what it lacks and `lookup`
-/// (given the message's index and name) has a record of. `buf` is the caller's whole buffer:
-/// an addition moves what follows and needs room after `len`. A malformed message ends the
-/// walk; nothing else changes. `lookup` is asked only for messages that lack something.
+/// (given the message's index and name) has a record of, as [`supply_each`] does. `lookup` is
+/// asked only for messages that lack something.
 pub fn supply(
     buf: &mut [u8],
     len: usize,
     lookup: &mut dyn FnMut(u32, &Name) -> Option<Record>,
 ) -> Supplied {
-    let mut out = Supplied {
-        len: len.min(buf.len()),
-        ..Supplied::default()
-    };
-    let mut at = 0usize;
-    while at + NLMSG_HDRLEN <= out.len {
-        let mlen = u32_at(buf, at) as usize;
-        if mlen < NLMSG_HDRLEN || mlen > out.len - at {
-            break;
+    supply_each(buf, len, &mut |m, a| {
+        let Some(l) = lacks(m).filter(|l| l.kind || l.master) else {
+            return 0;
+        };
+        let name = attr(&m[LINK_ATTRS..], IFLA_IFNAME)
+            .map(Name::from_attr)
+            .unwrap_or_default();
+        match lookup(u32_at(m, 20), &name).filter(|r| r.name == name) {
+            Some(r) => attrs_for(&r, l, a),
+            None => 0,
         }
-        let mut next = at + ((mlen + 3) & !3);
-        let m = &buf[at..at + mlen];
-        if let Some(l) = lacks(m).filter(|l| l.kind || l.master) {
-            let name = attr(&m[LINK_ATTRS..], IFLA_IFNAME)
-                .map(Name::from_attr)
-                .unwrap_or_default();
-            let index = u32_at(m, 20);
-            if let Some(r) = lookup(index, &name).filter(|r| r.name == name) {
-                let mut a = [0u8; 36];
-                let n = attrs_for(&r, l, &mut a);
-                if n > 0 {
-                    match append(buf, out.len, at, &a[..n]) {
-                        Some(new) => {
-                            out.len = new;
-                            out.added += 1;
-                            next = at + u32_at(buf, at) as usize;
-                        }
-                        None => out.no_room += 1,
-                    }
-                }
-            }
-        }
-        at = next;
-    }
-    out
+    })
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@
 //! goes with its peer) names nothing; the files are a few bytes on the sandbox's /run.
 
 use crate::abi::{nr, O_CLOEXEC};
-use crate::kernel::{inode, net_ns, Kernel};
+use crate::kernel::{dir_entries, inode, net_ns, Kernel};
 use crate::linkrec::{
     lacks, parse_file_name, parse_request, path, supply, Lacks, Record, Request, DIR, PARENT,
     PATH_MAX, RECORD_MAX, RTM_DELLINK,
@@ -166,6 +166,15 @@ struct Live {
     n: usize,
 }
 
+impl Live {
+    const fn new() -> Live {
+        Live {
+            index: [0; LIVE],
+            n: 0,
+        }
+    }
+}
+
 /// The kernel's message for a link of the calling thread's namespace, the one with `index`,
 /// or with `name` when `index` is 0: (index, name, what it lacks). `live` gets every index.
 fn reported<K: Kernel>(
@@ -199,58 +208,21 @@ fn sweep<K: Kernel>(k: &K, ns: u64, live: &Live) {
     if live.n > LIVE {
         return;
     }
-    let dir = sys(
-        k,
-        nr::OPENAT,
-        [
-            AT_FDCWD,
-            DIR.as_ptr() as usize,
-            O_CLOEXEC | 0o200000,
-            0,
-            0,
-            0,
-        ],
-    );
-    if dir < 0 {
-        return;
-    }
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = sys(
-            k,
-            nr::GETDENTS64,
-            [dir as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
-        );
-        if n <= 0 {
-            break;
-        }
-        let mut off = 0usize;
-        // linux_dirent64: ino u64, off i64, reclen u16, type u8, name (NUL-terminated).
-        while off + 19 < n as usize {
-            let reclen = usize::from(u16::from_ne_bytes([buf[off + 16], buf[off + 17]]));
-            if reclen == 0 {
-                break;
+    dir_entries(k, DIR, &mut |name, _| {
+        if let Some((rns, index)) = parse_file_name(name) {
+            if rns == ns && !live.index[..live.n].contains(&index) {
+                forget(k, ns, index);
             }
-            let name = &buf[off + 19..(off + reclen).min(n as usize)];
-            if let Some((rns, index)) = parse_file_name(name) {
-                if rns == ns && !live.index[..live.n].contains(&index) {
-                    forget(k, ns, index);
-                }
-            }
-            off += reclen;
         }
-    }
-    sys(k, nr::CLOSE, [dir as usize, 0, 0, 0, 0, 0]);
+        true
+    });
 }
 
 /// After the create of link `index` (0: find it by `name`) in namespace `ns` (the thread's)
 /// with kind `kind` and master `master`: records what the kernel's message for it lacks, and
 /// removes the records of links that are gone.
 pub fn created<K: Kernel>(k: &K, ns: u64, index: u32, name: &Name, kind: &Name, master: u32) {
-    let mut live = Live {
-        index: [0; LIVE],
-        n: 0,
-    };
+    let mut live = Live::new();
     let Some((index, name, l)) = reported(k, index, name, &mut live) else {
         return;
     };
@@ -297,10 +269,7 @@ pub fn created<K: Kernel>(k: &K, ns: u64, index: u32, name: &Name, kind: &Name, 
 
 /// After a change of link `index`'s master to `master` (0: none) in `ns`.
 fn master_set<K: Kernel>(k: &K, ns: u64, index: u32, master: u32) {
-    let mut live = Live {
-        index: [0; LIVE],
-        n: 0,
-    };
+    let mut live = Live::new();
     let Some((index, name, l)) = reported(k, index, &Name::default(), &mut live) else {
         return;
     };
@@ -356,10 +325,7 @@ fn after<K: Kernel>(k: &K, ns: u64, r: &Request) {
         forget(k, ns, r.index);
         if any(k) {
             // A bridge goes last at a network's teardown: the records of its ports go too.
-            let mut live = Live {
-                index: [0; LIVE],
-                n: 0,
-            };
+            let mut live = Live::new();
             reported(k, u32::MAX, &Name::default(), &mut live);
             sweep(k, ns, &live);
         }

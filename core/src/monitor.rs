@@ -34,7 +34,7 @@
 
 use crate::abi::{self, nr};
 use crate::events::{EventState, OVERRUN};
-use crate::kernel::{inode, sockopt_int, Kernel, RawKernel};
+use crate::kernel::{dir_entries, inode, sockopt_int, Kernel, RawKernel};
 use crate::membership::{Slot, Table};
 use crate::recv;
 use crate::rtnl::{self, Event, Kind, View};
@@ -538,60 +538,28 @@ fn alive<K: Kernel>(k: &K, s: &Slot, ino: u64) -> bool {
 /// Looks through /proc/self/fd for a descriptor of inode `ino` (`Some(-1)`: /proc/self/fd
 /// cannot be read).
 pub(crate) fn find_fd<K: Kernel>(k: &K, ino: u64) -> Option<i32> {
-    let path = b"/proc/self/fd\0";
-    // O_RDONLY | O_DIRECTORY | O_CLOEXEC.
-    let dir = sys(
-        k,
-        nr::OPENAT,
-        [
-            (-100isize) as usize,
-            path.as_ptr() as usize,
-            0o200000 | 0o2000000,
-            0,
-            0,
-            0,
-        ],
-    );
-    if dir < 0 {
+    let mut found = None;
+    let opened = dir_entries(k, b"/proc/self/fd\0", &mut |name, dir| {
+        let mut fd: i64 = 0;
+        let mut digits = 0;
+        for &b in name {
+            if b.is_ascii_digit() {
+                fd = fd * 10 + (b - b'0') as i64;
+                digits += 1;
+            } else {
+                return true;
+            }
+        }
+        if digits > 0 && fd != dir as i64 && inode(k, fd as usize) == Ok(ino) {
+            found = Some(fd as i32);
+            return false;
+        }
+        true
+    });
+    if !opened {
         // Cannot tell: assume it lives.
         return Some(-1);
     }
-    let mut buf = [0u8; 2048];
-    let mut found = None;
-    'outer: loop {
-        let n = sys(
-            k,
-            nr::GETDENTS64,
-            [dir as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
-        );
-        if n <= 0 {
-            break;
-        }
-        let mut off = 0usize;
-        while off + 19 < n as usize {
-            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            if reclen == 0 {
-                break 'outer;
-            }
-            let name = &buf[off + 19..(off + reclen).min(n as usize)];
-            let mut fd: i64 = 0;
-            let mut digits = 0;
-            for &b in name {
-                if b.is_ascii_digit() {
-                    fd = fd * 10 + (b - b'0') as i64;
-                    digits += 1;
-                } else {
-                    break;
-                }
-            }
-            if digits > 0 && fd != dir as i64 && inode(k, fd as usize) == Ok(ino) {
-                found = Some(fd as i32);
-                break 'outer;
-            }
-            off += reclen;
-        }
-    }
-    sys(k, nr::CLOSE, [dir as usize, 0, 0, 0, 0, 0]);
     found
 }
 

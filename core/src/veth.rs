@@ -370,12 +370,16 @@ pub struct Supplied {
     pub no_room: usize,
 }
 
-/// Appends `IFLA_LINK` to each `RTM_NEWLINK` message of the datagram `buf[..len]` that has
-/// none and is a recorded end seen in namespace `ns` ([`Pairs::link_of`]). `buf` is the
-/// caller's whole buffer: each addition moves what follows by 8 bytes and needs that much room
-/// after `len`. Messages are walked as a netlink reader walks them; a malformed one ends the
-/// walk, and nothing else in `buf` changes.
-pub fn supply(buf: &mut [u8], len: usize, ns: u64, pairs: &Pairs) -> Supplied {
+/// Appends to each `RTM_NEWLINK` message of the datagram `buf[..len]` the attributes `more`
+/// writes for it (given the whole message and a buffer; it returns their length, 0 for none).
+/// `buf` is the caller's whole buffer: each addition moves what follows and needs that much
+/// room after `len`. Messages are walked as a netlink reader walks them; a malformed one ends
+/// the walk, and nothing else in `buf` changes.
+pub fn supply_each(
+    buf: &mut [u8],
+    len: usize,
+    more: &mut dyn FnMut(&[u8], &mut [u8; MORE_MAX]) -> usize,
+) -> Supplied {
     let mut out = Supplied {
         len: len.min(buf.len()),
         ..Supplied::default()
@@ -388,31 +392,47 @@ pub fn supply(buf: &mut [u8], len: usize, ns: u64, pairs: &Pairs) -> Supplied {
         }
         let mut next = at + ((mlen + 3) & !3);
         if u16_at(buf, at + 4) == RTM_NEWLINK && mlen >= LINK_ATTRS {
-            let a = &buf[at + LINK_ATTRS..at + mlen];
-            if attr(a, IFLA_LINK).is_none() {
-                let name = attr(a, IFLA_IFNAME)
-                    .map(Name::from_attr)
-                    .unwrap_or_default();
-                let index = u32_at(buf, at + 20);
-                if let Some(link) = pairs.link_of(ns, index, &name) {
-                    let mut a = [0u8; 8];
-                    a[0..2].copy_from_slice(&8u16.to_ne_bytes());
-                    a[2..4].copy_from_slice(&IFLA_LINK.to_ne_bytes());
-                    a[4..8].copy_from_slice(&link.to_ne_bytes());
-                    match append(buf, out.len, at, &a) {
-                        Some(n) => {
-                            out.len = n;
-                            out.added += 1;
-                            next = at + u32_at(buf, at) as usize;
-                        }
-                        None => out.no_room += 1,
+            let mut a = [0u8; MORE_MAX];
+            let n = more(&buf[at..at + mlen], &mut a).min(MORE_MAX);
+            if n > 0 {
+                match append(buf, out.len, at, &a[..n]) {
+                    Some(new) => {
+                        out.len = new;
+                        out.added += 1;
+                        next = at + u32_at(buf, at) as usize;
                     }
+                    None => out.no_room += 1,
                 }
             }
         }
         at = next;
     }
     out
+}
+
+/// The most a [`supply_each`] caller adds to one message.
+pub const MORE_MAX: usize = 36;
+
+/// Appends `IFLA_LINK` to each `RTM_NEWLINK` message of the datagram `buf[..len]` that has
+/// none and is a recorded end seen in namespace `ns` ([`Pairs::link_of`]), as
+/// [`supply_each`] does.
+pub fn supply(buf: &mut [u8], len: usize, ns: u64, pairs: &Pairs) -> Supplied {
+    supply_each(buf, len, &mut |m, a| {
+        let attrs = &m[LINK_ATTRS..];
+        if attr(attrs, IFLA_LINK).is_some() {
+            return 0;
+        }
+        let name = attr(attrs, IFLA_IFNAME)
+            .map(Name::from_attr)
+            .unwrap_or_default();
+        let Some(link) = pairs.link_of(ns, u32_at(m, 20), &name) else {
+            return 0;
+        };
+        a[0..2].copy_from_slice(&8u16.to_ne_bytes());
+        a[2..4].copy_from_slice(&IFLA_LINK.to_ne_bytes());
+        a[4..8].copy_from_slice(&link.to_ne_bytes());
+        8
+    })
 }
 
 #[cfg(test)]
