@@ -288,15 +288,22 @@ pub fn dir_entries<K: Kernel>(
         if n <= 0 {
             break;
         }
+        let n = (n as usize).min(buf.len());
         let mut off = 0usize;
-        // linux_dirent64: ino u64, off i64, reclen u16, type u8, name (NUL-terminated).
-        while off + 19 < n as usize {
-            let reclen = usize::from(u16::from_ne_bytes([buf[off + 16], buf[off + 17]]));
+        // linux_dirent64: ino u64, off i64, reclen u16, type u8, name (NUL-terminated). Read
+        // with `get`: no bounds check to panic on (the monitor thread reaches this).
+        while off + 19 < n {
+            let Some(&[lo, hi]) = buf.get(off + 16..off + 18) else {
+                break 'outer;
+            };
+            let reclen = usize::from(u16::from_ne_bytes([lo, hi]));
             if reclen == 0 {
                 break 'outer;
             }
-            let name = &buf[off + 19..(off + reclen).min(n as usize)];
-            let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+            let Some(name) = buf.get(off + 19..(off + reclen).min(n)) else {
+                break 'outer;
+            };
+            let name = name.split(|&c| c == 0).next().unwrap_or(name);
             if !each(name, dir as usize) {
                 break 'outer;
             }
