@@ -5,6 +5,10 @@
 /// `O_CLOEXEC`. The only `openat` flags the filter traps are `O_RDONLY | O_CLOEXEC`, which is
 /// what Go's `os.Open`/`os.ReadFile` pass (the IPv6 sysctl, `sysctl.rs`).
 pub const O_CLOEXEC: usize = 0o2000000;
+/// `O_DIRECTORY`.
+pub const O_DIRECTORY: usize = 0o200000;
+/// `AT_FDCWD`: a path relative to the working directory (`*at` calls).
+pub const AT_FDCWD: usize = -100isize as usize;
 /// `SIG_DFL`.
 pub const SIG_DFL: usize = 0;
 /// `SIG_IGN`.

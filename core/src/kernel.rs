@@ -5,7 +5,7 @@
 //! on the own process), so a bad pointer from the program yields `EFAULT` as the kernel would give,
 //! never a fault inside the signal handler.
 
-use crate::abi::{errno, nr};
+use crate::abi::{errno, nr, AT_FDCWD, O_CLOEXEC, O_DIRECTORY};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 /// A raw system call interface: returns the kernel's raw result, `-errno` on failure.
@@ -224,14 +224,13 @@ pub fn path_inode<K: Kernel>(k: &K, path: &[u8]) -> Result<u64, i32> {
         return Err(crate::abi::errno::EINVAL);
     }
     let mut st = [0u64; 18];
-    // AT_FDCWD; flags 0: the last component's link is followed, as stat(2) does.
-    let at_fdcwd = -100isize as usize;
+    // Flags 0: the last component's link is followed, as stat(2) does.
     // SAFETY: `path` is NUL-terminated and `st` is large enough for the kernel's struct stat.
     let r = unsafe {
         k.syscall(
             nr::NEWFSTATAT,
             [
-                at_fdcwd,
+                AT_FDCWD,
                 path.as_ptr() as usize,
                 st.as_mut_ptr() as usize,
                 0,
@@ -264,9 +263,9 @@ pub fn dir_entries<K: Kernel>(
         k.syscall(
             nr::OPENAT,
             [
-                -100isize as usize,
+                AT_FDCWD,
                 path.as_ptr() as usize,
-                0o200000 | 0o2000000,
+                O_DIRECTORY | O_CLOEXEC,
                 0,
                 0,
                 0,

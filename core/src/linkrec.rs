@@ -5,23 +5,16 @@
 
 use crate::abi;
 use crate::veth::{
-    attr, supply_each, u16_at, u32_at, Name, Supplied, IFLA_IFNAME, LINK_ATTRS, MORE_MAX,
+    attr, supply_each, u16_at, u32_at, Name, Supplied, IFLA_IFNAME, IFLA_INFO_KIND, IFLA_LINKINFO,
+    LINK_ATTRS, MORE_MAX, NLM_F_CREATE, RTM_NEWLINK,
 };
 
-/// `RTM_NEWLINK`.
-pub const RTM_NEWLINK: u16 = 16;
 /// `RTM_DELLINK`.
 pub const RTM_DELLINK: u16 = 17;
 /// `RTM_SETLINK`.
 pub const RTM_SETLINK: u16 = 19;
 /// `IFLA_MASTER`.
 pub const IFLA_MASTER: u16 = 10;
-/// `IFLA_LINKINFO`.
-pub const IFLA_LINKINFO: u16 = 18;
-/// `IFLA_INFO_KIND`.
-pub const IFLA_INFO_KIND: u16 = 1;
-/// `NLM_F_CREATE`.
-const NLM_F_CREATE: u16 = 0x400;
 /// The largest record file: "NAME KIND MASTER\n" with both names at most 15 bytes.
 pub const RECORD_MAX: usize = 48;
 /// The directory of the records, one file per link.

@@ -29,39 +29,17 @@
 //! indexes up without reuse, so a record left by a link deleted otherwise (a veth's host end
 //! goes with its peer) names nothing; the files are a few bytes on the sandbox's /run.
 
-use crate::abi::{nr, O_CLOEXEC};
-use crate::kernel::{dir_entries, inode, net_ns, Kernel};
+use crate::abi::{nr, AT_FDCWD, O_CLOEXEC};
+use crate::kernel::{dir_entries, net_ns, path_inode, Kernel};
 use crate::linkrec::{
-    lacks, parse_file_name, parse_request, path, supply, Lacks, Record, Request, DIR, PARENT,
-    PATH_MAX, RECORD_MAX, RTM_DELLINK,
+    lacks, parse_file_name, path, supply, Lacks, Record, Request, DIR, PARENT, PATH_MAX,
+    RECORD_MAX, RTM_DELLINK,
 };
 use crate::membership::Table;
 use crate::rtnl::RTM_GETLINK;
 use crate::strictchk::dump;
 use crate::trace::{self, Level, Line};
 use crate::veth::{attr, u32_at, Name, IFLA_IFNAME, LINK_ATTRS};
-
-/// `AT_FDCWD`.
-const AT_FDCWD: usize = -100isize as usize;
-
-/// The namespace recorded for socket `fd` at gvnet's first sight of it; 0: none.
-pub fn recorded_ns<K: Kernel>(k: &K, t: &Table, fd: usize) -> u64 {
-    if t.is_empty() {
-        return 0;
-    }
-    inode(k, fd)
-        .ok()
-        .and_then(|ino| t.get(fd as i32, ino))
-        .map_or(0, |s| s.netns())
-}
-
-/// The namespace of socket `fd`: recorded at gvnet's first sight of it, else the thread's.
-pub fn socket_ns<K: Kernel>(k: &K, t: &Table, fd: usize) -> u64 {
-    match recorded_ns(k, t, fd) {
-        0 => net_ns(k),
-        ns => ns,
-    }
-}
 
 fn sys<K: Kernel>(k: &K, n: usize, a: [usize; 6]) -> isize {
     // SAFETY: every caller passes NUL-terminated paths and live buffers of the lengths given.
@@ -186,15 +164,15 @@ fn reported<K: Kernel>(
     let mut found = None;
     dump(k, RTM_GETLINK, 0, &mut |m| {
         let Some(l) = lacks(m) else { return };
+        let i = u32_at(m, 20);
         if live.n < LIVE {
-            live.index[live.n] = u32_at(m, 20);
+            live.index[live.n] = i;
         }
         live.n += 1;
         let end = (u32_at(m, 0) as usize).min(m.len());
         let n = attr(&m[LINK_ATTRS..end], IFLA_IFNAME)
             .map(Name::from_attr)
             .unwrap_or_default();
-        let i = u32_at(m, 20);
         if (index != 0 && i == index) || (index == 0 && n == *name) {
             found = Some((i, n, l));
         }
@@ -297,26 +275,23 @@ fn master_set<K: Kernel>(k: &K, ns: u64, index: u32, master: u32) {
     }
 }
 
-/// Sends the link request `req` (the caller's, read) on route socket `fd` with `send`; when it
-/// is one gvnet follows ([`parse_request`]) and succeeded in the thread's namespace, updates
-/// the records. Returns `send`'s result unchanged.
+/// Sends the link request `r` (the caller's, read by [`crate::linkrec::parse_request`]) on
+/// route socket `fd` with `send`; when it succeeded in the thread's namespace, updates the
+/// records. Returns `send`'s result unchanged.
 pub fn around_request<K: Kernel>(
     k: &K,
     t: &Table,
     fd: usize,
-    req: &[u8],
+    r: &Request,
     send: &dyn Fn() -> isize,
 ) -> isize {
-    let Some(r) = parse_request(req) else {
-        return send();
-    };
     let here = net_ns(k);
-    let sock = recorded_ns(k, t, fd);
+    let sock = t.recorded_ns(k, fd);
     let res = send();
     if res < 0 || here == 0 || (sock != 0 && sock != here) {
         return res;
     }
-    after(k, here, &r);
+    after(k, here, r);
     res
 }
 
@@ -325,6 +300,7 @@ fn after<K: Kernel>(k: &K, ns: u64, r: &Request) {
         forget(k, ns, r.index);
         if any(k) {
             // A bridge goes last at a network's teardown: the records of its ports go too.
+            // The dump is for `live` alone: no link has index u32::MAX.
             let mut live = Live::new();
             reported(k, u32::MAX, &Name::default(), &mut live);
             sweep(k, ns, &live);
@@ -342,7 +318,7 @@ fn after<K: Kernel>(k: &K, ns: u64, r: &Request) {
 
 /// Whether the records' directory exists: a receive reads records only then.
 fn any<K: Kernel>(k: &K) -> bool {
-    crate::kernel::path_inode(k, DIR).is_ok()
+    path_inode(k, DIR).is_ok()
 }
 
 /// After a receive of `len` bytes into `buf` (the caller's whole buffer) on route socket `fd`:
@@ -355,7 +331,7 @@ pub fn received<K: Kernel>(k: &K, t: &Table, fd: usize, buf: &mut [u8], len: usi
     // Asked once per datagram, on its first link that lacks something.
     let mut ns: Option<u64> = None;
     let s = supply(buf, len, &mut |index, _name| {
-        let here = *ns.get_or_insert_with(|| if any(k) { socket_ns(k, t, fd) } else { 0 });
+        let here = *ns.get_or_insert_with(|| if any(k) { t.socket_ns(k, fd) } else { 0 });
         if here == 0 {
             return None;
         }

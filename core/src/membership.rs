@@ -8,6 +8,7 @@
 //! records whose last-seen fd no longer names their inode are reclaimed.
 
 use crate::events::EventState;
+use crate::kernel::{inode, net_ns, Kernel};
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// How many sockets can hold emulated memberships at once, per process.
@@ -293,6 +294,27 @@ impl Table {
             .find(|s| s.ino.load(Ordering::Acquire) == ino)?;
         s.fd.store(fd, Ordering::Release);
         Some(s)
+    }
+
+    /// The network namespace recorded for socket `fd` at gvnet's first sight of it
+    /// ([`Slot::netns`]); 0: none.
+    pub fn recorded_ns<K: Kernel>(&self, k: &K, fd: usize) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        inode(k, fd)
+            .ok()
+            .and_then(|ino| self.get(fd as i32, ino))
+            .map_or(0, |s| s.netns())
+    }
+
+    /// The network namespace of socket `fd`: recorded at gvnet's first sight of it, else the
+    /// calling thread's.
+    pub fn socket_ns<K: Kernel>(&self, k: &K, fd: usize) -> u64 {
+        match self.recorded_ns(k, fd) {
+            0 => net_ns(k),
+            ns => ns,
+        }
     }
 
     /// The record of the socket with inode `ino`, created if needed. `None` when the table is full.

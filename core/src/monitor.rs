@@ -34,7 +34,7 @@
 
 use crate::abi::{self, nr};
 use crate::events::{EventState, OVERRUN};
-use crate::kernel::{dir_entries, inode, sockopt_int, Kernel, RawKernel};
+use crate::kernel::{dir_entries, inode, net_ns, sockopt_int, Kernel, RawKernel};
 use crate::membership::{Slot, Table};
 use crate::recv;
 use crate::rtnl::{self, Event, Kind, View};
@@ -221,26 +221,6 @@ fn munmap<K: Kernel>(k: &K, p: *mut u8, len: usize) {
     sys(k, 11, [p as usize, len, 0, 0, 0, 0]);
 }
 
-/// The inode of the calling thread's network namespace.
-fn current_ns<K: Kernel>(k: &K) -> Option<u64> {
-    let path = b"/proc/thread-self/ns/net\0";
-    let mut st = [0u64; 18];
-    // AT_FDCWD = -100.
-    let r = sys(
-        k,
-        nr::NEWFSTATAT,
-        [
-            (-100isize) as usize,
-            path.as_ptr() as usize,
-            st.as_mut_ptr() as usize,
-            0,
-            0,
-            0,
-        ],
-    );
-    (r == 0).then_some(st[1])
-}
-
 /// Called when a socket's groups become non-empty (bind with groups, ADD_MEMBERSHIP): records
 /// its namespace and receive limit, makes sure the namespace is watched and the monitor runs,
 /// and waits (at most 200 ms) for one full cycle, so that changes made after the call returns
@@ -249,7 +229,7 @@ pub fn subscribed<K: Kernel>(k: &K, s: &Slot, fd: usize) {
     if !ENABLED.load(Ordering::Acquire) {
         return;
     }
-    let Some(ns) = current_ns(k) else {
+    let Some(ns) = Some(net_ns(k)).filter(|&ns| ns != 0) else {
         say(Level::Warn, |l| {
             l.str("events: cannot read /proc/thread-self/ns/net; socket ")
                 .dec(fd as i64)

@@ -19,12 +19,11 @@
 //!
 //! On Linux the device added is the one the kernel would choose, so the route is the same.
 
-use crate::abi::{nr, O_CLOEXEC};
+use crate::abi::{nr, AT_FDCWD, O_CLOEXEC};
 use crate::gwroute::{
     gateway_without_device, parse_addr, pick, with_oif, Addr, OIF_ROOM, RTM_GETADDR,
 };
 use crate::kernel::{net_ns, Kernel};
-use crate::linkstore::recorded_ns;
 use crate::membership::Table;
 use crate::monitor::find_fd;
 use crate::strictchk::dump;
@@ -54,14 +53,7 @@ fn in_namespace<K: Kernel>(k: &K, ns: u64, f: &mut dyn FnMut()) -> bool {
     let back = sys(
         k,
         nr::OPENAT,
-        [
-            -100isize as usize,
-            path.as_ptr() as usize,
-            O_CLOEXEC,
-            0,
-            0,
-            0,
-        ],
+        [AT_FDCWD, path.as_ptr() as usize, O_CLOEXEC, 0, 0, 0],
     );
     if back < 0 {
         return false;
@@ -110,7 +102,7 @@ pub fn around_send<K: Kernel>(
     let gw = gateway_without_device(&req[..len])?;
     let mut addrs = [(0u32, [0u8; 4], 0u8); ADDRS];
     let mut n = 0;
-    let sock = recorded_ns(k, t, fd);
+    let sock = t.recorded_ns(k, fd);
     if sock == 0 || sock == net_ns(k) {
         n = addresses(k, &mut addrs);
     } else if !in_namespace(k, sock, &mut || n = addresses(k, &mut addrs)) {

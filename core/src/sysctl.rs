@@ -28,7 +28,7 @@
 //!
 //! The answer is a memfd holding `0\n`, positioned at 0, close-on-exec when asked.
 
-use crate::abi::{errno, nr, O_CLOEXEC};
+use crate::abi::{errno, nr, AT_FDCWD, O_CLOEXEC, O_DIRECTORY};
 use crate::call::{Action, Call, Outcome};
 use crate::kernel::{path_inode, read_user, Kernel};
 
@@ -46,12 +46,9 @@ const V4_PREFIX: &[u8] = b"/proc/sys/net/ipv4/conf/";
 /// namespace). Linux's default for each is 0 (`ipv4_devconf`/`ipv4_devconf_dflt` in
 /// net/ipv4/devinet.c leave them 0; distributions set `rp_filter` 2 in sysctl.d).
 const V4_LEAVES: [&[u8]; 3] = [b"route_localnet", b"rp_filter", b"arp_notify"];
-/// `O_DIRECTORY`.
-const O_DIRECTORY: usize = 0o200000;
 /// `O_ACCMODE`, `O_RDONLY`.
 const O_ACCMODE: usize = 3;
 const O_RDONLY: usize = 0;
-const AT_FDCWD: isize = -100;
 const F_OK: usize = 0;
 const MFD_CLOEXEC: usize = 1;
 const SIOCGIFINDEX: usize = 0x8933;
@@ -196,14 +193,7 @@ pub fn openat<K: Kernel>(k: &K, c: &Call) -> Outcome {
     let dir = unsafe {
         k.syscall(
             nr::FACCESSAT,
-            [
-                AT_FDCWD as usize,
-                IPV6_CONF_DIR.as_ptr() as usize,
-                F_OK,
-                0,
-                0,
-                0,
-            ],
+            [AT_FDCWD, IPV6_CONF_DIR.as_ptr() as usize, F_OK, 0, 0, 0],
         )
     };
     if dir != -(errno::ENOENT as isize) || !in_own_namespace(k) || !iface_exists(k, name) {
@@ -241,14 +231,7 @@ pub fn ipv4_conf_open<K: Kernel>(k: &K, path: usize, flags: usize, ret: isize) -
     let dir = unsafe {
         k.syscall(
             nr::FACCESSAT,
-            [
-                AT_FDCWD as usize,
-                IPV4_CONF_DIR.as_ptr() as usize,
-                F_OK,
-                0,
-                0,
-                0,
-            ],
+            [AT_FDCWD, IPV4_CONF_DIR.as_ptr() as usize, F_OK, 0, 0, 0],
         )
     };
     if dir != -(errno::ENOENT as isize) || !iface_exists(k, name) {
@@ -266,7 +249,7 @@ mod tests {
     fn open_call(path: &core::ffi::CStr, flags: usize) -> Call {
         Call {
             nr: nr::OPENAT,
-            args: [AT_FDCWD as usize, path.as_ptr() as usize, flags, 0, 0, 0],
+            args: [AT_FDCWD, path.as_ptr() as usize, flags, 0, 0, 0],
         }
     }
 

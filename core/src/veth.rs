@@ -16,13 +16,13 @@ pub const IFLA_IFNAME: u16 = 3;
 /// `IFLA_LINK`.
 pub const IFLA_LINK: u16 = 5;
 /// `IFLA_LINKINFO`.
-const IFLA_LINKINFO: u16 = 18;
+pub const IFLA_LINKINFO: u16 = 18;
 /// `IFLA_NET_NS_PID`.
 const IFLA_NET_NS_PID: u16 = 19;
 /// `IFLA_NET_NS_FD`.
 const IFLA_NET_NS_FD: u16 = 28;
 /// `IFLA_INFO_KIND`.
-const IFLA_INFO_KIND: u16 = 1;
+pub const IFLA_INFO_KIND: u16 = 1;
 /// `IFLA_INFO_DATA`.
 const IFLA_INFO_DATA: u16 = 2;
 /// `VETH_INFO_PEER`.
@@ -30,7 +30,7 @@ const VETH_INFO_PEER: u16 = 1;
 /// `NLA_TYPE_MASK`: the nested and byte-order flags cleared.
 const NLA_TYPE_MASK: u16 = 0x3fff;
 /// `NLM_F_CREATE`.
-const NLM_F_CREATE: u16 = 0x400;
+pub const NLM_F_CREATE: u16 = 0x400;
 /// nlmsghdr + ifinfomsg: where a link message's attributes start.
 pub const LINK_ATTRS: usize = NLMSG_HDRLEN + 16;
 /// How many pairs a process remembers; the oldest is forgotten first.

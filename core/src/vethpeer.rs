@@ -32,7 +32,7 @@
 
 use crate::kernel::{inode, net_ns, path_inode, Kernel};
 use crate::linkrec::parse_request;
-use crate::linkstore::{created, recorded_ns, socket_ns};
+use crate::linkstore::created;
 use crate::membership::Table;
 use crate::rtnl::RTM_GETLINK;
 use crate::strictchk::dump;
@@ -116,9 +116,9 @@ pub fn around_create<K: Kernel>(
         return send();
     };
     // One stat of the thread's namespace serves both: an unrecorded socket is taken as the
-    // thread's (socket_ns).
+    // thread's (Table::socket_ns).
     let here = net_ns(k);
-    let sock = recorded_ns(k, t, fd);
+    let sock = t.recorded_ns(k, fd);
     if here == 0 || (sock != 0 && sock != here) {
         trace::line(
             Level::Info,
@@ -223,7 +223,7 @@ pub fn received<K: Kernel>(
     if pairs.is_empty() || len < LINK_ATTRS {
         return len;
     }
-    let ns = socket_ns(k, t, fd);
+    let ns = t.socket_ns(k, fd);
     let s = supply(buf, len, ns, pairs);
     if s.no_room > 0 {
         trace::line(

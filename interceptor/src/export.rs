@@ -160,6 +160,48 @@ fn strict_received(nr_: usize, a: [usize; 6]) -> Option<isize> {
     Some(libc_result(out.ret))
 }
 
+// ---- requests to the kernel that send and sendto look at: libc hooks only ----
+
+/// One request a send hook is passing on: `len` bytes at `buf` on `fd`. What the branches
+/// below ask of it (the first 8 bytes of the caller's buffer, whether `fd` is a NETLINK_ROUTE
+/// socket) is read at most once, and only when a branch asks.
+struct Outgoing {
+    fd: usize,
+    buf: usize,
+    len: usize,
+    head: core::cell::OnceCell<Option<[u8; 8]>>,
+    route: core::cell::OnceCell<bool>,
+}
+
+impl Outgoing {
+    fn new(fd: usize, buf: usize, len: usize) -> Outgoing {
+        Outgoing {
+            fd,
+            buf,
+            len,
+            head: core::cell::OnceCell::new(),
+            route: core::cell::OnceCell::new(),
+        }
+    }
+
+    /// Whether the request is `lens` bytes long, its head is one `wants` takes, and the socket
+    /// is a NETLINK_ROUTE socket (asked in that order; every range starts at 16 or more, so
+    /// 8 bytes are there to read).
+    fn wanted(&self, lens: core::ops::RangeInclusive<usize>, wants: fn(&[u8]) -> bool) -> bool {
+        lens.contains(&self.len)
+            && self
+                .head
+                .get_or_init(|| {
+                    let mut h = [0u8; 8];
+                    read_user(&RawKernel, self.buf, &mut h).ok().map(|()| h)
+                })
+                .is_some_and(|h| wants(&h))
+            && *self
+                .route
+                .get_or_init(|| is_route_socket(&RawKernel, self.fd))
+    }
+}
+
 // ---- RTM_SETLINK with NLM_F_CREATE (gvnet_core::setlink): libc hooks only ----
 
 /// Whether this process sends `RTM_SETLINK` without the flags the kernel refuses on it.
@@ -167,36 +209,20 @@ fn setlink_emulated() -> bool {
     engine::active() && gvnet_core::state::traps().has(gvnet_core::caps::Traps::SETLINK)
 }
 
-/// A request of `len` bytes at `buf`, sent on `fd` to the kernel by `name` (send, sendto):
-/// `Some(result)` when it began with an `RTM_SETLINK` carrying a flag Linux ignores and the kernel refuses
+/// The request `out`, sent to the kernel by `name` (send, sendto): `Some(result)` when it
+/// began with an `RTM_SETLINK` carrying a flag Linux ignores and the kernel refuses
 /// ([`gvnet_core::setlink`]), and a copy without those flags was sent with `send_copy` (which
 /// gets the copy's address); `None`: the caller sends the original. A process still waiting
 /// for its decision sends unchanged: netlink-sys (netavark) binds its socket and sets
 /// `NETLINK_GET_STRICT_CHK` first, either of which decides, and a waiting process's other
 /// sends pay nothing. Costs one 8-byte copy of the caller's buffer per send of 16..=4096 bytes
-/// where the emulation is on.
-fn setlink_send(
-    name: &str,
-    fd: usize,
-    buf: usize,
-    len: usize,
-    send_copy: &dyn Fn(usize) -> isize,
-) -> Option<isize> {
+/// where the emulation is on (shared with the branches after it).
+fn setlink_send(name: &str, out: &Outgoing, send_copy: &dyn Fn(usize) -> isize) -> Option<isize> {
     use gvnet_core::setlink;
-    if !(16..=setlink::MAX_COPY).contains(&len) {
+    if !setlink_emulated() || !out.wanted(16..=setlink::MAX_COPY, setlink::wants) {
         return None;
     }
-    if !setlink_emulated() {
-        return None;
-    }
-    let mut head = [0u8; 8];
-    if read_user(&RawKernel, buf, &mut head).is_err() || !setlink::wants(&head) {
-        return None;
-    }
-    if !is_route_socket(&RawKernel, fd) {
-        return None;
-    }
-    setlink_copy(name, fd, buf, len, send_copy)
+    setlink_copy(name, out.fd, out.buf, out.len, send_copy)
 }
 
 /// The copy [`setlink_send`] sends: on a stack of its own, so the hooks' frames stay small
@@ -247,25 +273,18 @@ fn setlink_copy(
 // ---- IFLA_LINK of veth ends (gvnet_core::vethpeer), kind and master of links
 // (gvnet_core::linkstore): libc hooks only ----
 
-/// A request of `len` bytes at `buf` sent on `fd` with `send` (which gets the buffer's
-/// address): `Some(result)` when it is a link request gvnet follows on a NETLINK_ROUTE socket
+/// The request `out` sent with `send` (which gets the buffer's address): `Some(result)` when
+/// it is a link request gvnet follows on a NETLINK_ROUTE socket
 /// (a veth create, sent between two link dumps that find its ends,
 /// [`gvnet_core::vethpeer::around_create`]; another create, a change of master or a delete,
 /// [`gvnet_core::linkstore::around_request`]), sent unchanged; `None`: the caller sends it.
-/// Other sends cost an 8-byte copy while gvnet is active.
-fn link_send(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize) -> Option<isize> {
-    use gvnet_core::linkrec::wants;
+fn link_send(out: &Outgoing, send: &dyn Fn(usize) -> isize) -> Option<isize> {
     use gvnet_core::veth::LINK_ATTRS;
     use gvnet_core::vethpeer::MAX_REQUEST;
-    if !(LINK_ATTRS..=MAX_REQUEST).contains(&len) || !engine::active() {
+    if !engine::active() || !out.wanted(LINK_ATTRS..=MAX_REQUEST, gvnet_core::linkrec::wants) {
         return None;
     }
-    let mut head = [0u8; 8];
-    read_user(&RawKernel, buf, &mut head).ok()?;
-    if !wants(&head) || !is_route_socket(&RawKernel, fd) {
-        return None;
-    }
-    link_request(fd, buf, len, send)
+    link_request(out.fd, out.buf, out.len, send)
 }
 
 /// The rest of [`link_send`], with the request's copy on a stack of its own.
@@ -284,12 +303,12 @@ fn link_request(fd: usize, buf: usize, len: usize, send: &dyn Fn(usize) -> isize
             &|| send(buf),
         ));
     }
-    gvnet_core::linkrec::parse_request(req)?;
+    let r = gvnet_core::linkrec::parse_request(req)?;
     Some(gvnet_core::linkstore::around_request(
         &RawKernel,
         &TABLE,
         fd,
-        req,
+        &r,
         &|| send(buf),
     ))
 }
@@ -311,7 +330,7 @@ fn link_received(fd: c_int, buf: *mut c_void, cap: size_t, flags: c_int, r: ssiz
     // has just written the first `r` of them.
     let head = unsafe { core::slice::from_raw_parts(buf as *const u8, 6) };
     // Only a datagram that starts with a link message (a link dump, a get, a notification).
-    if u16::from_ne_bytes([head[4], head[5]]) != gvnet_core::linkrec::RTM_NEWLINK {
+    if u16::from_ne_bytes([head[4], head[5]]) != gvnet_core::veth::RTM_NEWLINK {
         return r;
     }
     if !is_route_socket(&RawKernel, fd as usize) {
@@ -329,27 +348,16 @@ fn link_received(fd: c_int, buf: *mut c_void, cap: size_t, flags: c_int, r: ssiz
 
 // ---- a device for a gateway route without one (gvnet_core::routedev): libc hooks only ----
 
-/// A request of `len` bytes at `buf` sent on `fd`: `Some(result)` when it is an IPv4 route
-/// through a gateway without a device and a copy with `RTA_OIF` was sent with `send_copy`
-/// (given the copy's address and length; [`gvnet_core::routedev::around_send`]); `None`: the caller sends it. Other sends cost an
-/// 8-byte copy while gvnet is active.
-fn route_send(
-    fd: usize,
-    buf: usize,
-    len: usize,
-    send_copy: &dyn Fn(usize, usize) -> isize,
-) -> Option<isize> {
+/// The request `out`: `Some(result)` when it is an IPv4 route through a gateway without a
+/// device and a copy with `RTA_OIF` was sent with `send_copy` (given the copy's address and
+/// length; [`gvnet_core::routedev::around_send`]); `None`: the caller sends it.
+fn route_send(out: &Outgoing, send_copy: &dyn Fn(usize, usize) -> isize) -> Option<isize> {
     use gvnet_core::gwroute::{wants, ROUTE_ATTRS};
     use gvnet_core::routedev::MAX_REQUEST;
-    if !(ROUTE_ATTRS..=MAX_REQUEST).contains(&len) || !engine::active() {
+    if !engine::active() || !out.wanted(ROUTE_ATTRS..=MAX_REQUEST, wants) {
         return None;
     }
-    let mut head = [0u8; 8];
-    read_user(&RawKernel, buf, &mut head).ok()?;
-    if !wants(&head) || !is_route_socket(&RawKernel, fd) {
-        return None;
-    }
-    route_request(fd, buf, len, send_copy)
+    route_request(out.fd, out.buf, out.len, send_copy)
 }
 
 /// The rest of [`route_send`], with the request's copy on a stack of its own.
@@ -522,13 +530,14 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
         }
     };
     let send_at = |buf: usize| send_n(buf, len);
-    if let Some(r) = setlink_send("send", fd as usize, buf as usize, len, &send_at) {
+    let out = Outgoing::new(fd as usize, buf as usize, len);
+    if let Some(r) = setlink_send("send", &out, &send_at) {
         return r as ssize_t;
     }
-    if let Some(r) = route_send(fd as usize, buf as usize, len, &send_n) {
+    if let Some(r) = route_send(&out, &send_n) {
         return r as ssize_t;
     }
-    if let Some(r) = link_send(fd as usize, buf as usize, len, &send_at) {
+    if let Some(r) = link_send(&out, &send_at) {
         return r as ssize_t;
     }
     let real = || send_at(buf as usize);
@@ -685,16 +694,17 @@ pub unsafe extern "C" fn sendto(
     let dest = core::cell::OnceCell::new();
     let to_the_kernel =
         || *dest.get_or_init(|| addr.is_null() || to_kernel(addr as usize, alen as usize));
+    let out = Outgoing::new(fd as usize, buf as usize, len);
     if len >= 16 && setlink_emulated() && to_the_kernel() {
-        if let Some(r) = setlink_send("sendto", fd as usize, buf as usize, len, &send_at) {
+        if let Some(r) = setlink_send("sendto", &out, &send_at) {
             return r as ssize_t;
         }
     }
     if len >= 16 && engine::active() && to_the_kernel() {
-        if let Some(r) = route_send(fd as usize, buf as usize, len, &send_n) {
+        if let Some(r) = route_send(&out, &send_n) {
             return r as ssize_t;
         }
-        if let Some(r) = link_send(fd as usize, buf as usize, len, &send_at) {
+        if let Some(r) = link_send(&out, &send_at) {
             return r as ssize_t;
         }
     }
