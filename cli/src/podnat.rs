@@ -57,8 +57,21 @@ impl Subnet {
         let (a, p) = s.split_once('/')?;
         let p: u8 = p.parse().ok().filter(|p| *p <= 32)?;
         let a: Ipv4Addr = a.parse().ok()?;
-        let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
-        Some(Subnet(Ipv4Addr::from(u32::from(a) & mask), p))
+        Some(Subnet(Ipv4Addr::from(u32::from(a) & mask(p)), p))
+    }
+
+    /// Whether `ip` is inside.
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & mask(self.1) == u32::from(self.0)
+    }
+}
+
+/// The netmask of a prefix length (at most 32).
+fn mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
     }
 }
 
@@ -268,14 +281,14 @@ pub fn rules(cs: &[Container], h: &Host) -> Rules {
                 }
             }
         }
-        // Ports go to the first network (in the options' order) with an address and a
-        // gateway: podman lists a container's networks sorted by name.
+        // Ports go to the first network (in the options' order) where the container has an
+        // address inside one of its subnets: podman lists a container's networks sorted by name.
         let target = c.nets.iter().filter(|n| !n.internal).find_map(|n| {
             n.ips.iter().find_map(|ip| {
-                n.subnets.iter().find_map(|(s, gw)| {
-                    let inside = Subnet::parse(&format!("{ip}/{}", s.1)) == Some(*s);
-                    inside.then_some((*ip, *gw))
-                })
+                n.subnets
+                    .iter()
+                    .find(|(s, _)| s.contains(*ip))
+                    .map(|(_, gw)| (*ip, *gw))
             })
         });
         let Some((cip, gw)) = target else { continue };
@@ -518,39 +531,9 @@ fn apply(r: &Rules, log: &mut dyn FnMut(String)) -> Result<(), String> {
 pub fn main(args: &[&str]) -> Result<(), String> {
     let dir = Path::new(STATE_DIR);
     let mut log = |s: String| eprintln!("gvnet podman-nat: {s}");
-    let what = match args {
-        [op @ ("setup" | "teardown"), file] => {
-            let text = if *file == "-" {
-                io::read_to_string(io::stdin()).map_err(|e| e.to_string())?
-            } else {
-                fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?
-            };
-            let c = container(&Json::parse(&text)?)?;
-            fs::create_dir_all(dir).map_err(|e| format!("{STATE_DIR}: {e}"))?;
-            let _l = lock(dir).map_err(|e| format!("{STATE_DIR}/lock: {e}"))?;
-            for n in &c.nets {
-                let Some(name) = kept_name(&c.id, &n.name) else {
-                    log(format!("network name {:?} left out", n.name));
-                    continue;
-                };
-                let kept_file = dir.join(name);
-                if *op == "setup" {
-                    fs::write(&kept_file, &text)
-                        .map_err(|e| format!("{}: {e}", kept_file.display()))?;
-                } else {
-                    let _ = fs::remove_file(&kept_file);
-                }
-            }
-            let short = &c.id[..c.id.len().min(12)];
-            let nets: Vec<&str> = c.nets.iter().map(|n| n.name.as_str()).collect();
-            let what = format!(
-                "{op} of {short} on {} ({} port mapping(s))",
-                nets.join(","),
-                c.ports.len()
-            );
-            return sync(dir, &what, &mut log);
-        }
-        ["sync"] => "sync".to_string(),
+    let request = match args {
+        [op @ ("setup" | "teardown"), file] => Some((*op, *file)),
+        ["sync"] => None,
         ["status"] => {
             let cs = kept(dir, &mut log);
             let h = host();
@@ -569,6 +552,37 @@ pub fn main(args: &[&str]) -> Result<(), String> {
     };
     fs::create_dir_all(dir).map_err(|e| format!("{STATE_DIR}: {e}"))?;
     let _l = lock(dir).map_err(|e| format!("{STATE_DIR}/lock: {e}"))?;
+    let what = match request {
+        None => "sync".to_string(),
+        Some((op, file)) => {
+            let text = if file == "-" {
+                io::read_to_string(io::stdin()).map_err(|e| e.to_string())?
+            } else {
+                fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?
+            };
+            let c = container(&Json::parse(&text)?)?;
+            for n in &c.nets {
+                let Some(name) = kept_name(&c.id, &n.name) else {
+                    log(format!("network name {:?} left out", n.name));
+                    continue;
+                };
+                let kept_file = dir.join(name);
+                if op == "setup" {
+                    fs::write(&kept_file, &text)
+                        .map_err(|e| format!("{}: {e}", kept_file.display()))?;
+                } else {
+                    let _ = fs::remove_file(&kept_file);
+                }
+            }
+            let short = &c.id[..c.id.len().min(12)];
+            let nets: Vec<&str> = c.nets.iter().map(|n| n.name.as_str()).collect();
+            format!(
+                "{op} of {short} on {} ({} port mapping(s))",
+                nets.join(","),
+                c.ports.len()
+            )
+        }
+    };
     sync(dir, &what, &mut log)
 }
 
