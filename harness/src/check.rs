@@ -156,10 +156,10 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     }
     if let Some(names) = &only {
         for n in names {
-            if !scenarios::known().any(|s| s.name == n) {
+            if !scenarios::all().any(|s| s.name == n) {
                 bail!(
                     "--only: no scenario '{n}' (have: {})",
-                    scenarios::known()
+                    scenarios::all()
                         .map(|s| s.name)
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -172,9 +172,9 @@ pub fn run(args: Vec<String>) -> Result<i32> {
     // Without --only: every scenario; with it: the named ones.
     let chosen = |s: &Scenario| match &only {
         Some(o) => o.iter().any(|n| n == s.name),
-        None => scenarios::all().any(|d| d.name == s.name),
+        None => true,
     };
-    let selected = scenarios::known().filter(|s| chosen(s)).count();
+    let selected = scenarios::all().filter(|s| chosen(s)).count();
 
     // Environment: testbed, run dir, victim, sandbox.
     let tb = match sandbox::testbed_for_run(true) {
@@ -277,7 +277,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
 
     let check_log = run_dir.join("check.log");
     let mut rows = Vec::new();
-    for s in scenarios::known() {
+    for s in scenarios::all() {
         if !chosen(s) {
             continue;
         }

@@ -31,11 +31,6 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Scenario> {
         .chain(podman::SCENARIOS)
 }
 
-/// Every scenario `--only` can name.
-pub(crate) fn known() -> impl Iterator<Item = &'static Scenario> {
-    all()
-}
-
 /// Stages a module's programs into `run_dir/opt`.
 pub type Prepare = fn(&Path) -> Result<()>;
 

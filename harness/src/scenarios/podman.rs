@@ -399,6 +399,16 @@ fn podman_names(c: &mut Ctx) -> Verdict {
     ))
 }
 
+/// A script that waits (at most 30 s) until container `name`'s log has a line with `marker`,
+/// then prints the log.
+fn logs_when(name: &str, marker: &str) -> String {
+    format!(
+        "i=0; until PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs {name} 2>/dev/null | grep -q {marker}; do \
+         i=$((i+1)); [ $i -lt 30 ] || break; sleep 1; done; \
+         PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs {name} 2>&1"
+    )
+}
+
 /// `podman network connect`: a running container on podman's default network joins the user
 /// network (a second interface and default route) and reaches the server by name; then
 /// `podman network disconnect` must succeed.
@@ -429,12 +439,7 @@ fn connect_late(c: &mut Ctx) -> std::result::Result<(), String> {
     if !out.ok() {
         return Err(failure_reason("podman network connect", &out));
     }
-    let poll = format!(
-        "i=0; until PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs {LATE} 2>/dev/null | grep -q late:; do \
-         i=$((i+1)); [ $i -lt 30 ] || break; sleep 1; done; \
-         PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs {LATE} 2>&1"
-    );
-    let out = c.run(&["sh", "-c", &poll], TIMEOUT)?;
+    let out = c.run(&["sh", "-c", &logs_when(LATE, "late:")], TIMEOUT)?;
     if !out.stdout.contains(&format!("late:{PAGE}")) {
         return Err(format!(
             "after podman network connect {NET} {LATE}, {SRV} not reached by name: {:?}",
@@ -585,12 +590,11 @@ fn podman_compose(c: &mut Ctx) -> Verdict {
         };
         return Err(format!("podman-compose up -d {status}: {first}"));
     }
-    let poll =
-        "i=0; until PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs gvnetpc_client_1 2>/dev/null | grep -q client-got:; do \
-         i=$((i+1)); [ $i -lt 30 ] || break; sleep 1; done; \
-         PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman logs gvnetpc_client_1 2>&1; \
-         busybox wget -qO- -T 3 http://127.0.0.1:8081/ 2>&1 | sed 's/^/published: /'";
-    let got = c.run(&["sh", "-c", poll], TIMEOUT)?;
+    let poll = format!(
+        "{}; busybox wget -qO- -T 3 http://127.0.0.1:8081/ 2>&1 | sed 's/^/published: /'",
+        logs_when("gvnetpc_client_1", "client-got:")
+    );
+    let got = c.run(&["sh", "-c", &poll], TIMEOUT)?;
     let down = c.run(&["sh", "-c", &compose("down")], TIMEOUT)?;
     let left = c.run(
         &[
